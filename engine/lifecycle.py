@@ -1,0 +1,119 @@
+"""The lifecycle state machine: the only module that imports `transitions`.
+
+One `transitions.Machine` per playbook set, built once with `model=None`; each
+account is a throwaway token passed to `Event.trigger` (pattern c2 in
+shared/reference/feasibility-runtime.md), so memory does not grow with the
+portfolio and no account ever gets a Machine of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from transitions import EventData, Machine, MachineError
+
+from engine.errors import IllegalTransition
+from engine.metrics import Values
+from playbooks.expr import Condition
+from playbooks.loader import PlaybookSet
+from playbooks.schema import TransitionDef
+
+MANUAL_PREFIX = "move_to_"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A transition that fired, with what it saw: the answer to "why"."""
+
+    rule: str
+    source: str
+    dest: str
+    seen: Mapping[str, object]
+
+
+class _Token:
+    """The smallest model `transitions` accepts: it only reads and writes `.state`."""
+
+    __slots__ = ("state",)
+
+    def __init__(self, state: str) -> None:
+        self.state = state
+
+
+def _guard(condition: Condition) -> Any:
+    def check(event: EventData) -> bool:
+        values: Values = event.kwargs["values"]
+        return condition.evaluate(values)
+
+    return check
+
+
+class LifecycleEngine:
+    """Decides guarded transitions and validates manual moves for one playbook set."""
+
+    def __init__(self, book: PlaybookSet) -> None:
+        self.book = book
+        life = book.lifecycle
+        ordered = sorted(enumerate(life.transitions), key=lambda it: (it[1].priority, it[0]))
+        self.rules: dict[str, TransitionDef] = {t.rule: t for t in life.transitions}
+        self._candidates: dict[str, list[str]] = {s: [] for s in life.states}
+        specs: list[dict[str, Any]] = []
+        for _, t in ordered:
+            if t.when is None:
+                continue
+            guard = _guard(book.conditions[t.rule])
+            for source in t.source:
+                self._candidates[source].append(t.rule)
+            specs.append({"trigger": t.rule, "source": list(t.source), "dest": t.dest,
+                          "conditions": [guard]})
+        for dest in life.states:
+            sources = sorted({s for t in life.transitions if t.dest == dest for s in t.source})
+            if sources:
+                specs.append({"trigger": MANUAL_PREFIX + dest, "source": sources, "dest": dest})
+        self.machine = Machine(
+            model=None,
+            states=list(life.states),
+            transitions=specs,
+            initial=life.initial,
+            auto_transitions=False,
+            send_event=True,
+        )
+
+    def decide(self, state: str, values: Values) -> Decision | None:
+        """Fire the first guarded transition (by priority) whose condition holds."""
+        token = _Token(state)
+        for rule in self._candidates.get(state, ()):
+            if self.machine.events[rule].trigger(token, values=values):
+                seen = {n: values.get(n) for n in sorted(self.book.conditions[rule].names)}
+                return Decision(rule, state, token.state, seen)
+        return None
+
+    def destinations(self, state: str) -> list[str]:
+        return sorted({t.dest for t in self.book.lifecycle.transitions if state in t.source})
+
+    def move(self, state: str, dest: str) -> str:
+        """Validate a person's move; return the declared rule it follows."""
+        token = _Token(state)
+        event = self.machine.events.get(MANUAL_PREFIX + dest)
+        try:
+            if event is None or not event.trigger(token):
+                raise IllegalTransition(state, dest, self.destinations(state))
+        except MachineError as e:
+            raise IllegalTransition(state, dest, self.destinations(state)) from e
+        rules = [t for t in self.book.lifecycle.transitions if t.dest == dest and state in t.source]
+        rules.sort(key=lambda t: (not t.manual, t.priority))
+        return rules[0].rule
+
+    def diagram(self) -> str:
+        """Mermaid state diagram generated from the same definitions the machine runs."""
+        life = self.book.lifecycle
+        lines = ["stateDiagram-v2", f"    [*] --> {life.initial}"]
+        for name, state in life.states.items():
+            lines.append(f"    {name} : {state.title}")
+        for t in life.transitions:
+            label = t.rule + (" (manual)" if t.when is None else "")
+            for source in t.source:
+                lines.append(f"    {source} --> {t.dest} : {label}")
+        return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""Reading accounts with their "why", and moving one by hand along a declared transition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from engine.clock import Clock
+from engine.sweep import full_metrics, next_baseline
+from kamflow import facts
+from kamflow.models import Account, Person, Transition
+from kamflow.sweep import jsonable
+from kamflow.versions import active_book, active_version, lifecycle_of
+
+A = Account.__table__  # type: ignore[attr-defined]
+P = Person.__table__  # type: ignore[attr-defined]
+T = Transition.__table__  # type: ignore[attr-defined]
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Refused(ValueError):
+    """A request that would break a rule; nothing was changed."""
+
+
+def list_accounts(conn: Connection, klass: str | None = None, state: str | None = None,
+                  owner: str | None = None, key_only: bool = False) -> list[dict[str, Any]]:
+    q = select(A.c.id, A.c.name, A.c.owner_email, A.c.state, A.c.state_since, A.c.klass,
+               A.c.segment, A.c.key_account, A.c.portrait_fit, A.c.potential).order_by(A.c.id)
+    if klass:
+        q = q.where(A.c.klass == klass)
+    if state:
+        q = q.where(A.c.state == state)
+    if owner:
+        q = q.where(A.c.owner_email == owner)
+    if key_only:
+        q = q.where(A.c.key_account.is_(True))
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
+    """Metrics, class, state and the full transition history: why the account is where it is."""
+    row = conn.execute(select(A).where(A.c.id == account_id)).first()
+    if row is None:
+        raise NotFound(f"unknown account '{account_id}'")
+    book = active_book(conn)
+    f = facts.load_one(conn, at, account_id)
+    assert f is not None
+    stats = facts.stats(conn, at, book.classification.key_account)
+    values, c = full_metrics(f, at, book, stats)
+    history = conn.execute(
+        select(T).where(T.c.account_id == account_id).order_by(T.c.at, T.c.id)
+    ).all()
+    rules = book.lifecycle.transitions
+    described = {t.rule: (t.description or t.when or "") for t in rules}
+    conditions = {t.rule: t.when for t in rules}
+    return {
+        "id": row.id, "name": row.name, "industry": row.industry,
+        "owner": row.owner_email, "sponsor": row.sponsor_email,
+        "state": row.state, "state_since": row.state_since.isoformat(),
+        "as_of": at.isoformat(), "playbook_version": active_version(conn),
+        "class": c.klass, "potential_level": c.potential_level,
+        "contribution_level": c.contribution_level, "segment": c.segment,
+        "key_account": c.key_account, "portrait_fit": c.portrait_fit,
+        "portrait": dict(c.fit_detail), "metrics": jsonable(values),
+        "baseline_revenue": row.baseline_revenue,
+        "transitions": [
+            {"at": t.at.isoformat(), "from": t.from_state, "to": t.to_state, "rule": t.rule,
+             "condition": conditions.get(t.rule), "description": described.get(t.rule, ""),
+             "metrics": t.metrics, "actor": t.actor, "reason": t.reason,
+             "playbook_version": t.playbook_version}
+            for t in history
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Moved:
+    account_id: str
+    source: str
+    dest: str
+    rule: str
+    at: datetime
+
+
+def move(engine: Engine, account_id: str, dest: str, reason: str, actor: str | None,
+         clock: Clock) -> Moved:
+    """A person's move: only along a declared transition, with a reason, recorded like any other."""
+    if not reason.strip():
+        raise Refused("--reason: a manual move needs a reason")
+    at = clock.now()
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(A.c.state, A.c.state_since, A.c.baseline_revenue)
+            .where(A.c.id == account_id).with_for_update()
+        ).first()
+        if row is None:
+            raise NotFound(f"unknown account '{account_id}'")
+        book = active_book(conn)
+        if dest not in book.lifecycle.states:
+            raise Refused(f"unknown state '{dest}'; states: {', '.join(book.lifecycle.states)}")
+        if actor is not None:
+            active = conn.execute(select(P.c.active).where(P.c.email == actor)).scalar()
+            if active is None:
+                raise NotFound(f"--by: unknown person '{actor}'")
+            if not active:
+                raise Refused(f"--by: '{actor}' is deactivated")
+        if row.state_since >= at:
+            raise Refused(f"account '{account_id}' changed state at {row.state_since.isoformat()}"
+                          f"; a move must come later (use a later --at)")
+        rule = lifecycle_of(book).move(row.state, dest)
+        f = facts.load_one(conn, at, account_id)
+        assert f is not None
+        stats = facts.stats(conn, at, book.classification.key_account)
+        values, _ = full_metrics(f, at, book, stats)
+        conn.execute(T.insert().values(
+            account_id=account_id, from_state=row.state, to_state=dest, at=at, rule=rule,
+            metrics=jsonable(values), actor=actor or "operator", reason=reason.strip(),
+            playbook_version=active_version(conn),
+        ))
+        baseline = next_baseline(book, dest, row.baseline_revenue, values)
+        conn.execute(A.update().where(A.c.id == account_id).values(
+            state=dest, state_since=at, baseline_revenue=baseline))
+    return Moved(account_id, row.state, dest, rule, at)

@@ -1,0 +1,177 @@
+"""A realistic synthetic portfolio, written as the CSV files a user would import.
+
+Accounts follow archetypes (stable loyal customers, high-potential ones
+growing, drifting and lost ones, small ones, prospects) so that every class
+and state shows up after a sweep. The same seed always gives the same files.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from engine.metrics import add_months
+
+DEPARTMENTS = ("sales", "management", "quotes", "production", "delivery", "service", "finance",
+               "marketing")
+INDUSTRIES = ("machinery", "automotive", "food", "chemicals", "construction", "medical",
+              "energy", "retail", "logistics", "electronics")
+FIRST = ("Anna", "Ben", "Clara", "David", "Eva", "Felix", "Greta", "Hugo", "Ines", "Jonas",
+         "Katrin", "Lukas", "Mia", "Noah", "Olga", "Paul", "Rita", "Sven", "Tara", "Uwe")
+LAST = ("Berger", "Schmid", "Keller", "Weber", "Fischer", "Wagner", "Becker", "Hoffmann",
+        "Koch", "Richter", "Klein", "Wolf", "Neumann", "Braun", "Zimmer", "Kraus")
+NAME_A = ("Nord", "Alpen", "Rhein", "Delta", "Vector", "Atlas", "Summit", "Orion", "Helix",
+          "Polar", "Terra", "Nova", "Apex", "Crest", "Lumen", "Quantum")
+NAME_B = ("Werke", "Systems", "Industries", "Group", "Logistik", "Technik", "Foods", "Bau",
+          "Medical", "Energy", "Components", "Solutions")
+
+
+@dataclass(frozen=True)
+class Archetype:
+    name: str
+    weight: float
+    state: str
+    potential: tuple[float, float]
+    share: tuple[float, float]  # wallet share in the older months
+    trend: float  # multiplier of revenue over the last 12 months vs before
+    silent_months: int = 0  # no revenue for this many recent months
+    contact_every: int = 30  # days between contacts (0: none)
+    feedback: tuple[int, int] = (7, 10)
+
+
+ARCHETYPES = (
+    Archetype("loyal_strategic", 0.14, "loyal", (600_000, 2_000_000), (0.55, 0.8), 1.05),
+    Archetype("loyal_mature", 0.10, "loyal", (280_000, 480_000), (0.8, 0.95), 1.0),
+    Archetype("loyal_mid", 0.08, "loyal", (160_000, 400_000), (0.4, 0.6), 1.0),
+    Archetype("high_potential", 0.14, "high_potential", (600_000, 3_000_000), (0.08, 0.3),
+              1.2, contact_every=21),
+    Archetype("becoming_first_supplier", 0.04, "high_potential", (400_000, 900_000),
+              (0.45, 0.55), 1.25, contact_every=14),
+    Archetype("drifting", 0.08, "loyal", (300_000, 1_500_000), (0.5, 0.7), 0.7,
+              contact_every=60),
+    Archetype("silent_loyal", 0.03, "loyal", (200_000, 800_000), (0.5, 0.7), 1.0,
+              contact_every=0),
+    Archetype("unhappy", 0.03, "loyal", (200_000, 900_000), (0.5, 0.7), 1.0,
+              feedback=(3, 6)),
+    Archetype("collapsing", 0.04, "declining", (300_000, 1_200_000), (0.4, 0.6), 0.45,
+              contact_every=45, feedback=(4, 7)),
+    Archetype("stabilising", 0.03, "declining", (300_000, 900_000), (0.4, 0.6), 1.05,
+              contact_every=20),
+    Archetype("going_quiet", 0.04, "loyal", (150_000, 600_000), (0.4, 0.6), 1.0,
+              silent_months=13, contact_every=90),
+    Archetype("lost_long_ago", 0.03, "lost", (100_000, 500_000), (0.3, 0.5), 1.0,
+              silent_months=30, contact_every=180),
+    Archetype("winning_back", 0.02, "lost", (200_000, 700_000), (0.3, 0.5), 1.0,
+              silent_months=0, contact_every=30),
+    Archetype("small", 0.14, "optimization", (10_000, 120_000), (0.2, 0.6), 1.0,
+              contact_every=120),
+    Archetype("prospect_target", 0.04, "prospect", (400_000, 2_500_000), (0.0, 0.0), 1.0,
+              contact_every=40),
+    Archetype("prospect_first_order", 0.02, "prospect", (300_000, 1_500_000), (0.0, 0.0),
+              1.0, contact_every=20),
+)
+
+
+def _pick(rng: random.Random) -> Archetype:
+    return rng.choices(ARCHETYPES, weights=[a.weight for a in ARCHETYPES])[0]
+
+
+def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str, Path]:
+    """Write people, accounts, revenue, contacts and feedback CSVs; return them in import order."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {k: folder / f"{k}.csv" for k in ("people", "accounts", "revenue", "contacts",
+                                              "feedback")}
+    managers = max(3, accounts // 60)
+    people: list[list[str]] = []
+    used: set[str] = set()
+
+    def person(dept: str, role: str) -> str:
+        while True:
+            first, last = rng.choice(FIRST), rng.choice(LAST)
+            email = f"{first}.{last}{rng.randint(1, 99)}@kamflow.example".lower()
+            if email not in used:
+                used.add(email)
+                people.append([email, f"{first} {last}", dept, role])
+                return email
+
+    for dept in DEPARTMENTS:
+        person(dept, "department_lead")
+        for _ in range(2):
+            person(dept, "manager" if dept == "management" else "account_manager")
+    sellers = [person("sales", "account_manager") for _ in range(managers)]
+    sponsors = [person("management", "manager") for _ in range(max(2, managers // 4))]
+    person("management", "admin")
+    _write(paths["people"], ["email", "name", "department", "role"], people)
+
+    first_month = add_months(date(today.year, today.month, 1), -36)
+    acc_rows, rev_rows, con_rows, fb_rows = [], [], [], []
+    criteria = ("size", "market_fit", "structure", "profitability", "effort_to_serve", "growth")
+    names: set[str] = set()
+    for i in range(1, accounts + 1):
+        kind = _pick(rng)
+        account_id = f"ACC-{i:06d}"
+        name = f"{rng.choice(NAME_A)} {rng.choice(NAME_B)}"
+        while name in names and len(names) < 10_000:
+            name = f"{rng.choice(NAME_A)} {rng.choice(NAME_B)} {rng.randint(2, 999)}"
+        names.add(name)
+        potential = round(rng.uniform(*kind.potential), -3)
+        good = kind.name.startswith(("loyal", "high", "becoming", "prospect"))
+        scores = [str(rng.randint(5, 10) if good else rng.randint(0, 7)) for _ in criteria]
+        created = first_month - timedelta(days=rng.randint(0, 2000))
+        acc_rows.append([account_id, name, rng.choice(INDUSTRIES), rng.choice(sellers),
+                         rng.choice(sponsors) if good or rng.random() < 0.3 else "",
+                         f"{potential:.0f}", kind.state, created.isoformat(), *scores])
+        yearly = potential * rng.uniform(*kind.share)
+        for m in range(36):
+            month = add_months(first_month, m)
+            if kind.name == "prospect_target":
+                break
+            if kind.name == "prospect_first_order" and m < 34:
+                continue
+            factor = kind.trend if m >= 24 else 1.0
+            if kind.name == "winning_back":
+                factor = 0.0 if 8 <= m < 34 else 1.0
+            if m >= 36 - kind.silent_months:
+                factor = 0.0
+            amount = yearly / 12 * factor * rng.uniform(0.7, 1.3)
+            if kind.name == "prospect_first_order":
+                amount = potential * 0.04
+            if amount > 0:
+                rev_rows.append([account_id, f"{month:%Y-%m}", f"{amount:.2f}"])
+        if kind.contact_every:
+            day = first_month + timedelta(days=rng.randint(0, kind.contact_every))
+            seen: set[tuple[date, str, str]] = set()
+            stop = today - timedelta(days=130) if kind.name == "drifting" else today
+            while day < stop:
+                who = rng.choice(sellers)
+                channel = rng.choice(("visit", "call", "call", "video", "email"))
+                if (day, channel, who) not in seen:
+                    seen.add((day, channel, who))
+                    con_rows.append([account_id, day.isoformat(), channel, who, "",
+                                     "regular contact"])
+                day += timedelta(days=max(1, int(kind.contact_every * rng.uniform(0.6, 1.2))))
+        if kind.state != "prospect" and rng.random() < 0.8:
+            for q in range(0, 36, 4):
+                day = add_months(first_month, q) + timedelta(days=rng.randint(0, 27))
+                if day < today:
+                    fb_rows.append([account_id, day.isoformat(), str(rng.randint(*kind.feedback)),
+                                    ""])
+    crit = list(criteria)
+    _write(paths["accounts"], ["account_id", "name", "industry", "owner_email", "sponsor_email",
+                               "potential", "state", "created_at", *crit], acc_rows)
+    _write(paths["revenue"], ["account_id", "month", "amount"], rev_rows)
+    _write(paths["contacts"], ["account_id", "date", "channel", "person_email", "note", "nature"],
+           con_rows)
+    _write(paths["feedback"], ["account_id", "date", "score", "comment"], fb_rows)
+    return paths
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)

@@ -1,0 +1,153 @@
+"""Aggregate queries that turn the store into AccountFacts, a chunk of accounts at a time.
+
+Set-based: one GROUP BY per table per chunk, joined to the accounts; memory
+stays flat because chunks follow the primary key (keyset pagination).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, select
+
+from engine.classify import PortfolioStats, portfolio_stats
+from engine.metrics import AccountFacts, windows
+from kamflow.models import Account, Contact, Feedback, Revenue
+from playbooks.schema import KeyAccountRule
+
+A = Account.__table__  # type: ignore[attr-defined]
+R = Revenue.__table__  # type: ignore[attr-defined]
+C = Contact.__table__  # type: ignore[attr-defined]
+F = Feedback.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The classification currently stored, to write only what changed."""
+
+    klass: str | None
+    key_account: bool
+    segment: str | None
+    portrait_fit: float | None
+
+
+def _t12(at: datetime) -> Any:
+    w = windows(at)
+    return and_(R.c.month >= w.t12_start, R.c.month < w.end)
+
+
+def stats(conn: Connection, at: datetime, rule: KeyAccountRule) -> PortfolioStats:
+    """Portfolio-wide figures the key-account rule needs (one aggregate query)."""
+    per_account = (
+        select(func.sum(R.c.amount).label("t12")).where(_t12(at)).group_by(R.c.account_id)
+    )
+    revenues = [float(r or 0) for r in conn.execute(per_account).scalars()]
+    count = conn.execute(select(func.count()).select_from(A)).scalar_one()
+    return portfolio_stats(revenues, count, rule)
+
+
+def chunk_bounds(conn: Connection, size: int) -> Iterator[tuple[str, str]]:
+    """Consecutive (first id, last id) ranges of at most `size` accounts."""
+    last: str | None = None
+    while True:
+        q = select(A.c.id).order_by(A.c.id).limit(size)
+        if last is not None:
+            q = q.where(A.c.id > last)
+        ids = conn.execute(q).scalars().all()
+        if not ids:
+            return
+        yield ids[0], ids[-1]
+        last = ids[-1]
+
+
+def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[AccountFacts, Stored]]:
+    """Facts for the accounts with lo <= id <= hi, as of `at`."""
+    w = windows(at)
+    today = at.date()
+    in_t12 = _t12(at)
+    in_prev = and_(R.c.month >= w.prev_start, R.c.month < w.t12_start)
+    rev = (
+        select(
+            R.c.account_id,
+            func.sum(case((in_t12, R.c.amount), else_=0.0)).label("t12"),
+            func.sum(case((in_prev, R.c.amount), else_=0.0)).label("prev12"),
+            func.sum(case((and_(in_t12, R.c.amount > 0), 1), else_=0)).label("months"),
+            func.max(case((R.c.amount > 0, R.c.month))).label("last_month"),
+        )
+        .where(R.c.account_id.between(lo, hi), R.c.month <= today)
+        .group_by(R.c.account_id)
+        .subquery()
+    )
+    con = (
+        select(C.c.account_id, func.max(C.c.date).label("last_contact"))
+        .where(C.c.account_id.between(lo, hi), C.c.date <= today)
+        .group_by(C.c.account_id)
+        .subquery()
+    )
+    ranked = (
+        select(
+            F.c.account_id,
+            F.c.score,
+            func.row_number()
+            .over(partition_by=F.c.account_id, order_by=(F.c.date.desc(), F.c.id.desc()))
+            .label("rn"),
+        )
+        .where(F.c.account_id.between(lo, hi), F.c.date <= today)
+        .subquery()
+    )
+    fb = select(ranked.c.account_id, ranked.c.score).where(ranked.c.rn == 1).subquery()
+    q = (
+        select(
+            A.c.id, A.c.state, A.c.state_since, A.c.created_at, A.c.potential, A.c.criteria,
+            A.c.baseline_revenue, A.c.klass, A.c.key_account, A.c.segment, A.c.portrait_fit,
+            rev.c.t12, rev.c.prev12, rev.c.months, rev.c.last_month,
+            con.c.last_contact, fb.c.score,
+        )
+        .select_from(
+            A.outerjoin(rev, rev.c.account_id == A.c.id)
+            .outerjoin(con, con.c.account_id == A.c.id)
+            .outerjoin(fb, fb.c.account_id == A.c.id)
+        )
+        .where(A.c.id.between(lo, hi))
+        .order_by(A.c.id)
+    )
+    out = []
+    for r in conn.execute(q):
+        facts = AccountFacts(
+            account_id=r.id,
+            state=r.state,
+            state_since=r.state_since,
+            created_at=r.created_at,
+            potential=float(r.potential),
+            revenue_t12=float(r.t12 or 0),
+            revenue_prev12=float(r.prev12 or 0),
+            months_with_revenue=int(r.months or 0),
+            last_revenue_month=_as_date(r.last_month),
+            last_contact=_as_date(r.last_contact),
+            feedback_score=None if r.score is None else float(r.score),
+            baseline_revenue=r.baseline_revenue,
+            criteria={k: float(v) for k, v in (r.criteria or {}).items() if v is not None},
+        )
+        out.append((facts, Stored(r.klass, bool(r.key_account), r.segment, r.portrait_fit)))
+    return out
+
+
+def _as_date(value: Any) -> Any:
+    """SQLite hands MAX(date) back as text: the CASE loses the column's type there."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).date()
+    return value
+
+
+def load_one(conn: Connection, at: datetime, account_id: str) -> AccountFacts | None:
+    rows = load(conn, at, account_id, account_id)
+    return rows[0][0] if rows else None
+
+
+def all_bounds(conn: Connection, ids: Sequence[str] | None, size: int) -> list[tuple[str, str]]:
+    if ids:
+        return [(i, i) for i in sorted(ids)]
+    return list(chunk_bounds(conn, size))

@@ -1,0 +1,280 @@
+"""YAML files -> validated PlaybookSet, with every error located by file and line.
+
+The only module that imports PyYAML. A set of playbooks is a folder holding
+`organization.yaml`, `lifecycle.yaml`, `classification.yaml` and one
+`<state>.yaml` per lifecycle state. The same loader reads a stored version
+(file name -> text), so a version in the database is exactly what was validated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from playbooks.errors import PlaybookError, Problem
+from playbooks.expr import Condition, ExpressionError
+from playbooks.metrics import METRICS, MetricType
+from playbooks.schema import (
+    CLASSES,
+    PERSON_ROLES,
+    Classification,
+    Lifecycle,
+    NoContact,
+    OnEvent,
+    Organization,
+    StatePlaybook,
+    raci_department,
+)
+
+CORE_FILES = ("organization.yaml", "lifecycle.yaml", "classification.yaml")
+Path_ = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, eq=False)
+class PlaybookSet:
+    """Everything the engine needs, plus the exact sources it came from.
+
+    Compared and hashed by identity: one parsed object per version is cached.
+    """
+
+    organization: Organization
+    lifecycle: Lifecycle
+    classification: Classification
+    states: Mapping[str, StatePlaybook]
+    conditions: Mapping[str, Condition]  # rule -> parsed guard
+    sources: Mapping[str, str] = field(repr=False)
+    version: str = ""
+
+    def playbook(self, state: str) -> StatePlaybook:
+        return self.states[state]
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps 'on', 'no', 'yes' as strings (YAML 1.1 would make them bools)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|false|True|False)$"),
+    list("tTfF"),
+)
+
+
+def bundled_dir() -> Path:
+    """The default playbooks shipped as package data."""
+    return Path(str(files("playbooks") / "defaults"))
+
+
+def version_of(sources: Mapping[str, str]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(sources):
+        digest.update(name.encode() + b"\0" + sources[name].encode() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def read_dir(directory: Path) -> dict[str, str]:
+    if not directory.is_dir():
+        raise PlaybookError([Problem(str(directory), None, "", "not a folder of playbooks")])
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted(directory.glob("*.yaml"))}
+
+
+def load_dir(directory: Path) -> PlaybookSet:
+    return load_sources(read_dir(directory), origin=str(directory))
+
+
+def load_sources(sources: Mapping[str, str], origin: str = "playbooks") -> PlaybookSet:
+    """Validate a whole set; raise PlaybookError listing every problem found."""
+    ctx = _Context(origin)
+    docs = {name: ctx.parse(name, text) for name, text in sources.items()}
+    for name in CORE_FILES:
+        if name not in docs:
+            ctx.problem(name, (), f"missing (a playbook folder needs {', '.join(CORE_FILES)})")
+    org = ctx.model(Organization, "organization.yaml", docs)
+    life = ctx.model(Lifecycle, "lifecycle.yaml", docs)
+    cls = ctx.model(Classification, "classification.yaml", docs)
+    states: dict[str, StatePlaybook] = {}
+    conditions: dict[str, Condition] = {}
+    if life is not None:
+        for state in life.states:
+            name = f"{state}.yaml"
+            if name not in docs:
+                ctx.problem(name, (), f"missing: state '{state}' needs a playbook file")
+                continue
+            pb = ctx.model(StatePlaybook, name, docs)
+            if pb is not None:
+                states[state] = pb
+        extra = set(docs) - set(CORE_FILES) - {f"{s}.yaml" for s in life.states}
+        for name in sorted(extra):
+            ctx.problem(name, (), f"'{name[:-5]}' is not a state declared in lifecycle.yaml")
+        conditions = _check_lifecycle(ctx, life)
+    if cls is not None:
+        _check_classification(ctx, cls)
+    if org is not None:
+        for state, pb in states.items():
+            _check_playbook(ctx, f"{state}.yaml", pb, org)
+    if ctx.problems or org is None or life is None or cls is None:
+        raise PlaybookError(ctx.problems)
+    return PlaybookSet(org, life, cls, states, conditions, dict(sources), version_of(sources))
+
+
+def _check_lifecycle(ctx: _Context, life: Lifecycle) -> dict[str, Condition]:
+    f = "lifecycle.yaml"
+    known = set(life.states)
+    if life.initial not in known:
+        ctx.problem(f, ("initial",), f"unknown state '{life.initial}'")
+    conditions: dict[str, Condition] = {}
+    for i, t in enumerate(life.transitions):
+        path: Path_ = ("transitions", i)
+        for j, s in enumerate(t.source):
+            if s not in known:
+                ctx.problem(f, (*path, "from", j), f"unknown state '{s}'{_known(known)}")
+        if t.dest not in known:
+            ctx.problem(f, (*path, "to"), f"unknown state '{t.dest}'{_known(known)}")
+        if t.when is not None:
+            try:
+                conditions[t.rule] = Condition.parse(t.when)
+            except ExpressionError as e:
+                ctx.problem(f, (*path, "when"), str(e))
+    return conditions
+
+
+def _check_classification(ctx: _Context, cls: Classification) -> None:
+    for i, c in enumerate(cls.portrait):
+        if c.metric is None:
+            continue
+        spec = METRICS.get(c.metric)
+        if spec is None or spec.type is not MetricType.NUMBER or c.metric == "portrait_fit":
+            ctx.problem("classification.yaml", ("portrait", i, "metric"),
+                        f"'{c.metric}' is not a numeric metric a portrait can use")
+
+
+def _check_playbook(ctx: _Context, name: str, pb: StatePlaybook, org: Organization) -> None:
+    if pb.state != name[:-5]:
+        ctx.problem(name, ("state",), f"says '{pb.state}' but the file is for '{name[:-5]}'")
+    for i, step in enumerate(pb.steps):
+        path: Path_ = ("steps", i)
+        for party in step.raci:
+            dept = raci_department(party)
+            if dept is not None and dept not in org.departments:
+                ctx.problem(name, (*path, "raci", party), f"unknown department '{dept}'"
+                            f"{_known(set(org.departments) | set(PERSON_ROLES))}")
+        cad = step.cadence
+        if isinstance(cad, OnEvent) and cad.event not in org.events:
+            ctx.problem(name, (*path, "cadence", "event"),
+                        f"unknown event '{cad.event}'{_known(set(org.events))}")
+        if isinstance(cad, NoContact):
+            for j, ch in enumerate(cad.channels):
+                if ch not in org.contact_channels:
+                    ctx.problem(name, (*path, "cadence", "channels", j),
+                                f"unknown channel '{ch}'{_known(set(org.contact_channels))}")
+        if not step.classes:
+            ctx.problem(name, (*path, "classes"), f"empty; use some of {', '.join(CLASSES)}")
+
+
+def _known(names: set[str]) -> str:
+    return f"; known: {', '.join(sorted(names))}" if names else ""
+
+
+class _Context:
+    """Collects problems and maps YAML paths back to line numbers."""
+
+    def __init__(self, origin: str) -> None:
+        self.origin = origin.rstrip("/")
+        self.problems: list[Problem] = []
+        self.lines: dict[str, dict[Path_, int]] = {}
+
+    def problem(self, name: str, path: Path_, message: str) -> None:
+        lines = self.lines.get(name, {})
+        line = None
+        for cut in range(len(path), -1, -1):
+            line = lines.get(path[:cut])
+            if line is not None:
+                break
+        self.problems.append(Problem(f"{self.origin}/{name}", line, _render(path), message))
+
+    def parse(self, name: str, text: str) -> Any:
+        try:
+            node = yaml.compose(text, Loader=_Loader)
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            reason = getattr(e, "problem", None) or str(e)
+            self.problems.append(Problem(f"{self.origin}/{name}", line, "", f"not YAML: {reason}"))
+            return None
+        if node is None:
+            self.problem(name, (), "empty file")
+            return None
+        self.lines[name] = dict(_walk(node, ()))
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+
+    def model(self, cls: type[M], name: str, docs: Mapping[str, Any]) -> M | None:
+        data = docs.get(name)
+        if data is None:
+            return None
+        if not isinstance(data, dict):
+            self.problem(name, (), "expected a mapping at the top level")
+            return None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            for err in e.errors():
+                loc = _clean_loc(err["loc"])
+                self.problem(name, loc, _message(err))
+            return None
+
+
+def _walk(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, int]]:
+    yield path, node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield (*path, key.value), key.start_mark.line + 1
+            yield from _walk(value, (*path, key.value))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _walk(item, (*path, i))
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> Path_:
+    """Drop pydantic's union-branch tags (e.g. 'yearly') from an error location."""
+    kinds = {"once", "every", "monthly", "quarterly", "yearly", "event", "no_contact"}
+    out: list[str | int] = []
+    for i, part in enumerate(loc):
+        if i > 0 and loc[i - 1] == "cadence" and part in kinds:
+            continue
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        out.append(part)
+    return tuple(out)
+
+
+def _message(err: Any) -> str:
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key (a typo?)"
+    if err["type"] == "missing":
+        msg = "required"
+    return msg
+
+
+def _render(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out

@@ -1,0 +1,278 @@
+"""The validated, format-neutral model of a set of playbooks.
+
+Every model is frozen and forbids unknown keys, so a typo in a YAML file is an
+error at load time rather than a silently ignored setting. Checks that need
+more than one file (known departments, states, metrics) live in the loader.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+KEY = r"^[a-z][a-z0-9_]*$"
+ClassName = Literal["A", "B", "C", "D"]
+CLASSES: tuple[ClassName, ...] = ("A", "B", "C", "D")
+RACI_LETTERS = ("R", "A", "C", "I")
+PERSON_ROLES = ("owner", "sponsor")
+PORTRAIT_GROUPS = ("profile", "history", "potential")
+_LEAD = re.compile(r"^([a-z][a-z0-9_]*)\.lead$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+# -- organization.yaml -------------------------------------------------------
+
+
+class Department(Model):
+    name: str
+    description: str = ""
+
+
+class Organization(Model):
+    fiscal_year_start_month: int = Field(1, ge=1, le=12)
+    departments: dict[Annotated[str, Field(pattern=KEY)], Department]
+    events: tuple[Annotated[str, Field(pattern=KEY)], ...] = ()
+    contact_channels: tuple[Annotated[str, Field(pattern=KEY)], ...] = (
+        "visit", "call", "video", "email", "event",
+    )
+
+    @field_validator("departments")
+    @classmethod
+    def _some_departments(cls, v: dict[str, Department]) -> dict[str, Department]:
+        if not v:
+            raise ValueError("at least one department is required")
+        return v
+
+
+# -- lifecycle.yaml ----------------------------------------------------------
+
+
+class StateDef(Model):
+    title: str
+    description: str = ""
+    # What entering the state does to the revenue baseline that "recovered" is
+    # measured against (metric baseline_ratio): record it if none is recorded
+    # yet, keep whatever is recorded, or clear it.
+    baseline: Literal["record", "keep", "clear"] = "clear"
+
+
+class TransitionDef(Model):
+    rule: Annotated[str, Field(pattern=KEY)]
+    source: tuple[Annotated[str, Field(pattern=KEY)], ...] = Field(alias="from", min_length=1)
+    dest: Annotated[str, Field(pattern=KEY)] = Field(alias="to")
+    priority: int = 100
+    when: str | None = None
+    manual: bool = False
+    description: str = ""
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: object) -> object:
+        return (v,) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _fires_somehow(self) -> TransitionDef:
+        if self.when is None and not self.manual:
+            raise ValueError("needs a 'when' condition, or 'manual: true' for a person-only move")
+        if self.dest in self.source:
+            raise ValueError(f"goes from {self.dest} to itself")
+        return self
+
+
+class Lifecycle(Model):
+    initial: Annotated[str, Field(pattern=KEY)]
+    states: dict[Annotated[str, Field(pattern=KEY)], StateDef]
+    transitions: tuple[TransitionDef, ...]
+
+    @model_validator(mode="after")
+    def _unique_rules(self) -> Lifecycle:
+        seen: set[str] = set()
+        for t in self.transitions:
+            if t.rule in seen:
+                raise ValueError(f"rule '{t.rule}' is declared twice")
+            seen.add(t.rule)
+        return self
+
+
+# -- classification.yaml -----------------------------------------------------
+
+
+class Levels(Model):
+    high: float = Field(gt=0)
+    medium: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Levels:
+        if self.medium >= self.high:
+            raise ValueError(f"medium ({self.medium:g}) must be below high ({self.high:g})")
+        return self
+
+
+class KeyAccountRule(Model):
+    # The top accounts that together make this share of revenue are key accounts...
+    top_revenue_share: float = Field(0.8, gt=0, le=1)
+    # ...and so is any account with this multiple of the average revenue.
+    above_average_factor: float = Field(2.0, gt=0)
+
+
+class Criterion(Model):
+    key: Annotated[str, Field(pattern=KEY)]
+    group: Literal["profile", "history", "potential"]
+    weight: float = Field(gt=0)
+    title: str = ""
+    # Either a score 0-10 imported as an extra column of accounts.csv ...
+    column: Annotated[str, Field(pattern=KEY)] | None = None
+    # ... or a metric mapped linearly from scale[0] (score 0) to scale[1] (score 10).
+    metric: str | None = None
+    scale: tuple[float, float] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Criterion:
+        if (self.column is None) == (self.metric is None):
+            raise ValueError("give exactly one of 'column' or 'metric'")
+        if self.metric is not None and self.scale is None:
+            raise ValueError("a metric criterion needs 'scale: [value for 0, value for 10]'")
+        if self.scale is not None and self.scale[0] == self.scale[1]:
+            raise ValueError("scale needs two different values")
+        return self
+
+
+class Classification(Model):
+    potential: Levels
+    contribution: Levels
+    # Relative check: a high absolute contribution counts as high only when it
+    # is at least this share of the potential (otherwise there is room to grow).
+    min_share_for_high_contribution: float = Field(0.4, ge=0, le=1)
+    key_account: KeyAccountRule = KeyAccountRule()
+    portrait: tuple[Criterion, ...] = ()
+
+    @field_validator("portrait")
+    @classmethod
+    def _unique_criteria(cls, v: tuple[Criterion, ...]) -> tuple[Criterion, ...]:
+        keys = [c.key for c in v]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"criteria declared twice: {', '.join(dupes)}")
+        return v
+
+    @property
+    def criteria_columns(self) -> frozenset[str]:
+        return frozenset(c.column for c in self.portrait if c.column)
+
+
+# -- <state>.yaml: the steps of one state's playbook --------------------------
+
+
+class Once(Model):
+    kind: Literal["once"]
+    offset_days: int = Field(0, ge=0)
+
+
+class Every(Model):
+    kind: Literal["every"]
+    days: int = Field(gt=0)
+    counted_from: Literal["entry", "completion"]
+
+
+class Monthly(Model):
+    kind: Literal["monthly"]
+    day: int = Field(1, ge=1, le=28)
+
+
+class Quarterly(Model):
+    kind: Literal["quarterly"]
+    offset_days: int = Field(0, ge=0, le=80)
+
+
+class Yearly(Model):
+    kind: Literal["yearly"]
+    offset_days: int = Field(0, ge=0, le=360)
+
+
+class OnEvent(Model):
+    kind: Literal["event"]
+    event: Annotated[str, Field(pattern=KEY)]
+
+
+class NoContact(Model):
+    """A contact-frequency check: due only when no qualifying contact in the window."""
+
+    kind: Literal["no_contact"]
+    days: int = Field(gt=0)
+    channels: tuple[Annotated[str, Field(pattern=KEY)], ...] = ()
+
+
+Cadence = Annotated[
+    Once | Every | Monthly | Quarterly | Yearly | OnEvent | NoContact, Field(discriminator="kind")
+]
+
+
+class Escalation(Model):
+    after_days: int = Field(ge=0)  # overdue this long: escalate to the Accountable
+    then_days: int = Field(ge=0)  # this much later again: to the lead or manager
+
+
+class Requires(Model):
+    outcome: bool = True
+    note: bool = False
+    fields: tuple[Annotated[str, Field(pattern=KEY)], ...] = ()
+
+
+class Step(Model):
+    key: Annotated[str, Field(pattern=KEY)]
+    title: str
+    description: str = ""
+    cadence: Cadence
+    deadline_days: int = Field(ge=0)
+    classes: tuple[ClassName, ...] = CLASSES
+    raci: dict[str, str]
+    escalation: Escalation
+    max_snooze_days: int = Field(14, ge=0)
+    notify: Annotated[str, Field(pattern=KEY)] = "task_assigned"
+    requires: Requires = Requires()
+
+    @field_validator("raci")
+    @classmethod
+    def _raci(cls, v: dict[str, str]) -> dict[str, str]:
+        for party, letter in v.items():
+            if letter not in RACI_LETTERS:
+                raise ValueError(f"{party}: '{letter}' is not one of R, A, C, I")
+        accountable = [p for p, letter in v.items() if letter == "A"]
+        if len(accountable) != 1:
+            count = "no" if not accountable else "two" if len(accountable) == 2 else "several"
+            named = f" ({', '.join(accountable)})" if accountable else ""
+            raise ValueError(f"{count} Accountable{named}; exactly one is allowed")
+        if "R" not in v.values():
+            raise ValueError("no Responsible; at least one is required")
+        return v
+
+    def parties(self, letter: str) -> tuple[str, ...]:
+        return tuple(p for p, x in self.raci.items() if x == letter)
+
+
+class StatePlaybook(Model):
+    state: Annotated[str, Field(pattern=KEY)]
+    purpose: str
+    steps: tuple[Step, ...]
+
+    @field_validator("steps")
+    @classmethod
+    def _unique_steps(cls, v: tuple[Step, ...]) -> tuple[Step, ...]:
+        keys = [s.key for s in v]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"step keys used twice: {', '.join(dupes)}")
+        return v
+
+
+def raci_department(party: str) -> str | None:
+    """The department a RACI party names, or None for a person role."""
+    if party in PERSON_ROLES:
+        return None
+    match = _LEAD.match(party)
+    return match.group(1) if match else party

@@ -1,0 +1,93 @@
+"""Shared fixtures: a real database of each kind, migrated, with the bundled playbooks.
+
+Store tests take `db` and run once on SQLite (a file in tmp_path) and once on
+PostgreSQL (a fresh schema in the database named by KAMFLOW_TEST_POSTGRES_URL).
+Without that variable the PostgreSQL half skips with a visible reason; under
+CI=true it fails instead, so CI can never pass without PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from engine.clock import FixedClock
+from kamflow.cli import app
+from kamflow.db import dispose, engine_for, migrate
+from kamflow.versions import activate
+
+START = datetime(2026, 1, 1)
+
+
+def _postgres_url() -> str:
+    base = os.environ.get("KAMFLOW_TEST_POSTGRES_URL")
+    if not base:
+        if os.environ.get("CI"):
+            pytest.fail("CI=true but KAMFLOW_TEST_POSTGRES_URL is not set: postgres tests must run")
+        pytest.skip("postgres store tests skipped: set KAMFLOW_TEST_POSTGRES_URL to run them")
+    return base
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'kamflow.db'}"
+        yield url
+        dispose(url)
+        return
+    base = _postgres_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    rendered = url.render_as_string(hide_password=False)
+    try:
+        yield rendered
+    finally:
+        dispose(rendered)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@dataclass
+class DB:
+    url: str
+    engine: Engine
+
+    def cli(self, *args: str) -> CliResult:
+        result = CliRunner().invoke(app, list(args), env={"KAMFLOW_DATABASE_URL": self.url,
+                                                         "COLUMNS": "200"})
+        return CliResult(result.exit_code, result.stdout, result.stderr)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def db(db_url: str) -> DB:
+    """A migrated database with the bundled playbooks active."""
+    engine = engine_for(db_url)
+    migrate(engine)
+    with engine.begin() as conn:
+        activate(conn, None, START)
+    return DB(db_url, engine)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
