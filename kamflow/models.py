@@ -11,7 +11,11 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
+
+# JSONB on PostgreSQL: plain json has no equality, and upserts compare values.
+Json = JSON().with_variant(JSONB(), "postgresql")
 
 ROLES = ("account_manager", "department_lead", "manager", "admin")
 
@@ -36,7 +40,7 @@ class Account(SQLModel, table=True):
     owner_email: str = Field(foreign_key="person.email", max_length=254, index=True)
     sponsor_email: str | None = Field(default=None, foreign_key="person.email", max_length=254)
     potential: float = 0.0
-    criteria: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    criteria: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
     state: str = Field(max_length=64, index=True)
     state_since: datetime = Field(sa_type=DateTime)
     created_at: datetime = Field(sa_type=DateTime)
@@ -86,7 +90,7 @@ class Transition(SQLModel, table=True):
     to_state: str = Field(max_length=64)
     at: datetime = Field(sa_type=DateTime)
     rule: str = Field(max_length=100)
-    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
     actor: str = Field(max_length=254)  # "system" for the sweep, else a person's email
     reason: str = ""
     playbook_version: str = Field(max_length=12)
@@ -96,7 +100,7 @@ class PlaybookVersion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     version: str = Field(max_length=12, unique=True)
     origin: str = Field(default="", max_length=500)
-    sources: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    sources: dict[str, Any] = Field(sa_column=Column(Json, nullable=False))
     loaded_at: datetime = Field(sa_type=DateTime)
     activated_at: datetime = Field(sa_type=DateTime)
 
@@ -109,7 +113,7 @@ class AuditEvent(SQLModel, table=True):
     entity: str = Field(max_length=32)
     entity_id: str = Field(max_length=64)
     action: str = Field(max_length=32)
-    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
-    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(default="", max_length=64)

@@ -322,7 +322,7 @@ class _Parser:
         while self.accept("or"):
             parts.append(self.and_expr())
         flat = [p for part in parts for p in (part.operands if isinstance(part, Or) else [part])]
-        return parts[0] if len(parts) == 1 else Or(tuple(parts))
+        return parts[0] if len(parts) == 1 else Or(tuple(flat))
 
     def and_expr(self) -> Expr:
         parts = [self.not_expr()]

@@ -11,19 +11,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
-from typer.testing import CliRunner
 
 from engine.clock import FixedClock
-from kamflow.cli import app
 from kamflow.db import dispose, engine_for, migrate
 from kamflow.versions import activate
+from support import DB
 
 START = datetime(2026, 1, 1)
 
@@ -58,24 +56,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-
-
-@dataclass
-class DB:
-    url: str
-    engine: Engine
-
-    def cli(self, *args: str) -> CliResult:
-        result = CliRunner().invoke(app, list(args), env={"KAMFLOW_DATABASE_URL": self.url,
-                                                         "COLUMNS": "200"})
-        return CliResult(result.exit_code, result.stdout, result.stderr)
-
-
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture

@@ -70,6 +70,9 @@ def run(text: str, **known: object) -> bool:
         ("(days_since_contact > 120) == key_account", {"days_since_contact": 5}, False),
         ("(days_since_contact > 120) != key_account",
          {"days_since_contact": 5, "key_account": True}, True),
+        # parentheses only group: a parenthesised metric is still a metric that may be None
+        ("(key_account) != has_revenue", {"has_revenue": True}, False),
+        ("(not not key_account) != has_revenue", {"has_revenue": True}, True),
         ("true", {}, True),
         ("false or key_account", {}, False),
         # precedence: not > and > or, parentheses override
@@ -293,8 +296,12 @@ def combine(children: st.SearchStrategy[Generated]) -> st.SearchStrategy[Generat
                 lambda v: a[2](v) or b[2](v))
 
     def same(a: Generated, b: str, op: str) -> Generated:
-        return (f"({a[0]}) {op} {b}", 4,
-                lambda v: v[b] is not None and OPS[op](a[2](v), v[b]))
+        def model(v: Mapping[str, object]) -> bool:
+            # Parentheses only group: `(key_account)` is still the metric, None and all.
+            left = v[a[0]] if a[0] in BOOL_METRICS else a[2](v)
+            return left is not None and v[b] is not None and OPS[op](left, v[b])
+
+        return f"({a[0]}) {op} {b}", 4, model
 
     flags = st.booleans()
     return st.one_of(

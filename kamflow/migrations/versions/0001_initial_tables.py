@@ -1,15 +1,15 @@
 """initial tables
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-23 12:17:47.259401
+Revises:
+Create Date: 2026-11-23 12:23:38.107078
 """
 from __future__ import annotations
 
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
+from sqlalchemy.dialects import postgresql
 
 revision = '0001'
 down_revision = None
@@ -26,8 +26,8 @@ def upgrade() -> None:
     sa.Column('entity', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('entity_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('action', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('before', sa.JSON(), nullable=True),
-    sa.Column('after', sa.JSON(), nullable=True),
+    sa.Column('before', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.Column('after', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.Column('prev_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id')
@@ -44,7 +44,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
     sa.Column('origin', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-    sa.Column('sources', sa.JSON(), nullable=False),
+    sa.Column('sources', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('loaded_at', sa.DateTime(), nullable=False),
     sa.Column('activated_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
@@ -69,7 +69,7 @@ def upgrade() -> None:
     sa.Column('owner_email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('sponsor_email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=True),
     sa.Column('potential', sa.Float(), nullable=False),
-    sa.Column('criteria', sa.JSON(), nullable=False),
+    sa.Column('criteria', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('state', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('state_since', sa.DateTime(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
@@ -125,7 +125,7 @@ def upgrade() -> None:
     sa.Column('to_state', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('at', sa.DateTime(), nullable=False),
     sa.Column('rule', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('metrics', sa.JSON(), nullable=False),
+    sa.Column('metrics', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
     sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('playbook_version', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),

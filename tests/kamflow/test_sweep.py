@@ -1,0 +1,288 @@
+"""The sweep on a real store (SQLite and PostgreSQL): clear-cut accounts land where the
+default rules say, `account show` explains why, reruns and races change nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.clock import FixedClock
+from engine.metrics import add_months
+from kamflow.models import Account, Transition
+from kamflow.sweep import run_sweep
+from support import DB
+
+A = Account.__table__  # type: ignore[attr-defined]
+T = Transition.__table__  # type: ignore[attr-defined]
+AT = "2026-06-15"
+
+# account -> (initial state, potential, monthly revenue for 24 months before 2026-06,
+#             recent monthly revenue for the last 12, months with no revenue at the end,
+#             last contact, latest feedback)
+PORTFOLIO: dict[str, tuple[str, int, int, int, int, str, int | None]] = {
+    "STEADY": ("loyal", 900_000, 40_000, 40_000, 0, "2026-06-01", 9),
+    "DRIFT": ("loyal", 900_000, 40_000, 28_000, 0, "2026-06-01", 8),
+    "GONE": ("loyal", 600_000, 30_000, 30_000, 15, "2026-06-01", 8),
+    "NEWBIG": ("prospect", 1_500_000, 0, 0, 0, "2026-06-01", None),
+    "NEWSMALL": ("prospect", 40_000, 0, 0, 0, "2026-05-01", None),
+    "UNHAPPY": ("high_potential", 2_000_000, 10_000, 11_000, 0, "2026-06-10", 4),
+    "COLLAPSE": ("declining", 900_000, 40_000, 15_000, 0, "2026-06-01", 7),
+}
+
+
+def write_portfolio(folder: Path) -> dict[str, Path]:
+    files = {k: folder / f"{k}.csv" for k in ("people", "accounts", "revenue", "contacts",
+                                              "feedback")}
+    files["people"].write_text(
+        "email,name,department,role\n"
+        "ann@x.test,Ann Am,sales,account_manager\n"
+        "sam@x.test,Sam Sponsor,management,manager\n")
+    acc = ["account_id,name,industry,owner_email,sponsor_email,potential,state,created_at"]
+    rev = ["account_id,month,amount"]
+    con = ["account_id,date,channel,person_email,note"]
+    fb = ["account_id,date,score,comment"]
+    end = date(2026, 6, 1)
+    for aid, (state, pot, old, new, silent, contact, score) in PORTFOLIO.items():
+        acc.append(f"{aid},{aid.title()} GmbH,machinery,ann@x.test,sam@x.test,{pot},{state},"
+                   "2020-01-01")
+        for back in range(24, 0, -1):
+            month = add_months(end, -back)
+            amount = old if back > 12 else new
+            if back <= silent:
+                amount = 0
+            if aid == "NEWBIG" and back <= 2:
+                amount = 30_000
+            if aid == "NEWSMALL" and back <= 2:
+                amount = 1_000
+            if amount:
+                rev.append(f"{aid},{month:%Y-%m},{amount}")
+        con.append(f'{aid},{contact},visit,ann@x.test,"visit, with notes"')
+        if score is not None:
+            fb.append(f"{aid},2026-04-01,{score},")
+    for key, lines in (("accounts", acc), ("revenue", rev), ("contacts", con), ("feedback", fb)):
+        files[key].write_text("\n".join(lines) + "\n")
+    return files
+
+
+@pytest.fixture
+def loaded(db: DB, tmp_path: Path) -> DB:
+    for kind, path in write_portfolio(tmp_path).items():
+        r = db.cli("import", kind, str(path), "--at", "2026-01-01")
+        assert r.code == 0, r.stderr
+    return db
+
+
+def states(db: DB) -> dict[str, str]:
+    with db.engine.connect() as conn:
+        return dict(conn.execute(select(A.c.id, A.c.state)).tuples().all())
+
+
+def snapshot(db: DB) -> tuple[list[Any], list[Any]]:
+    with db.engine.connect() as conn:
+        accounts = conn.execute(select(A).order_by(A.c.id)).all()
+        moves = conn.execute(select(T).order_by(T.c.id)).all()
+    return [tuple(r) for r in accounts], [tuple(r) for r in moves]
+
+
+def sweep_json(db: DB, at: str = AT) -> dict[str, Any]:
+    r = db.cli("sweep", "--at", at, "--json")
+    assert r.code == 0, r.stderr
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+def test_clear_cut_accounts_land_where_the_rules_say(loaded: DB) -> None:
+    summary = sweep_json(loaded)
+    assert summary["accounts"] == len(PORTFOLIO)
+    assert states(loaded) == {
+        "STEADY": "loyal", "DRIFT": "declining", "GONE": "lost", "NEWBIG": "high_potential",
+        "NEWSMALL": "optimization", "UNHAPPY": "declining", "COLLAPSE": "recovery",
+    }
+    assert summary["transitions"] == {"declining->recovery": 1, "high_potential->declining": 1,
+                                      "loyal->declining": 1, "loyal->lost": 1,
+                                      "prospect->high_potential": 1, "prospect->optimization": 1}
+
+
+def test_account_show_explains_the_transition(loaded: DB) -> None:
+    sweep_json(loaded)
+    r = loaded.cli("account", "show", "DRIFT", "--at", AT, "--json")
+    assert r.code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["state"] == "declining"
+    first, last = data["transitions"]
+    assert (first["rule"], first["to"], first["actor"]) == ("imported", "loyal", "import")
+    assert last["rule"] == "drifting_away"
+    assert last["condition"] == ("revenue_trend <= -15% or days_since_contact > 120 "
+                                 "or feedback_score <= 6")
+    assert last["metrics"]["revenue_trend"] == pytest.approx(-0.3)
+    assert last["playbook_version"] == data["playbook_version"]
+    assert data["metrics"]["revenue_t12"] == pytest.approx(12 * 28_000)
+    text = loaded.cli("account", "show", "DRIFT", "--at", AT)
+    assert "drifting_away" in text.stdout and "revenue_trend=-0.3" in text.stdout
+
+
+def test_a_second_sweep_at_the_same_moment_changes_nothing(loaded: DB) -> None:
+    sweep_json(loaded)
+    before = snapshot(loaded)
+    again = sweep_json(loaded)
+    assert again["transitions_total"] == 0 and again["reclassified"] == 0
+    assert snapshot(loaded) == before
+
+
+def test_the_next_day_moves_each_account_one_more_step_at_most(loaded: DB) -> None:
+    sweep_json(loaded)
+    nxt = sweep_json(loaded, "2026-06-16")
+    # DRIFT is down 30%: declining -> (not yet -40%) stays; nothing else is due.
+    assert nxt["transitions"] == {}
+    assert states(loaded)["DRIFT"] == "declining"
+
+
+def test_two_sweeps_at_once_move_each_account_once(loaded: DB) -> None:
+    clock = FixedClock(datetime(2026, 6, 15))
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            run_sweep(loaded.engine, clock, chunk=2)
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with loaded.engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(T).where(T.c.actor == "system")).scalar()
+    assert n == 6
+
+
+def test_a_crash_mid_sweep_is_finished_by_the_rerun(loaded: DB, db_url: str) -> None:
+    clock = FixedClock(datetime(2026, 6, 15))
+
+    class Crash(Exception):
+        pass
+
+    def crash_after_first_chunk(_n: int) -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        run_sweep(loaded.engine, clock, progress=crash_after_first_chunk, chunk=2)
+    partial = states(loaded)
+    assert sum(s != PORTFOLIO[a][0] for a, s in partial.items()) < 6  # only the first chunk
+    run_sweep(loaded.engine, clock, chunk=2)
+    assert states(loaded)["COLLAPSE"] == "recovery"
+    with loaded.engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(T).where(T.c.actor == "system")).scalar()
+    assert n == 6
+
+
+def test_manual_move_along_a_declared_transition(loaded: DB) -> None:
+    sweep_json(loaded)
+    r = loaded.cli("account", "move", "DRIFT", "recovery", "--reason", "lost the tender",
+                   "--by", "sam@x.test", "--at", "2026-06-20")
+    assert r.code == 0, r.stderr
+    data = json.loads(loaded.cli("account", "show", "DRIFT", "--json", "--at", "2026-06-20").stdout)
+    last = data["transitions"][-1]
+    assert (last["rule"], last["actor"], last["reason"]) == ("start_win_back", "sam@x.test",
+                                                             "lost the tender")
+    assert data["baseline_revenue"] == pytest.approx(12 * 40_000)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["account", "move", "STEADY", "prospect", "--reason", "x", "--at", AT],
+         "no declared transition from loyal to prospect"),
+        (["account", "move", "STEADY", "declining", "--reason", " ", "--at", AT],
+         "--reason: a manual move needs a reason"),
+        (["account", "move", "NOPE", "declining", "--reason", "x"], "unknown account 'NOPE'"),
+        (["account", "move", "STEADY", "declining", "--reason", "x", "--by", "who@x.test"],
+         "--by: unknown person 'who@x.test'"),
+        (["account", "move", "STEADY", "sideways", "--reason", "x"], "unknown state 'sideways'"),
+        (["account", "show", "NOPE"], "unknown account 'NOPE'"),
+        (["sweep", "--at", "yesterday"], "--at: 'yesterday' is not an ISO date"),
+        (["accounts", "--class", "E"], "--class: 'E' is not one of A, B, C, D"),
+    ],
+)
+def test_bad_requests_are_one_clear_line_and_change_nothing(loaded: DB, args: list[str],
+                                                            message: str) -> None:
+    before = snapshot(loaded)
+    r = loaded.cli(*args)
+    assert r.code == 2
+    assert message in r.stderr
+    assert "nothing was changed" in r.stderr
+    assert snapshot(loaded) == before
+
+
+def test_listing_filters_and_json(loaded: DB) -> None:
+    sweep_json(loaded)
+    rows = json.loads(loaded.cli("accounts", "--state", "declining", "--json").stdout)
+    assert sorted(r["id"] for r in rows) == ["DRIFT", "UNHAPPY"]
+    rows = json.loads(loaded.cli("accounts", "--class", "D", "--json").stdout)
+    assert [r["id"] for r in rows] == ["NEWSMALL"]
+    table = loaded.cli("accounts").stdout
+    assert "STEADY" in table and "7 account(s)" in table
+
+
+def test_playbook_commands(loaded: DB, tmp_path: Path) -> None:
+    shown = loaded.cli("playbook", "show", "loyal")
+    assert shown.code == 0 and "quarterly_plan_review" in shown.stdout
+    data = json.loads(loaded.cli("playbook", "show", "loyal", "--json").stdout)
+    assert data["steps"][0]["raci"] == {"owner": "R", "sponsor": "A", "finance": "C",
+                                        "marketing": "C", "production": "I", "delivery": "I"}
+    diagram = loaded.cli("playbook", "diagram").stdout
+    assert "declining --> recovery : steep_decline" in diagram
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "lifecycle.yaml").write_text("initial: x\n")
+    r = loaded.cli("playbook", "load", str(bad))
+    assert r.code == 2 and "organization.yaml: missing" in r.stderr
+
+
+def test_editing_a_playbook_changes_the_rules(loaded: DB, tmp_path: Path) -> None:
+    """Tighten the decline rule from -15% to -35%: DRIFT (-30%) now stays loyal."""
+    from playbooks.loader import bundled_dir
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for p in bundled_dir().glob("*.yaml"):
+        (folder / p.name).write_text(p.read_text().replace("revenue_trend <= -15%",
+                                                           "revenue_trend <= -35%"))
+    r = loaded.cli("playbook", "load", str(folder))
+    assert r.code == 0 and "is now active" in r.stdout
+    summary = sweep_json(loaded)
+    assert states(loaded)["DRIFT"] == "loyal"
+    data = json.loads(loaded.cli("account", "show", "UNHAPPY", "--json", "--at", AT).stdout)
+    assert data["transitions"][-1]["playbook_version"] == summary["playbook_version"]
+
+
+def test_commands_on_an_empty_database_say_to_init(tmp_path: Path) -> None:
+    from kamflow.db import dispose, engine_for
+    from support import DB as Db
+
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    r = Db(url, engine_for(url)).cli("sweep")
+    dispose(url)
+    assert r.code == 1 and "run `kamflow init`" in r.stderr
+
+
+def test_demo_portfolio_covers_every_class_and_state(db: DB) -> None:
+    r = db.cli("demo", "--accounts", "400", "--seed", "7", "--at", "2026-11-01")
+    assert r.code == 0, r.stderr
+    sweep_json(db, "2026-11-01")
+    with db.engine.connect() as conn:
+        got_states = set(conn.execute(select(A.c.state).distinct()).scalars())
+        got_classes = set(conn.execute(select(A.c.klass).distinct()).scalars())
+    assert got_states == {"prospect", "high_potential", "loyal", "declining", "recovery", "lost",
+                          "optimization"}
+    assert got_classes == {"A", "B", "C", "D"}
+    summary = json.loads(db.cli("portfolio", "--at", "2026-11-01", "--json").stdout)
+    assert summary["accounts"] == 400
+    assert sum(c["accounts"] for c in summary["classes"].values()) == 400
