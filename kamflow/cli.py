@@ -370,14 +370,19 @@ def portfolio(
     if as_json:
         _print_json(data)
         return
-    states = data["states"]
-    table = Table("class", *states, "total", "revenue t12", "potential",
-                  title=f"portfolio as of {data['as_of']}")
-    for klass, row in data["classes"].items():
-        table.add_row(klass, *(str(row["states"].get(s, 0)) for s in states), str(row["accounts"]),
-                      f"{row['revenue_t12']:,.0f}", f"{row['potential']:,.0f}")
+    classes = data["classes"]
+    table = Table("state", *classes, "total", title=f"accounts by state and class, {data['as_of']}")
+    for state in data["states"]:
+        counts = [classes[c]["states"].get(state, 0) for c in classes]
+        table.add_row(state, *map(str, counts), str(sum(counts)))
     out.print(table)
-    out.print(f"{data['accounts']} accounts, {data['key_accounts']} key accounts making "
+    money = Table("class", "accounts", "revenue t12", "potential", "wallet share")
+    for klass, row in classes.items():
+        share = row["revenue_t12"] / row["potential"] if row["potential"] else 0
+        money.add_row(klass, str(row["accounts"]), f"{row['revenue_t12']:,.0f}",
+                      f"{row['potential']:,.0f}", f"{share:.0%}")
+    out.print(money)
+    out.print(f"{data['accounts']} accounts; {data['key_accounts']} key accounts make "
               f"{data['key_revenue_share']:.0%} of revenue; sleeping revenue (potential not won): "
               f"{data['wallet_gap']:,.0f}")
 

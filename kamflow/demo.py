@@ -118,7 +118,9 @@ def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str,
         while name in names and len(names) < 10_000:
             name = f"{rng.choice(NAME_A)} {rng.choice(NAME_B)} {rng.randint(2, 999)}"
         names.add(name)
-        potential = round(rng.uniform(*kind.potential), -3)
+        # A long tail, as in real portfolios: a few accounts carry most of the revenue.
+        spread = min(4.0, rng.lognormvariate(0, 0.7)) if kind.potential[0] >= 150_000 else 1.0
+        potential = round(rng.uniform(*kind.potential) * spread, -3)
         good = kind.name.startswith(("loyal", "high", "becoming", "prospect"))
         scores = [str(rng.randint(5, 10) if good else rng.randint(0, 7)) for _ in criteria]
         created = first_month - timedelta(days=rng.randint(0, 2000))

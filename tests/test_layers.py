@@ -72,3 +72,16 @@ def test_cli_help_imports_no_database_or_orchestration_library() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          check=True)
     assert "HEAVY []" in out.stdout
+
+
+def test_readme_documents_every_metric_and_default_rule() -> None:
+    from playbooks.loader import bundled_dir, load_dir
+    from playbooks.metrics import METRICS
+
+    readme = (ROOT / "README.md").read_text()
+    for spec in METRICS.values():
+        assert f"| `{spec.name}` | {spec.type.value} | {spec.description} |" in readme
+    for t in load_dir(bundled_dir()).lifecycle.transitions:
+        assert f"| `{t.rule}` |" in readme, t.rule
+        if t.when:
+            assert f"`{t.when}`" in readme, t.when
