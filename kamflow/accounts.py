@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, select
 
 from engine.clock import Clock
 from engine.sweep import full_metrics, next_baseline
-from kamflow import facts
+from kamflow import audit, facts, tasking
 from kamflow.models import Account, Person, Transition
 from kamflow.sweep import jsonable
 from kamflow.versions import active_book, active_version, lifecycle_of
@@ -126,4 +126,11 @@ def move(engine: Engine, account_id: str, dest: str, reason: str, actor: str | N
         baseline = next_baseline(book, dest, row.baseline_revenue, values)
         conn.execute(A.update().where(A.c.id == account_id).values(
             state=dest, state_since=at, baseline_revenue=baseline))
+        audit.append(conn, [{
+            "at": at, "actor": actor or "operator", "entity": "account", "entity_id": account_id,
+            "action": "transitioned", "before": {"state": row.state},
+            "after": {"state": dest, "rule": rule, "reason": reason.strip(),
+                      "playbook_version": active_version(conn)}}])
+        tasking.cancel_for_moves(conn, [(account_id, row.state, dest)], at, actor or "operator")
+        tasking.refresh_account(conn, account_id, at)
     return Moved(account_id, row.state, dest, rule, at)

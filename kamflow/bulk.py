@@ -55,6 +55,19 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[Row], keys: Sequen
     return inserted
 
 
+def insert_returning(conn: Connection, table: Table, rows: Sequence[Row], keys: Sequence[str],
+                     returning: Sequence[str]) -> list[Row]:
+    """Insert, skipping key conflicts; return `returning` columns of the rows that went in."""
+    if not rows:
+        return []
+    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+    stmt = stmt.returning(*(table.c[c] for c in returning))
+    out: list[Row] = []
+    for start in range(0, len(rows), CHUNK):
+        out.extend(dict(r._mapping) for r in conn.execute(stmt, list(rows[start:start + CHUNK])))
+    return out
+
+
 def update_by_key(conn: Connection, table: Table, rows: Sequence[Row], key: str,
                   guard: Sequence[str] = ()) -> None:
     """executemany UPDATE ... WHERE key = :_key [AND guard columns = :_guard]."""

@@ -28,8 +28,15 @@ app = typer.Typer(help="kamflow: a process engine for key account management.",
                   no_args_is_help=True, add_completion=False)
 playbook_app = typer.Typer(help="Validate, load and inspect playbooks.", no_args_is_help=True)
 account_app = typer.Typer(help="Show or move one account.", no_args_is_help=True)
+task_app = typer.Typer(help="Act on one task: done, snooze, skip, reassign, claim.",
+                       no_args_is_help=True)
+contact_app = typer.Typer(help="Log contacts with an account.", no_args_is_help=True)
+people_app = typer.Typer(help="People: deactivate and hand over.", no_args_is_help=True)
 app.add_typer(playbook_app, name="playbook")
 app.add_typer(account_app, name="account")
+app.add_typer(task_app, name="task")
+app.add_typer(contact_app, name="contact")
+app.add_typer(people_app, name="people")
 
 out = Console()
 err = Console(stderr=True)
@@ -339,7 +346,7 @@ def sweep(
     at: str | None = typer.Option(None, help=AT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Recompute metrics, classify every account and fire the transitions that are due."""
+    """Recompute metrics, classify, fire transitions, generate and escalate tasks."""
     from kamflow.sweep import count_accounts, run_sweep
 
     engine = _engine()
@@ -348,12 +355,255 @@ def sweep(
     if as_json:
         _print_json(summary.as_dict())
         return
-    d = summary.as_dict()
+    _sweep_lines(summary.as_dict())
+
+
+def _sweep_lines(d: dict[str, Any]) -> None:
     out.print(f"sweep at {d['at']} (playbook {d['playbook_version']}): {d['accounts']} accounts, "
-              f"{d['reclassified']} reclassified, {d['transitions_total']} transitions "
-              f"in {d['seconds']:.2f}s")
+              f"{d['reclassified']} reclassified, {d['transitions_total']} transitions in "
+              f"{d['seconds']:.2f}s")
     for move, n in d["transitions"].items():
         out.print(f"  {move}: {n}")
+    out.print(f"tasks: {d['tasks_created']} created, {d['tasks_cancelled']} cancelled, "
+              f"{d['contact_checks_completed']} contact checks completed by a contact, "
+              f"{d['tasks_woken']} woke from snooze, {d['tasks_escalated']} escalated")
+    if d["routed_to_queue_fallback"]:
+        out.print(f"[yellow]{d['routed_to_queue_fallback']} task(s) went to a department queue "
+                  "because their Responsible could not be resolved, e.g.:[/yellow]")
+        for note in d["routing_notes"][:5]:
+            out.print(f"  {note}", highlight=False)
+
+
+@app.command()
+@user_errors
+def replay(
+    start: str = typer.Option(..., "--from", help="First date (ISO)."),
+    end: str = typer.Option(..., "--to", help="Last date (ISO), included."),
+    every: str = typer.Option("1d", help="Step between sweeps: Nd (days) or Nw (weeks)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Run the sweep on each date in turn, as the scheduler would have."""
+    from datetime import timedelta
+
+    from engine.clock import FixedClock
+    from kamflow.sweep import run_sweep
+
+    first, last = _clock(start).now(), _clock(end).now()
+    if last < first:
+        raise ValueError("--to: must not be before --from")
+    if len(every) < 2 or every[-1] not in "dw" or not every[:-1].isdigit() or every[:-1] == "0":
+        raise ValueError(f"--every: '{every}' is not like 1d or 2w")
+    step = timedelta(days=int(every[:-1]) * (7 if every[-1] == "w" else 1))
+    dates = []
+    day = first
+    while day <= last:
+        dates.append(day)
+        day += step
+    engine = _engine()
+    totals: dict[str, Any] = {"sweeps": 0, "transitions": {}, "tasks_created": 0,
+                              "tasks_cancelled": 0, "tasks_escalated": 0,
+                              "contact_checks_completed": 0}
+    with _progress(0 if as_json else len(dates), "replaying") as tick:
+        for at in dates:
+            d = run_sweep(engine, FixedClock(at)).as_dict()
+            totals["sweeps"] += 1
+            for move, n in d["transitions"].items():
+                totals["transitions"][move] = totals["transitions"].get(move, 0) + n
+            for k in ("tasks_created", "tasks_cancelled", "tasks_escalated",
+                      "contact_checks_completed"):
+                totals[k] += d[k]
+            tick(1)
+    totals["from"], totals["to"] = first.isoformat(), last.isoformat()
+    if as_json:
+        _print_json(totals)
+        return
+    out.print(f"replayed {totals['sweeps']} sweeps from {totals['from']} to {totals['to']}: "
+              f"{sum(totals['transitions'].values())} transitions, {totals['tasks_created']} "
+              f"tasks created, {totals['tasks_cancelled']} cancelled, "
+              f"{totals['tasks_escalated']} escalated")
+
+
+@app.command("tasks")
+@user_errors
+def tasks_(
+    assignee: str | None = typer.Option(None, help="The queue of this person (email)."),
+    department: str | None = typer.Option(None, help="The board of this department."),
+    raci: str | None = typer.Option(None, help="Only where the person/department is R, A, C or I."),
+    status: str = typer.Option("open", help="open | overdue | due-today | upcoming | done | snoozed | "
+                               "skipped | cancelled | all"),
+    account: str | None = typer.Option(None, help="Only this account's tasks."),
+    at: str | None = typer.Option(None, help=AT_HELP + " Decides overdue / due today."),
+    limit: int | None = typer.Option(None, help="At most this many rows."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """The account manager's queue and the department lead's board."""
+    from kamflow.taskops import list_tasks
+
+    today = _clock(at).now().date()
+    with _engine().connect() as conn:
+        rows = list_tasks(conn, today, assignee, department, raci, status, account, limit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("id", "due", "status", "account", "who (R)", "role")
+    table.add_column("task", no_wrap=True, overflow="ellipsis", max_width=60)
+    for r in rows:
+        late = (today - r["due"]).days
+        flag = f"[red]{late}d late[/red]" if r["status"] == "open" and late > 0 else r["status"]
+        if r["escalation_level"]:
+            flag += f" ⬆{r['escalation_level']}"
+        who = r["assignee"] or f"queue:{r['queue']}"
+        table.add_row(str(r["id"]), r["due"].isoformat(), flag, r["account_id"], who,
+                      r["roles"], r["title"])
+    out.print(table)
+    out.print(f"{len(rows)} task(s)")
+
+
+def _task_done(result: Any) -> None:
+    out.print(f"task {result.task_id}: {result.action} → {result.status}")
+
+
+@task_app.command("done")
+@user_errors
+def task_done(
+    task_id: int = typer.Argument(..., metavar="ID"),
+    outcome: str | None = typer.Option(None, help="What came of it (required by most steps)."),
+    note: str | None = typer.Option(None, help="A longer note."),
+    field: list[str] = typer.Option([], help="KEY=VALUE a step requires, e.g. loss_cause=price."),
+    by: str | None = typer.Option(None, help="Who did it (email)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Complete a task with its outcome."""
+    from kamflow.taskops import act
+
+    fields = {}
+    for item in field:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--field: '{item}' is not KEY=VALUE")
+        fields[key.strip()] = value.strip()
+    _task_done(act(_engine(), task_id, "done", _clock(at), by, outcome=outcome, note=note,
+                   fields=fields))
+
+
+@task_app.command("snooze")
+@user_errors
+def task_snooze(
+    task_id: int = typer.Argument(..., metavar="ID"),
+    until: str = typer.Option(..., help="Date it wakes up (ISO)."),
+    reason: str = typer.Option(..., help="Why it waits."),
+    by: str | None = typer.Option(None, help="Who snoozes it (email)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Put a task aside until a date, within the step's snooze limit."""
+    from datetime import date
+
+    from kamflow.taskops import act
+
+    try:
+        day = date.fromisoformat(until)
+    except ValueError:
+        raise ValueError(f"--until: '{until}' is not a date (YYYY-MM-DD)") from None
+    _task_done(act(_engine(), task_id, "snooze", _clock(at), by, until=day, reason=reason))
+
+
+@task_app.command("skip")
+@user_errors
+def task_skip(
+    task_id: int = typer.Argument(..., metavar="ID"),
+    reason: str = typer.Option(..., help="Why it will not be done (shown in adherence)."),
+    by: str | None = typer.Option(None, help="Who decides (email)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Skip a task, with a reason."""
+    from kamflow.taskops import act
+
+    _task_done(act(_engine(), task_id, "skip", _clock(at), by, reason=reason))
+
+
+@task_app.command("reassign")
+@user_errors
+def task_reassign(
+    task_id: int = typer.Argument(..., metavar="ID"),
+    to: str = typer.Option(..., help="New assignee (email of an active person)."),
+    by: str | None = typer.Option(None, help="Who reassigns (email)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Give a task to someone else."""
+    from kamflow.taskops import act
+
+    _task_done(act(_engine(), task_id, "reassign", _clock(at), by, person=to))
+
+
+@task_app.command("claim")
+@user_errors
+def task_claim(
+    task_id: int = typer.Argument(..., metavar="ID"),
+    by: str = typer.Option(..., help="The member of the queue's department who takes it."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Take a task from your department's queue."""
+    from kamflow.taskops import act
+
+    _task_done(act(_engine(), task_id, "claim", _clock(at), by, person=by))
+
+
+@contact_app.command("log")
+@user_errors
+def contact_log(
+    account_id: str = typer.Argument(..., metavar="ACCOUNT"),
+    channel: str = typer.Option(..., help="visit | call | video | email | event"),
+    by: str = typer.Option(..., help="Who had the contact (email)."),
+    note: str = typer.Option("", help="What it was about."),
+    day: str | None = typer.Option(None, "--date", help="Date of the contact (default: today)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Log a contact; an open contact-frequency check it satisfies is completed with it."""
+    from datetime import date
+
+    from kamflow.taskops import log_contact
+
+    try:
+        when = date.fromisoformat(day) if day else None
+    except ValueError:
+        raise ValueError(f"--date: '{day}' is not a date (YYYY-MM-DD)") from None
+    counts = log_contact(_engine(), account_id, channel, by.lower(), note, when, _clock(at))
+    out.print(f"contact logged for {account_id}; {counts.checks_completed} contact check(s) "
+              "completed")
+
+
+@app.command()
+@user_errors
+def event(
+    account_id: str = typer.Argument(..., metavar="ACCOUNT"),
+    name: str = typer.Argument(..., metavar="EVENT", help="quote_created | order_placed | ..."),
+    ref: str = typer.Option("", help="Reference, e.g. the quote number."),
+    by: str | None = typer.Option(None, help="Who reports it (email)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Report an event; the steps it triggers become tasks at once."""
+    from kamflow.taskops import post_event
+
+    counts = post_event(_engine(), account_id, name, ref, by, _clock(at))
+    out.print(f"{name} recorded for {account_id}; {counts.created} task(s) created")
+
+
+@people_app.command("deactivate")
+@user_errors
+def people_deactivate(
+    email: str = typer.Argument(...),
+    to: str | None = typer.Option(None, help="Hand accounts and open tasks to this person."),
+    to_department: str | None = typer.Option(None, help="Hand open tasks to this department's "
+                                             "queue and accounts to its lead."),
+    by: str | None = typer.Option(None, help="Who does it (email)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+) -> None:
+    """Deactivate a person, moving their accounts and open tasks in one transaction."""
+    from kamflow.taskops import deactivate
+
+    n = deactivate(_engine(), email.lower(), to, to_department, by, _clock(at))
+    out.print(f"{email} deactivated: {n['accounts']} account(s), {n['sponsored']} sponsorship(s), "
+              f"{n['tasks']} open task(s) and {n['accountable']} accountability(ies) handed over")
 
 
 @app.command()

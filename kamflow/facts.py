@@ -32,6 +32,8 @@ class Stored:
     key_account: bool
     segment: str | None
     portrait_fit: float | None
+    owner: str = ""
+    sponsor: str | None = None
 
 
 def _t12(at: datetime) -> Any:
@@ -103,6 +105,7 @@ def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[Account
         select(
             A.c.id, A.c.state, A.c.state_since, A.c.created_at, A.c.potential, A.c.criteria,
             A.c.baseline_revenue, A.c.klass, A.c.key_account, A.c.segment, A.c.portrait_fit,
+            A.c.owner_email, A.c.sponsor_email,
             rev.c.t12, rev.c.prev12, rev.c.months, rev.c.last_month,
             con.c.last_contact, fb.c.score,
         )
@@ -131,7 +134,8 @@ def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[Account
             baseline_revenue=r.baseline_revenue,
             criteria={k: float(v) for k, v in (r.criteria or {}).items() if v is not None},
         )
-        out.append((facts, Stored(r.klass, bool(r.key_account), r.segment, r.portrait_fit)))
+        out.append((facts, Stored(r.klass, bool(r.key_account), r.segment, r.portrait_fit,
+                                  r.owner_email, r.sponsor_email)))
     return out
 
 

@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +83,14 @@ SPECS = {
     "feedback": _Spec(_t(Feedback), ("account_id", "date", "score"), ("comment",),
                       ("account_id", "date"), ("score", "comment")),
 }
+
+
+class _Unparsable(Exception):
+    """The csv module gives up on the record starting at `line`."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        self.line, self.problem = line, problem
+        super().__init__(problem)
 
 
 class _Bad(ValueError):
@@ -185,11 +193,13 @@ def _validate(kind: str, spec: _Spec, name: str, text: str, refs: _Refs,
               progress: Callable[[int, int], None] | None) -> tuple[list[Row], list[str]]:
     problems: list[str] = []
     rows: list[Row] = []
-    reader = csv.reader(io.StringIO(text, newline=""))
+    records = _records(csv.reader(io.StringIO(text, newline="")))
     try:
-        header = [h.strip() for h in next(reader)]
+        header = [h.strip() for h in next(records)[1]]
     except StopIteration:
         return [], [f"{name}:1: the file is empty; it needs a header row"]
+    except _Unparsable as e:
+        return [], [f"{name}:{e.line}: header: {e.problem}"]
     missing = [c for c in spec.required if c not in header]
     allowed = set(spec.required) | set(spec.optional)
     extra = [c for c in header if c not in allowed]
@@ -210,36 +220,48 @@ def _validate(kind: str, spec: _Spec, name: str, text: str, refs: _Refs,
     check = _CHECKS[kind]
     seen: dict[tuple[Any, ...], int] = {}
     total = text.count("\n")
-    for line, values in _numbered(reader):
-        if len(values) != len(header):
-            problems.append(f"{name}:{line}: row: {len(values)} values for {len(header)} columns")
-            continue
-        raw = {h: v.strip() for h, v in zip(header, values, strict=True)}
-        try:
-            row = check(raw, refs)
-        except _Bad as e:
-            problems.append(f"{name}:{line}: {e.column}: {e.problem}")
-            continue
-        key = tuple(row[k] for k in spec.keys)
-        if key in seen:
-            problems.append(f"{name}:{line}: {spec.required[0]}: same "
-                            f"{'/'.join(spec.keys)} as line {seen[key]}")
-            continue
-        seen[key] = line
-        rows.append(row)
-        if progress and line % 5000 == 0:
-            progress(0, total)
+    try:
+        for line, values in records:
+            if not any(v.strip() for v in values):
+                continue  # blank line
+            if len(values) != len(header):
+                problems.append(f"{name}:{line}: row: {len(values)} values for {len(header)} "
+                                "columns")
+                continue
+            raw = {h: v.strip() for h, v in zip(header, values, strict=True)}
+            try:
+                row = check(raw, refs)
+            except _Bad as e:
+                problems.append(f"{name}:{line}: {e.column}: {e.problem}")
+                continue
+            key = tuple(row[k] for k in spec.keys)
+            if key in seen:
+                columns = "/".join("account_id" if k == "id" else k for k in spec.keys)
+                problems.append(f"{name}:{line}: {spec.required[0]}: same {columns} as line "
+                                f"{seen[key]}")
+                continue
+            seen[key] = line
+            rows.append(row)
+            if progress and line % 5000 == 0:
+                progress(0, total)
+    except _Unparsable as e:  # where the next record starts is unknown: stop here
+        problems.append(f"{name}:{e.line}: row: {e.problem}; the rest of the file was not checked")
     if not rows and not problems:
         problems.append(f"{name}:2: no data rows after the header")
     return rows, problems
 
 
-def _numbered(reader: Any) -> Iterator[tuple[int, list[str]]]:
-    line = reader.line_num + 1
-    for values in reader:
-        if values and any(v.strip() for v in values):
-            yield line, values
+def _records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on; _Unparsable where the csv module gives up."""
+    while True:
         line = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:  # e.g. a field over csv.field_size_limit()
+            raise _Unparsable(line, str(e)) from None
+        yield line, values
 
 
 # -- per-kind row checks: raw strings in, typed row out, _Bad on the first problem ---
@@ -249,6 +271,8 @@ def _text(raw: Row, col: str, *, required: bool = True, limit: int = 300) -> str
     value = str(raw.get(col, ""))
     if required and not value:
         raise _Bad(col, "required")
+    if "\x00" in value:  # PostgreSQL cannot store it
+        raise _Bad(col, "contains a NUL character")
     if len(value) > limit:
         raise _Bad(col, f"longer than {limit} characters")
     return value
@@ -315,12 +339,13 @@ def _check_accounts(raw: Row, refs: _Refs) -> Row:
         raise _Bad("state", f"unknown state '{state}'; states: {', '.join(states)}")
     created = raw.get("created_at") or ""
     try:
-        created_at = (datetime.fromisoformat(created).replace(tzinfo=None) if created
-                      else refs.now)
+        created_at = datetime.fromisoformat(created) if created else refs.now
     except ValueError:
         raise _Bad("created_at", f"'{created}' is not an ISO date or datetime") from None
+    if created_at.tzinfo is not None:  # the store holds naive UTC
+        created_at = created_at.astimezone(UTC).replace(tzinfo=None)
     criteria = {}
-    for col in refs.criteria_columns:
+    for col in sorted(refs.criteria_columns):
         if raw.get(col):
             criteria[col] = _number(raw, col, 0, 10)
     account_id = _text(raw, "account_id", limit=64)

@@ -78,6 +78,8 @@ class Feedback(SQLModel, table=True):
     date: date
     score: int
     comment: str = ""
+    # The feedback request this answers, linked by the sweep (the latest done request before it).
+    task_id: int | None = Field(default=None, foreign_key="task.id")
 
 
 class Transition(SQLModel, table=True):
@@ -117,3 +119,65 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(default="", max_length=64)
+
+
+class Task(SQLModel, table=True):
+    """One occurrence of a playbook step for one account. Never deleted.
+
+    `step` is `<state>.<step key>`; (account, step, period) is the occurrence's
+    stable key, unique, so sweeps that race or rerun cannot duplicate a task.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "step", "period", name="uq_task_occurrence"),
+        Index("ix_task_assignee_status", "assignee", "status", "due"),
+        Index("ix_task_queue_status", "queue", "status", "due"),
+        Index("ix_task_status_due", "status", "due"),
+        Index("ix_task_account_status", "account_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="account.id", max_length=64)
+    step: str = Field(max_length=130)
+    period: str = Field(max_length=40)
+    state: str = Field(max_length=64)  # the lifecycle state whose playbook made it
+    playbook_version: str = Field(max_length=12)
+    title: str = Field(max_length=300)
+    start: date
+    due: date
+    status: str = Field(default="open", max_length=16)
+    assignee: str | None = Field(default=None, foreign_key="person.email", max_length=254)
+    queue: str | None = Field(default=None, foreign_key="department.key", max_length=64)
+    responsible_dept: str = Field(max_length=64)
+    accountable: str | None = Field(default=None, max_length=254)  # email
+    accountable_dept: str = Field(max_length=64)
+    # Other parties as ",key,key," (department keys and emails): a LIKE '%,finance,%'
+    # filter works the same on SQLite and PostgreSQL.
+    co_responsible: str = Field(default=",", max_length=1000)
+    consulted: str = Field(default=",", max_length=1000)
+    informed: str = Field(default=",", max_length=1000)
+    escalation_level: int = 0
+    escalated_at: datetime | None = Field(default=None, sa_type=DateTime)
+    snoozed_until: date | None = None
+    outcome: str | None = None
+    note: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    evidence: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))
+    reason: str | None = None  # why skipped, snoozed or cancelled
+    done_at: datetime | None = Field(default=None, sa_type=DateTime)
+    done_by: str | None = Field(default=None, max_length=254)
+    created_at: datetime = Field(sa_type=DateTime)
+    updated_at: datetime = Field(sa_type=DateTime)
+    why: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+
+
+class AccountEvent(SQLModel, table=True):
+    """Something another system or a person reported: quote_created, order_placed, ..."""
+
+    __tablename__ = "account_event"
+    __table_args__ = (Index("ix_event_account_at", "account_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(foreign_key="account.id", max_length=64)
+    event: str = Field(max_length=64)
+    at: datetime = Field(sa_type=DateTime)
+    ref: str = Field(default="", max_length=200)  # e.g. the quote number
+    actor: str = Field(max_length=254)

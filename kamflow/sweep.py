@@ -20,10 +20,11 @@ from sqlalchemy import Engine
 
 from engine.clock import Clock
 from engine.sweep import Assessment, assess
-from kamflow import facts
+from kamflow import audit, facts, tasking
 from kamflow.bulk import insert_new, update_by_key
 from kamflow.models import Account, Transition
-from kamflow.versions import active_book, active_version, lifecycle_of
+from kamflow.tasking import Directory, Holder, TaskCounts
+from kamflow.versions import active_book, active_version, book_of, lifecycle_of
 
 A = Account.__table__  # type: ignore[attr-defined]
 T = Transition.__table__  # type: ignore[attr-defined]
@@ -37,6 +38,7 @@ class SweepSummary:
     accounts: int = 0
     reclassified: int = 0
     transitions: Counter[str] = field(default_factory=Counter)
+    tasks: TaskCounts = field(default_factory=TaskCounts)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -47,6 +49,13 @@ class SweepSummary:
             "reclassified": self.reclassified,
             "transitions": dict(sorted(self.transitions.items())),
             "transitions_total": sum(self.transitions.values()),
+            "tasks_created": self.tasks.created,
+            "tasks_cancelled": self.tasks.cancelled,
+            "contact_checks_completed": self.tasks.checks_completed,
+            "tasks_woken": self.tasks.woke,
+            "tasks_escalated": self.tasks.escalated,
+            "routed_to_queue_fallback": self.tasks.fallback_routed,
+            "routing_notes": self.tasks.fallback_notes,
             "seconds": round(self.seconds, 3),
         }
 
@@ -69,6 +78,10 @@ def run_sweep(engine: Engine, clock: Clock, progress: Callable[[int], None] | No
         bounds = list(facts.chunk_bounds(conn, chunk))
     lifecycle = lifecycle_of(book)
     summary = SweepSummary(at, version)
+    with engine.begin() as conn:
+        summary.tasks.cancelled += tasking.retire_changed_steps(
+            conn, book, version, at, lambda v: book_of(conn, v))
+        directory = Directory.load(conn)
     for lo, hi in bounds:
         with engine.begin() as conn:
             rows = facts.load(conn, at, lo, hi)
@@ -78,17 +91,47 @@ def run_sweep(engine: Engine, clock: Clock, progress: Callable[[int], None] | No
             moved = [a for a, _ in done if a.decision is not None]
             went_in = insert_new(conn, T, [_transition(a, at, version) for a in moved],
                                  ["account_id", "at"], returning="account_id")
-            update_by_key(conn, A, [_move(a, at) for a in moved if a.facts.account_id in went_in],
-                          "id", guard=["state"])
+            moved = [a for a in moved if a.facts.account_id in went_in]
+            update_by_key(conn, A, [_move(a, at) for a in moved], "id", guard=["state"])
+            audit.append(conn, [_moved_event(a, at, version) for a in moved])
+            counts = TaskCounts()
+            counts.cancelled = tasking.cancel_for_moves(
+                conn, [(a.facts.account_id, a.facts.state, _dest(a)) for a in moved], at)
+            holders = [_holder(a, s, a.facts.account_id in went_in, at) for a, s in done]
+            counts.add(tasking.generate(conn, book, version, holders, at, directory, lo, hi))
+            tasking.link_feedback(conn, lo, hi)
         summary.accounts += len(done)
         summary.reclassified += len(reclassified)
+        summary.tasks.add(counts)
         for a in moved:
-            if a.facts.account_id in went_in and a.decision is not None:
-                summary.transitions[f"{a.decision.source}->{a.decision.dest}"] += 1
+            summary.transitions[f"{a.facts.state}->{_dest(a)}"] += 1
         if progress:
             progress(len(done))
+    with engine.begin() as conn:
+        summary.tasks.woke += tasking.wake(conn, at)
+        summary.tasks.escalated += tasking.escalate(conn, book, at, directory)
     summary.seconds = perf_counter() - started
     return summary
+
+
+def _dest(a: Assessment) -> str:
+    assert a.decision is not None
+    return a.decision.dest
+
+
+def _holder(a: Assessment, stored: facts.Stored, moved: bool, at: datetime) -> Holder:
+    f = a.facts
+    return Holder(f.account_id, _dest(a) if moved else f.state, at if moved else f.state_since,
+                  a.classified.klass, stored.owner, stored.sponsor)
+
+
+def _moved_event(a: Assessment, at: datetime, version: str) -> dict[str, Any]:
+    d = a.decision
+    assert d is not None
+    return {"at": at, "actor": "system", "entity": "account", "entity_id": a.facts.account_id,
+            "action": "transitioned", "before": {"state": d.source},
+            "after": {"state": d.dest, "rule": d.rule, "playbook_version": version,
+                      "metrics": jsonable(d.seen)}}
 
 
 def _changed(a: Assessment, stored: facts.Stored) -> bool:

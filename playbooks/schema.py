@@ -235,6 +235,9 @@ class Step(Model):
     max_snooze_days: int = Field(14, ge=0)
     notify: Annotated[str, Field(pattern=KEY)] = "task_assigned"
     requires: Requires = Requires()
+    # When a new playbook version changes this step: keep open tasks (carry_over)
+    # or cancel them (cancel). Open tasks of a dropped step are always cancelled.
+    on_change: Literal["carry_over", "cancel"] = "carry_over"
 
     @field_validator("raci")
     @classmethod

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from engine.metrics import add_months
 from kamflow.cli import app
 
 
@@ -31,3 +34,51 @@ class CliResult:
     code: int
     stdout: str
     stderr: str
+
+
+# account -> (initial state, potential, monthly revenue for 24 months before 2026-06,
+#             recent monthly revenue for the last 12, months with no revenue at the end,
+#             last contact, latest feedback)
+PORTFOLIO: dict[str, tuple[str, int, int, int, int, str, int | None]] = {
+    "STEADY": ("loyal", 900_000, 40_000, 40_000, 0, "2026-06-01", 9),
+    "DRIFT": ("loyal", 900_000, 40_000, 28_000, 0, "2026-06-01", 8),
+    "GONE": ("loyal", 600_000, 30_000, 30_000, 15, "2026-06-01", 8),
+    "NEWBIG": ("prospect", 1_500_000, 0, 0, 0, "2026-06-01", None),
+    "NEWSMALL": ("prospect", 40_000, 0, 0, 0, "2026-05-01", None),
+    "UNHAPPY": ("high_potential", 2_000_000, 10_000, 11_000, 0, "2026-06-10", 4),
+    "COLLAPSE": ("declining", 900_000, 40_000, 15_000, 0, "2026-06-01", 7),
+}
+
+
+def write_portfolio(folder: Path) -> dict[str, Path]:
+    files = {k: folder / f"{k}.csv" for k in ("people", "accounts", "revenue", "contacts",
+                                              "feedback")}
+    files["people"].write_text(
+        "email,name,department,role\n"
+        "ann@x.test,Ann Am,sales,account_manager\n"
+        "sam@x.test,Sam Sponsor,management,manager\n")
+    acc = ["account_id,name,industry,owner_email,sponsor_email,potential,state,created_at"]
+    rev = ["account_id,month,amount"]
+    con = ["account_id,date,channel,person_email,note"]
+    fb = ["account_id,date,score,comment"]
+    end = date(2026, 6, 1)
+    for aid, (state, pot, old, new, silent, contact, score) in PORTFOLIO.items():
+        acc.append(f"{aid},{aid.title()} GmbH,machinery,ann@x.test,sam@x.test,{pot},{state},"
+                   "2020-01-01")
+        for back in range(24, 0, -1):
+            month = add_months(end, -back)
+            amount = old if back > 12 else new
+            if back <= silent:
+                amount = 0
+            if aid == "NEWBIG" and back <= 2:
+                amount = 30_000
+            if aid == "NEWSMALL" and back <= 2:
+                amount = 1_000
+            if amount:
+                rev.append(f"{aid},{month:%Y-%m},{amount}")
+        con.append(f'{aid},{contact},visit,ann@x.test,"visit, with notes"')
+        if score is not None:
+            fb.append(f"{aid},2026-04-01,{score},")
+    for key, lines in (("accounts", acc), ("revenue", rev), ("contacts", con), ("feedback", fb)):
+        files[key].write_text("\n".join(lines) + "\n")
+    return files

@@ -19,7 +19,7 @@ ONE_HOME = {
     "jinja2": {"notifications/render.py"},
     "apscheduler": {"kamflow/scheduler.py"},
     "prefect": {"kamflow/flows.py"},
-    "typer": {"kamflow/cli.py"},
+    "typer": {"kamflow/cli.py", "kamflow/cli_audit.py"},
     "alembic": {"kamflow/db.py", "kamflow/migrations/env.py"},
 }
 # libraries only the composition root may touch (the store lives there)

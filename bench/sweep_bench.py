@@ -1,0 +1,614 @@
+"""Sweep benchmark: a synthetic portfolio of N accounts, one timed sweep, one idempotent rerun.
+
+Run from the project root:
+
+    .venv/bin/python bench/sweep_bench.py --accounts 100000 [--db sqlite|postgres]
+        [--months 36] [--seed 1] [--json FILE] [--profile]
+
+The data is generated in this module (deterministic for a seed) and bulk-inserted with
+SQLAlchemy Core, never through the CSV importer. As a yardstick the same run times
+writing N transition-shaped rows straight through the database driver (sqlite3
+executemany / psycopg COPY). See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import resource
+import sqlite3
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+from sqlalchemy import Engine, Table, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+import kamflow
+from engine.clock import FixedClock
+from engine.metrics import add_months
+from kamflow.db import dispose, engine_for, migrate
+from kamflow.models import Account, Contact, Department, Feedback, Person, Revenue, Transition
+from kamflow.sweep import SweepSummary, run_sweep
+from kamflow.versions import activate, active_version
+
+ACC: Table = Account.__table__  # type: ignore[attr-defined]
+REV: Table = Revenue.__table__  # type: ignore[attr-defined]
+CON: Table = Contact.__table__  # type: ignore[attr-defined]
+FB: Table = Feedback.__table__  # type: ignore[attr-defined]
+PER: Table = Person.__table__  # type: ignore[attr-defined]
+DEPT: Table = Department.__table__  # type: ignore[attr-defined]
+TRN: Table = Transition.__table__  # type: ignore[attr-defined]
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+DEFAULT_AT = "2026-11-23T03:00:00"
+BLOCK = 2_000  # accounts generated and inserted per transaction
+CRITERIA = ("size", "market_fit", "structure", "profitability", "effort_to_serve", "growth")
+CHANNELS = ("visit", "call", "call", "video", "email")
+INDUSTRIES = ("machinery", "automotive", "food", "chemicals", "construction", "medical",
+              "energy", "retail", "logistics", "electronics")
+SNAPSHOT_COLS = ("state", "state_since", "baseline_revenue", "klass", "key_account", "segment",
+                 "portrait_fit", "classified_at")
+
+Row = dict[str, Any]
+
+
+# -- synthetic portfolio -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Profile:
+    """One kind of account: its stored state and the revenue/contact/feedback pattern behind it."""
+
+    name: str
+    weight: float
+    state: str
+    potential: tuple[float, float]
+    share: tuple[float, float]  # yearly revenue as a share of the potential, older months
+    trend: tuple[float, float]  # multiplier over the trailing 12 months
+    silent: tuple[int, int] = (0, 0)  # no revenue in this many most recent months
+    only_recent: int = 0  # revenue only in this many most recent months (0: all months)
+    no_revenue: bool = False
+    contact_days: tuple[int, int] = (5, 60)  # days since the last contact
+    contacts: tuple[int, int] = (3, 7)
+    feedback: tuple[int, int] = (7, 10)
+    feedbacks: tuple[int, int] = (0, 4)
+    baseline: tuple[float, float] | None = None  # stored baseline as a multiple of yearly revenue
+    good: bool = True  # portrait criteria scores high or low
+
+
+PROFILES = (
+    # stays put
+    Profile("loyal_stable", 0.26, "loyal", (250_000, 2_000_000), (0.5, 0.9), (0.95, 1.15)),
+    Profile("hp_steady", 0.10, "high_potential", (600_000, 3_000_000), (0.1, 0.3), (1.0, 1.2),
+            contact_days=(5, 100)),
+    Profile("opt_small", 0.15, "optimization", (10_000, 120_000), (0.2, 0.6), (0.8, 1.2),
+            contact_days=(20, 300), contacts=(0, 3), good=False),
+    Profile("prospect_cold", 0.07, "prospect", (300_000, 2_500_000), (0.0, 0.0), (1.0, 1.0),
+            no_revenue=True, contacts=(1, 4), feedbacks=(0, 0)),
+    Profile("lost_gone", 0.04, "lost", (100_000, 500_000), (0.3, 0.5), (1.0, 1.0),
+            silent=(24, 40), contact_days=(100, 400), contacts=(0, 2), baseline=(0.8, 1.0)),
+    # moves
+    Profile("loyal_drifting", 0.08, "loyal", (300_000, 1_500_000), (0.5, 0.7), (0.55, 0.8),
+            contact_days=(30, 200)),
+    Profile("loyal_quiet", 0.04, "loyal", (150_000, 600_000), (0.4, 0.6), (1.0, 1.0),
+            silent=(13, 16), contact_days=(60, 200)),
+    Profile("loyal_unhappy", 0.03, "loyal", (200_000, 900_000), (0.5, 0.7), (0.95, 1.1),
+            feedback=(2, 6), feedbacks=(1, 4)),
+    Profile("hp_growing", 0.08, "high_potential", (400_000, 1_500_000), (0.3, 0.45), (1.3, 1.7),
+            contact_days=(5, 40)),
+    Profile("declining_collapse", 0.04, "declining", (300_000, 1_200_000), (0.4, 0.6),
+            (0.3, 0.55), contact_days=(20, 120), feedback=(4, 7), baseline=(0.9, 1.1)),
+    Profile("declining_stabilising", 0.03, "declining", (300_000, 900_000), (0.4, 0.6),
+            (1.0, 1.15), contact_days=(3, 55), baseline=(1.0, 1.2)),
+    Profile("recovery", 0.03, "recovery", (300_000, 1_000_000), (0.4, 0.6), (0.9, 1.2),
+            baseline=(0.9, 1.6)),
+    Profile("lost_back", 0.02, "lost", (200_000, 700_000), (0.3, 0.5), (1.0, 1.0),
+            only_recent=2, baseline=(0.8, 1.0)),
+    Profile("opt_reassessed", 0.01, "optimization", (200_000, 1_000_000), (0.05, 0.2), (0.9, 1.1),
+            contacts=(1, 3)),
+    Profile("prospect_first", 0.03, "prospect", (30_000, 2_500_000), (0.05, 0.4), (1.0, 1.0),
+            only_recent=2, feedbacks=(0, 0)),
+)
+
+
+@dataclass
+class Portfolio:
+    """Rows of one block of accounts, in foreign-key order."""
+
+    accounts: list[Row]
+    initial: list[Row]  # the "imported" transition the CSV importer would have written
+    revenue: list[Row]
+    contacts: list[Row]
+    feedback: list[Row]
+
+
+def make_people(rng: random.Random, departments: list[str], count: int) -> list[Row]:
+    """`count` people: a lead per department, most others account managers in sales."""
+    people: list[Row] = []
+
+    def add(dept: str, role: str) -> None:
+        i = len(people) + 1
+        people.append({"email": f"p{i:06d}@bench.example", "name": f"Person {i}",
+                       "department": dept, "role": role, "active": True})
+
+    for dept in departments:
+        add(dept, "department_lead")
+    add("management" if "management" in departments else departments[0], "admin")
+    others = [d for d in departments if d not in ("sales", "management")] or departments
+    while len(people) < count:
+        roll = rng.random()
+        if roll < 0.70 and "sales" in departments:
+            add("sales", "account_manager")
+        elif roll < 0.80 and "management" in departments:
+            add("management", "manager")
+        else:
+            add(rng.choice(others), "account_manager")
+    return people
+
+
+def generate(rng: random.Random, first: int, count: int, months: int, at: datetime,
+             sellers: list[str], sponsors: list[str], version: str) -> Portfolio:
+    """Accounts first..first+count-1 with `months` months of revenue up to the sweep's month."""
+    end = date(at.year, at.month, 1)
+    first_month = add_months(end, -months)
+    month_list = [add_months(first_month, m) for m in range(months)]
+    today = at.date()
+    weights = [p.weight for p in PROFILES]
+    out = Portfolio([], [], [], [], [])
+    for i in range(first, first + count):
+        p = rng.choices(PROFILES, weights)[0]
+        account_id = f"ACC-{i:07d}"
+        created = datetime.combine(first_month - timedelta(days=rng.randint(0, 2000)),
+                                   datetime.min.time())
+        since = max(created, at - timedelta(days=rng.randint(30, 1500)))
+        potential = round(rng.uniform(*p.potential), -3)
+        yearly = potential * rng.uniform(*p.share)
+        lo, hi = (5, 10) if p.good else (0, 7)
+        owner = rng.choice(sellers)
+        out.accounts.append({
+            "id": account_id, "name": f"Bench Account {i}", "industry": rng.choice(INDUSTRIES),
+            "owner_email": owner,
+            "sponsor_email": rng.choice(sponsors) if p.good and rng.random() < 0.7 else None,
+            "potential": potential, "criteria": {c: rng.randint(lo, hi) for c in CRITERIA},
+            "state": p.state, "state_since": since, "created_at": created,
+            "key_account": False,
+            "baseline_revenue": None if p.baseline is None else round(
+                yearly * rng.uniform(*p.baseline), 2),
+        })
+        out.initial.append({
+            "account_id": account_id, "from_state": "", "to_state": p.state, "at": created,
+            "rule": "imported", "metrics": {}, "actor": "import",
+            "reason": "initial state (bench)", "playbook_version": version,
+        })
+        if not p.no_revenue:
+            trend = rng.uniform(*p.trend)
+            silent = rng.randint(*p.silent)
+            start = months - p.only_recent if p.only_recent else 0
+            skip = 0.0 if p.only_recent else 0.06  # some months without revenue
+            monthly = yearly / 12
+            for m in range(start, months - silent):
+                if skip and rng.random() < skip:
+                    continue
+                factor = trend if m >= months - 12 else 1.0
+                amount = round(monthly * factor * rng.uniform(0.7, 1.3), 2)
+                if amount > 0:
+                    out.revenue.append({"account_id": account_id, "month": month_list[m],
+                                        "amount": amount})
+        n = rng.randint(*p.contacts)
+        if n:
+            ago = rng.randint(*p.contact_days)
+            for _ in range(n):  # strictly increasing distance: dates are distinct
+                out.contacts.append({
+                    "account_id": account_id, "date": today - timedelta(days=ago),
+                    "channel": rng.choice(CHANNELS),
+                    "person_email": owner if rng.random() < 0.8 else rng.choice(sellers),
+                    "nature": "regular contact", "note": "",
+                })
+                ago += rng.randint(7, 120)
+        n = rng.randint(*p.feedbacks)
+        ago = rng.randint(10, 120)
+        for k in range(n):
+            score = rng.randint(*p.feedback) if k == 0 else rng.randint(5, 10)
+            out.feedback.append({"account_id": account_id, "date": today - timedelta(days=ago),
+                                 "score": score, "comment": ""})
+            ago += rng.randint(60, 120)
+    return out
+
+
+def populate(engine: Engine, accounts: int, months: int, seed: int, at: datetime,
+             log: Callable[[str], None]) -> dict[str, Any]:
+    """Generate and insert the whole portfolio in blocks; return counts and timings."""
+    rng = random.Random(seed)
+    gen_s = ins_s = 0.0
+    with engine.begin() as conn:
+        departments = list(conn.execute(select(DEPT.c.key).order_by(DEPT.c.key)).scalars())
+        version = active_version(conn) or ""
+        t0 = perf_counter()
+        people = make_people(rng, departments, max(len(departments) + 5, accounts // 50))
+        gen_s += perf_counter() - t0
+        t0 = perf_counter()
+        conn.execute(PER.insert(), people)
+        ins_s += perf_counter() - t0
+    sellers = [p["email"] for p in people if p["role"] == "account_manager"
+               and p["department"] == "sales"] or [p["email"] for p in people]
+    sponsors = [p["email"] for p in people if p["role"] == "manager"] or sellers
+    counts = {"people": len(people), "accounts": 0, "revenue": 0, "contacts": 0, "feedback": 0,
+              "transitions": 0}
+    step = max(BLOCK, accounts // 10)
+    next_report = step
+    for first in range(1, accounts + 1, BLOCK):
+        size = min(BLOCK, accounts - first + 1)
+        t0 = perf_counter()
+        block = generate(rng, first, size, months, at, sellers, sponsors, version)
+        t1 = perf_counter()
+        with engine.begin() as conn:
+            for table, rows, key in ((ACC, block.accounts, "accounts"),
+                                     (TRN, block.initial, "transitions"),
+                                     (REV, block.revenue, "revenue"),
+                                     (CON, block.contacts, "contacts"),
+                                     (FB, block.feedback, "feedback")):
+                if rows:
+                    conn.execute(table.insert(), rows)
+                counts[key] += len(rows)
+        gen_s += t1 - t0
+        ins_s += perf_counter() - t1
+        if counts["accounts"] >= next_report:
+            log(f"  ... {counts['accounts']:,} accounts ({gen_s + ins_s:.1f} s)")
+            next_report += step
+    t0 = perf_counter()
+    analyze(engine)
+    analyze_s = perf_counter() - t0
+    return {"rows": counts, "generate_seconds": gen_s, "insert_seconds": ins_s,
+            "analyze_seconds": analyze_s, "seconds": gen_s + ins_s + analyze_s}
+
+
+def analyze(engine: Engine) -> None:
+    """Fresh planner statistics, as a maintained database would have after a bulk load."""
+    tables = ("person", "account", "revenue", "contact", "feedback", "transition")
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for t in tables:
+            conn.exec_driver_sql(f'VACUUM ANALYZE "{t}"')
+
+
+# -- databases ----------------------------------------------------------------------------------
+
+@dataclass
+class Target:
+    kind: str
+    url: str
+    workdir: Path
+    schema: str | None = None
+
+
+@contextmanager
+def database(kind: str, workdir: Path) -> Iterator[Target]:
+    """A fresh SQLite file in `workdir`, or a fresh PostgreSQL schema dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite:///{workdir / 'kamflow.db'}"
+        try:
+            yield Target(kind, url, workdir)
+        finally:
+            dispose(url)
+        return
+    base = os.environ.get("KAMFLOW_TEST_POSTGRES_URL") or DEFAULT_PG
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    rendered = url.render_as_string(hide_password=False)
+    try:
+        yield Target(kind, rendered, workdir, schema)
+    finally:
+        dispose(rendered)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def server_version(engine: Engine) -> str:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return "SQLite " + str(conn.exec_driver_sql("select sqlite_version()").scalar())
+        return f"PostgreSQL {conn.exec_driver_sql('show server_version').scalar()}"
+
+
+def table_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+                for t in (PER, ACC, REV, CON, FB, TRN)}
+
+
+# -- raw bulk write reference -------------------------------------------------------------------
+
+def raw_rows(n: int, at: datetime) -> list[tuple[str, str, str, str, str]]:
+    """N rows shaped like sweep transitions: (account_id, at, state, rule, metrics JSON)."""
+    stamp = at.isoformat(sep=" ")
+    states = ("loyal", "declining", "recovery", "lost", "high_potential")
+    rules = ("drifting_away", "steep_decline", "recovered", "no_revenue_for_a_year", "first_supplier")
+    out = []
+    for i in range(n):
+        metrics = json.dumps({"revenue_trend": round(-0.15 - (i % 50) / 100, 4),
+                              "days_since_contact": i % 200, "feedback_score": 5.0 + i % 5})
+        out.append((f"ACC-{i + 1:07d}", stamp, states[i % 5], rules[i % 5], metrics))
+    return out
+
+
+def raw_write_sqlite(path: Path, rows: list[tuple[str, str, str, str, str]]) -> float:
+    """stdlib sqlite3, WAL, synchronous=NORMAL, one executemany in one transaction."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE raw_bulk (id INTEGER PRIMARY KEY, account_id TEXT NOT NULL, "
+                   "at TIMESTAMP NOT NULL, state TEXT NOT NULL, rule TEXT NOT NULL, "
+                   "metrics TEXT NOT NULL)")
+        t0 = perf_counter()
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO raw_bulk (account_id, at, state, rule, metrics) "
+                       "VALUES (?, ?, ?, ?, ?)", rows)
+        db.execute("COMMIT")
+        return perf_counter() - t0
+    finally:
+        db.close()
+
+
+def raw_write_postgres(url: str, rows: list[tuple[str, str, str, str, str]]) -> float:
+    """psycopg 3 COPY (text format) into a scratch table of the bench schema, one transaction."""
+    import psycopg
+
+    u = make_url(url)
+    params: dict[str, Any] = {"host": u.host, "port": u.port, "user": u.username,
+                              "password": u.password, "dbname": u.database}
+    options = u.query.get("options")
+    if options:
+        params["options"] = options if isinstance(options, str) else options[0]
+    with psycopg.connect(**{k: v for k, v in params.items() if v is not None}) as db:
+        db.execute("CREATE TABLE raw_bulk (id bigserial PRIMARY KEY, account_id varchar(64) "
+                   "NOT NULL, at timestamp NOT NULL, state varchar(64) NOT NULL, rule "
+                   "varchar(100) NOT NULL, metrics jsonb NOT NULL)")
+        db.commit()
+        t0 = perf_counter()
+        with db.cursor() as cur, cur.copy(
+                "COPY raw_bulk (account_id, at, state, rule, metrics) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        db.commit()
+        seconds = perf_counter() - t0
+        db.execute("DROP TABLE raw_bulk")
+        db.commit()
+        return seconds
+
+
+# -- memory -------------------------------------------------------------------------------------
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def status_mib(field_name: str) -> float | None:
+    """VmRSS (current) or VmHWM (peak) from /proc/self/status, in MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) so the sweep's own peak can be read afterwards."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        return True
+    except OSError:
+        return False
+
+
+# -- profile restore ----------------------------------------------------------------------------
+
+def snapshot(engine: Engine) -> None:
+    cols = ", ".join(SNAPSHOT_COLS)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE bench_snapshot AS SELECT id, {cols} FROM account")
+
+
+def restore(engine: Engine, at: datetime) -> None:
+    """Put the accounts back as they were before the first sweep and drop its transitions."""
+    sets = ", ".join(f"{c} = s.{c}" for c in SNAPSHOT_COLS)
+    with engine.begin() as conn:
+        conn.execute(TRN.delete().where(TRN.c.at == at, TRN.c.actor == "system"))
+        conn.exec_driver_sql(f"UPDATE account SET {sets} FROM bench_snapshot AS s "
+                             "WHERE account.id = s.id")
+    analyze(engine)
+
+
+def profiled_sweep(engine: Engine, at: datetime, top: int,
+                   dump: Path | None) -> tuple[SweepSummary, str]:
+    prof = cProfile.Profile()
+    prof.enable()
+    summary = run_sweep(engine, FixedClock(at))
+    prof.disable()
+    if dump is not None:
+        prof.dump_stats(dump)
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out).strip_dirs()
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    return summary, out.getvalue()
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+def sweep_figures(s: SweepSummary) -> dict[str, Any]:
+    d = s.as_dict()
+    d["seconds"] = round(s.seconds, 3)
+    d["accounts_per_second"] = round(s.accounts / s.seconds, 1) if s.seconds else None
+    return d
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    at = datetime.fromisoformat(args.at)
+    result: dict[str, Any] = {
+        "date": datetime.now().date().isoformat(), "db": args.db, "accounts": args.accounts,
+        "months": args.months, "seed": args.seed, "at": at.isoformat(),
+        "python": platform.python_version(), "cpus": os.cpu_count(),
+        "kamflow_source": str(Path(kamflow.__file__).resolve().parent.parent),
+    }
+    with tempfile.TemporaryDirectory(prefix="kamflow-bench-") as tmp, \
+            database(args.db, Path(tmp)) as target:
+        engine = engine_for(target.url)
+        result["server"] = server_version(engine)
+        log(f"kamflow sweep bench: {args.accounts:,} accounts, {args.months} months, seed "
+            f"{args.seed}, {result['server']}, at {at.isoformat()}")
+        t0 = perf_counter()
+        migrate(engine)
+        with engine.begin() as conn:
+            activate(conn, None, at)
+        result["migrate_seconds"] = round(perf_counter() - t0, 3)
+
+        log("generating ...")
+        gen = populate(engine, args.accounts, args.months, args.seed, at, log)
+        rows = table_counts(engine)
+        result["rows"] = rows
+        result["generation"] = {k: round(v, 3) for k, v in gen.items() if k.endswith("seconds")}
+        log("rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+        log(f"generation: {gen['seconds']:.1f} s (python {gen['generate_seconds']:.1f} s, inserts "
+            f"{gen['insert_seconds']:.1f} s, analyze {gen['analyze_seconds']:.1f} s)")
+
+        if args.profile:
+            snapshot(engine)
+        rss_before = status_mib("VmRSS")
+        peak_before = peak_rss_mib()
+        hwm_reset = reset_peak()
+        log(f"RSS before sweep: {rss_before or 0:.0f} MiB (peak so far {peak_before:.0f} MiB)")
+
+        first = run_sweep(engine, FixedClock(at))
+        sweep_hwm = status_mib("VmHWM") if hwm_reset else None
+        rss_after = status_mib("VmRSS")
+        f1 = sweep_figures(first)
+        log(f"sweep 1: {first.accounts:,} accounts, {f1['transitions_total']:,} transitions, "
+            f"{f1['reclassified']:,} reclassified, {first.seconds:.2f} s, "
+            f"{f1['accounts_per_second']:,.0f} accounts/s")
+        for name, n in f1["transitions"].items():
+            log(f"    {name:<34} {n:>8,}")
+        second = run_sweep(engine, FixedClock(at))
+        f2 = sweep_figures(second)
+        log(f"sweep 2 (same moment): {f2['transitions_total']:,} transitions, "
+            f"{f2['reclassified']:,} reclassified, {second.seconds:.2f} s, "
+            f"{f2['accounts_per_second']:,.0f} accounts/s")
+        if f2["transitions_total"]:
+            log("  WARNING: the rerun at the same moment moved accounts: not idempotent")
+        result["sweep"] = f1
+        result["sweep_again"] = f2
+        result["memory_mib"] = {
+            "rss_before_sweep": None if rss_before is None else round(rss_before, 1),
+            "peak_before_sweep": round(peak_before, 1),
+            "sweep_peak": None if sweep_hwm is None else round(sweep_hwm, 1),
+            "sweep_growth": None if sweep_hwm is None or rss_before is None
+            else round(sweep_hwm - rss_before, 1),
+            "rss_after_sweep": None if rss_after is None else round(rss_after, 1),
+        }
+
+        log(f"raw bulk write of {args.accounts:,} rows ...")
+        raw = raw_rows(args.accounts, at)
+        if args.db == "sqlite":
+            raw_s = raw_write_sqlite(Path(tmp) / "raw.db", raw)
+            how = "sqlite3 executemany, one transaction, WAL"
+        else:
+            raw_s = raw_write_postgres(target.url, raw)
+            how = "psycopg 3 COPY (text), one transaction"
+        del raw
+        result["raw_bulk_write"] = {"rows": args.accounts, "seconds": round(raw_s, 3),
+                                    "method": how}
+        result["ratio_sweep_to_raw"] = round(first.seconds / raw_s, 1) if raw_s else None
+        # clear_refs also resets ru_maxrss: the process peak is the larger of the two marks
+        result["memory_mib"]["peak_process"] = round(max(peak_before, peak_rss_mib()), 1)
+
+        if args.profile:
+            log("profiled sweep (state restored to before sweep 1) ...")
+            restore(engine, at)
+            summary, report = profiled_sweep(engine, at, args.top, args.profile_out)
+            pf = sweep_figures(summary)
+            result["profiled_sweep"] = {"seconds": pf["seconds"],
+                                        "transitions_total": pf["transitions_total"]}
+            log(f"profiled sweep: {pf['transitions_total']:,} transitions, {summary.seconds:.2f} s "
+                "(cProfile overhead included)")
+            print(report)
+        engine.dispose()
+    return result
+
+
+def summary_block(r: dict[str, Any]) -> str:
+    s, s2, m, raw = r["sweep"], r["sweep_again"], r["memory_mib"], r["raw_bulk_write"]
+    growth = "n/a" if m["sweep_growth"] is None else f"{m['sweep_growth']:+.0f} MiB"
+    lines = [
+        "=" * 72,
+        f"SUMMARY  {r['db']} ({r['server']}), {r['accounts']:,} accounts x {r['months']} months, "
+        f"seed {r['seed']}",
+        f"  rows                {', '.join(f'{k} {v:,}' for k, v in r['rows'].items())}",
+        f"  generation          {r['generation']['seconds']:.1f} s",
+        f"  sweep               {s['seconds']:.2f} s  {s['accounts_per_second']:,.0f} accounts/s  "
+        f"{s['transitions_total']:,} transitions  {s['reclassified']:,} reclassified",
+        f"  sweep again         {s2['seconds']:.2f} s  {s2['accounts_per_second']:,.0f} accounts/s  "
+        f"{s2['transitions_total']:,} transitions (must be 0)",
+        f"  RSS before sweep    {m['rss_before_sweep'] or 0:.0f} MiB; sweep peak "
+        f"{m['sweep_peak'] or 0:.0f} MiB ({growth}); process peak {m['peak_process']:.0f} MiB",
+        f"  raw bulk write      {raw['seconds']:.2f} s for {raw['rows']:,} rows ({raw['method']})",
+        f"  sweep = {r['ratio_sweep_to_raw']} x raw bulk write of {raw['rows']:,} rows",
+        "=" * 72,
+    ]
+    return "\n".join(lines)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--accounts", type=int, default=10_000)
+    p.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument("--months", type=int, default=36)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--at", default=DEFAULT_AT, help="the sweep's moment (naive UTC, ISO)")
+    p.add_argument("--json", type=Path, help="write all figures to this file")
+    p.add_argument("--profile", action="store_true",
+                   help="after the timed sweeps, restore and run a cProfile'd sweep")
+    p.add_argument("--top", type=int, default=25, help="functions listed by --profile")
+    p.add_argument("--profile-out", type=Path, help="also dump the raw cProfile stats here")
+    args = p.parse_args(argv)
+    if args.accounts < 1 or args.months < 1:
+        p.error("--accounts and --months must be positive")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    result = run(args)
+    print(summary_block(result), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"figures written to {args.json}")
+    return 1 if result["sweep_again"]["transitions_total"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""Working tasks: the queue and board queries, the guarded task actions, contacts,
+events and deactivating a person. Each action is one transaction with its audit events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+
+from engine.clock import Clock
+from kamflow import audit, tasking
+from kamflow.accounts import NotFound, Refused
+from kamflow.bulk import upsert
+from kamflow.models import Account, AccountEvent, Contact, Department, Person, Task
+from kamflow.versions import active_book, book_of
+from playbooks.schema import Step
+from tasks.status import Request, Status, TaskView, check
+
+T = Task.__table__  # type: ignore[attr-defined]
+A = Account.__table__  # type: ignore[attr-defined]
+P = Person.__table__  # type: ignore[attr-defined]
+C = Contact.__table__  # type: ignore[attr-defined]
+D = Department.__table__  # type: ignore[attr-defined]
+E = AccountEvent.__table__  # type: ignore[attr-defined]
+STATUSES = ("open", "overdue", "due-today", "upcoming", "done", "snoozed", "skipped",
+            "cancelled", "all")
+COLUMNS = (T.c.id, T.c.account_id, T.c.step, T.c.title, T.c.status, T.c.start, T.c.due,
+           T.c.assignee, T.c.queue, T.c.responsible_dept, T.c.accountable, T.c.accountable_dept,
+           T.c.consulted, T.c.informed, T.c.co_responsible, T.c.escalation_level,
+           T.c.snoozed_until, T.c.outcome, T.c.reason, T.c.playbook_version, T.c.why,
+           T.c.done_at, T.c.done_by)
+
+
+def _like(column: Any, name: str) -> Any:
+    return column.like(f"%,{name},%")
+
+
+def list_tasks(conn: Connection, today: date, assignee: str | None = None,
+               department: str | None = None, raci: str | None = None,
+               status: str = "open", account: str | None = None,
+               limit: int | None = None) -> list[dict[str, Any]]:
+    """The account manager's queue (--assignee) and the department lead's board (--department)."""
+    if status not in STATUSES:
+        raise ValueError(f"--status: '{status}' is not one of {', '.join(STATUSES)}")
+    if raci is not None and raci not in ("R", "A", "C", "I"):
+        raise ValueError(f"--raci: '{raci}' is not one of R, A, C, I")
+    q = select(*COLUMNS).order_by(T.c.due, T.c.id)
+    live = T.c.status == Status.OPEN.value
+    q = q.where({
+        "open": T.c.status.in_(tasking.LIVE),
+        "overdue": and_(live, T.c.due < today),
+        "due-today": and_(live, T.c.due == today),
+        "upcoming": and_(live, T.c.due > today),
+        "all": T.c.id.is_not(None),
+    }.get(status, T.c.status == status))
+    if account:
+        q = q.where(T.c.account_id == account)
+    for who, by_person in ((assignee, True), (department, False)):
+        if who is None:
+            continue
+        r = (T.c.assignee == who) if by_person else or_(T.c.responsible_dept == who,
+                                                           _like(T.c.co_responsible, who))
+        a = (T.c.accountable == who) if by_person else (T.c.accountable_dept == who)
+        parts = {"R": r, "A": a, "C": _like(T.c.consulted, who), "I": _like(T.c.informed, who)}
+        q = q.where(parts[raci] if raci else or_(*parts.values()))
+    if limit:
+        q = q.limit(limit)
+    rows = []
+    for row in conn.execute(q):
+        d = dict(row._mapping)
+        d["roles"] = _roles(d, assignee or department)
+        rows.append(d)
+    return rows
+
+
+def _roles(task: Mapping[str, Any], who: str | None) -> str:
+    if who is None:
+        return ""
+    out = ""
+    if who in (task["assignee"], task["responsible_dept"]) or f",{who}," in task["co_responsible"]:
+        out += "R"
+    if who in (task["accountable"], task["accountable_dept"]):
+        out += "A"
+    if f",{who}," in task["consulted"]:
+        out += "C"
+    if f",{who}," in task["informed"]:
+        out += "I"
+    return out
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    task_id: int
+    action: str
+    status: str
+    detail: str = ""
+
+
+def _step(conn: Connection, version: str, step_id: str) -> Step | None:
+    state, key = step_id.split(".", 1)
+    pb = book_of(conn, version).states.get(state)
+    return next((s for s in pb.steps if s.key == key), None) if pb else None
+
+
+def act(engine: Engine, task_id: int, action: str, clock: Clock, actor: str | None = None,
+        **params: Any) -> ActionResult:
+    """Apply one guarded action to one task, or refuse it and change nothing."""
+    at = clock.now()
+    with engine.begin() as conn:
+        row = conn.execute(select(*COLUMNS, T.c.fields).where(T.c.id == task_id)
+                           .with_for_update()).first()
+        if row is None:
+            raise NotFound(f"unknown task {task_id}")
+        person = params.get("person")
+        info = conn.execute(select(P.c.active, P.c.department).where(P.c.email == person)
+                            ).first() if person else None
+        if actor is not None and conn.execute(select(P.c.active).where(P.c.email == actor)
+                                              ).scalar() is None:
+            raise NotFound(f"--by: unknown person '{actor}'")
+        req = Request(action=action, today=at.date(), outcome=params.get("outcome"),
+                      note=params.get("note"), fields=params.get("fields") or {},
+                      until=params.get("until"), reason=params.get("reason"), person=person,
+                      person_active=bool(info and info.active),
+                      person_department=info.department if info else None)
+        view = TaskView(row.id, row.status, row.due, row.assignee, row.queue)
+        new_status = check(view, _step(conn, row.playbook_version, row.step), req)
+        values: dict[str, Any] = {"status": new_status.value, "updated_at": at}
+        before: dict[str, Any] = {"status": row.status}
+        after: dict[str, Any] = {"status": new_status.value}
+        if action == "done":
+            values.update(outcome=req.outcome, note=req.note, fields=dict(req.fields),
+                          done_at=at, done_by=actor or row.assignee)
+            after.update(outcome=req.outcome, fields=dict(req.fields))
+        elif action == "snooze":
+            values.update(snoozed_until=req.until, reason=req.reason)
+            after.update(until=req.until.isoformat() if req.until else None, reason=req.reason)
+        elif action in ("skip", "cancel"):
+            values.update(reason=req.reason)
+            after.update(reason=req.reason)
+        elif action in ("reassign", "claim"):
+            values.update(assignee=person, queue=None)
+            before.update(assignee=row.assignee, queue=row.queue)
+            after.update(assignee=person, queue=None)
+        conn.execute(update(T).where(T.c.id == task_id).values(values))
+        audit.append(conn, [{"at": at, "actor": actor or "operator", "entity": "task",
+                             "entity_id": str(task_id),
+                             "action": {"done": "done", "snooze": "snoozed", "skip": "skipped",
+                                        "cancel": "cancelled", "reassign": "reassigned",
+                                        "claim": "claimed", "wake": "woke"}[action],
+                             "before": before, "after": after}])
+    return ActionResult(task_id, action, new_status.value)
+
+
+def _exists(conn: Connection, account_id: str) -> None:
+    if conn.execute(select(A.c.id).where(A.c.id == account_id)).first() is None:
+        raise NotFound(f"unknown account '{account_id}'")
+
+
+def log_contact(engine: Engine, account_id: str, channel: str, by: str, note: str,
+                day: date | None, clock: Clock) -> tasking.TaskCounts:
+    at = clock.now()
+    with engine.begin() as conn:
+        _exists(conn, account_id)
+        book = active_book(conn)
+        if channel not in book.organization.contact_channels:
+            raise Refused(f"--channel: '{channel}' is not one of "
+                          + ", ".join(book.organization.contact_channels))
+        if conn.execute(select(P.c.email).where(P.c.email == by)).first() is None:
+            raise NotFound(f"--by: unknown person '{by}'")
+        when = day or at.date()
+        if when > at.date():
+            raise Refused(f"--date: {when.isoformat()} is in the future")
+        upsert(conn, C, [{"account_id": account_id, "date": when, "channel": channel,
+                          "person_email": by, "note": note, "nature": ""}],
+               ["account_id", "date", "channel", "person_email"], ["note"])
+        return tasking.refresh_account(conn, account_id, at)
+
+
+def post_event(engine: Engine, account_id: str, event: str, ref: str, actor: str | None,
+               clock: Clock) -> tasking.TaskCounts:
+    at = clock.now()
+    with engine.begin() as conn:
+        _exists(conn, account_id)
+        book = active_book(conn)
+        if event not in book.organization.events:
+            raise Refused(f"unknown event '{event}'; events: "
+                          + ", ".join(book.organization.events))
+        conn.execute(E.insert().values(account_id=account_id, event=event, at=at, ref=ref,
+                                       actor=actor or "operator"))
+        return tasking.refresh_account(conn, account_id, at)
+
+
+def deactivate(engine: Engine, email: str, to_person: str | None, to_department: str | None,
+               actor: str | None, clock: Clock) -> dict[str, int]:
+    """Hand everything of a leaving person over, in one transaction; then deactivate them."""
+    if (to_person is None) == (to_department is None):
+        raise Refused("give exactly one of --to EMAIL or --to-department DEPARTMENT")
+    at = clock.now()
+    with engine.begin() as conn:
+        me = conn.execute(select(P.c.active).where(P.c.email == email)).first()
+        if me is None:
+            raise NotFound(f"unknown person '{email}'")
+        if not me.active:
+            raise Refused(f"'{email}' is already deactivated")
+        if to_person is not None:
+            other = conn.execute(select(P.c.active).where(P.c.email == to_person)).first()
+            if other is None or not other.active or to_person == email:
+                raise Refused(f"--to: '{to_person}' is not another active person")
+            owner, task_assignee, task_queue = to_person, to_person, None
+        else:
+            if conn.execute(select(D.c.key).where(D.c.key == to_department)).first() is None:
+                raise NotFound(f"--to-department: unknown department '{to_department}'")
+            lead = conn.execute(select(P.c.email).where(
+                P.c.department == to_department, P.c.role == "department_lead",
+                P.c.active.is_(True), P.c.email != email).order_by(P.c.email)).scalar()
+            if lead is None:
+                raise Refused(f"--to-department: {to_department} has no active lead to own the "
+                              "accounts")
+            owner, task_assignee, task_queue = lead, None, to_department
+        events: list[dict[str, Any]] = []
+        accounts = conn.execute(select(A.c.id).where(A.c.owner_email == email)).scalars().all()
+        conn.execute(update(A).where(A.c.owner_email == email).values(owner_email=owner))
+        sponsored = conn.execute(select(A.c.id).where(A.c.sponsor_email == email)).scalars().all()
+        conn.execute(update(A).where(A.c.sponsor_email == email).values(sponsor_email=owner))
+        for aid in accounts:
+            events.append({"at": at, "actor": actor or "operator", "entity": "account",
+                           "entity_id": aid, "action": "reassigned",
+                           "before": {"owner": email}, "after": {"owner": owner}})
+        for aid in sponsored:
+            events.append({"at": at, "actor": actor or "operator", "entity": "account",
+                           "entity_id": aid, "action": "reassigned",
+                           "before": {"sponsor": email}, "after": {"sponsor": owner}})
+        live = T.c.status.in_(tasking.LIVE)
+        moved = conn.execute(select(T.c.id).where(live, T.c.assignee == email)).scalars().all()
+        conn.execute(update(T).where(live, T.c.assignee == email).values(
+            assignee=task_assignee, queue=task_queue, updated_at=at,
+            **({"responsible_dept": task_queue} if task_queue else {})))
+        for tid in moved:
+            events.append({"at": at, "actor": actor or "operator", "entity": "task",
+                           "entity_id": str(tid), "action": "reassigned",
+                           "before": {"assignee": email},
+                           "after": {"assignee": task_assignee, "queue": task_queue}})
+        accountable = conn.execute(select(T.c.id).where(live, T.c.accountable == email)
+                                   ).scalars().all()
+        conn.execute(update(T).where(live, T.c.accountable == email).values(
+            accountable=owner, updated_at=at))
+        for tid in accountable:
+            events.append({"at": at, "actor": actor or "operator", "entity": "task",
+                           "entity_id": str(tid), "action": "reassigned",
+                           "before": {"accountable": email}, "after": {"accountable": owner}})
+        conn.execute(update(P).where(P.c.email == email).values(active=False))
+        events.append({"at": at, "actor": actor or "operator", "entity": "person",
+                       "entity_id": email, "action": "deactivated", "before": {"active": True},
+                       "after": {"active": False, "handed_to": to_person or to_department}})
+        audit.append(conn, events)
+    return {"accounts": len(accounts), "sponsored": len(sponsored), "tasks": len(moved),
+            "accountable": len(accountable)}

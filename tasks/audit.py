@@ -1,0 +1,141 @@
+"""The audit trail's hash chain: every event carries the hash of the one before it.
+
+`hash = sha256(prev_hash + canonical(event))`, starting from GENESIS. Editing an
+event breaks its own hash; deleting or inserting one breaks the next event's
+link. `verify` streams the events in id order and names the first that does not
+fit. The chain is unkeyed: it shows that the stored history was not altered
+after the fact, not who wrote it; someone who can write to the store and knows
+this algorithm can still append well-formed events at the end.
+
+`canonical` is what the hash covers, so it must give the same bytes for an
+event before it is stored and as the store hands it back: keys sorted (JSONB
+reorders them), dates as ISO strings, and integral floats written as integers
+(JSONB keeps numbers as `numeric` and gives 1e16 back as 10000000000000000).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any
+
+GENESIS = ""
+FIELDS = ("at", "actor", "entity", "entity_id", "action", "before", "after")
+
+
+@dataclass(frozen=True, slots=True)
+class ChainBreak:
+    id: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"event {self.id}: {self.reason}"
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON-safe copy: dates and datetimes as ISO strings, tuples as lists, keys as
+    strings; non-finite floats, which JSON (and JSONB) cannot hold, and unknown types as str."""
+    if value is None or isinstance(value, bool | int | str):
+        return value.value if isinstance(value, Enum) else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k.value if isinstance(k, Enum) else k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, Enum):
+        return jsonable(value.value)
+    return str(value)
+
+
+def _numbers(value: Any) -> Any:
+    """Integral floats as ints, so that a float and its JSONB round trip hash alike."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
+
+
+def canonical(event: Mapping[str, Any]) -> bytes:
+    """The bytes an event's hash covers: its content, never its id or hashes."""
+    at = event["at"]
+    body = {
+        "at": at.isoformat() if isinstance(at, datetime | date) else str(at),
+        "actor": event["actor"],
+        "entity": event["entity"],
+        "entity_id": str(event["entity_id"]),
+        "action": event["action"],
+        "before": _numbers(jsonable(event["before"])),
+        "after": _numbers(jsonable(event["after"])),
+    }
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def chain_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
+
+
+class ChainVerifier:
+    """Checks events fed one at a time in id order; remembers only the last one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last_id: int | None = None
+        self.last_hash = GENESIS
+
+    def feed(self, row: Mapping[str, Any]) -> ChainBreak | None:
+        """Check one event with its stored id, prev_hash and hash."""
+        event_id = int(row["id"])
+        self.count += 1
+        if row["prev_hash"] != self.last_hash:
+            if self.last_id is None:
+                reason = ("previous event missing or inserted: prev_hash does not match the "
+                          "start of the chain (the first event was deleted, or this one forged)")
+            else:
+                reason = ("previous event missing or inserted: prev_hash does not match "
+                          f"event {self.last_id}")
+            return ChainBreak(event_id, reason)
+        if chain_hash(row["prev_hash"], row) != row["hash"]:
+            return ChainBreak(event_id, "edited: content does not match its hash")
+        self.last_id = event_id
+        self.last_hash = row["hash"]
+        return None
+
+
+def verify(rows: Iterable[Mapping[str, Any]]) -> ChainBreak | None:
+    """The first event, in id order, that breaks the chain; None when it is intact.
+    Reads `rows` lazily and stops at the first break."""
+    checker = ChainVerifier()
+    for row in rows:
+        found = checker.feed(row)
+        if found is not None:
+            return found
+    return None
+
+
+def link(events: Iterable[Mapping[str, Any]], prev_hash: str = GENESIS) -> list[dict[str, Any]]:
+    """Chain events onto `prev_hash`: copies with naive-UTC `at`, JSON-safe before/after,
+    prev_hash and hash, ready to store."""
+    chained = []
+    for event in events:
+        row = dict(event)
+        at = row["at"]
+        if isinstance(at, datetime) and at.tzinfo is not None:
+            row["at"] = at.astimezone(UTC).replace(tzinfo=None)  # the store keeps naive UTC
+        row["before"] = jsonable(row.get("before"))
+        row["after"] = jsonable(row.get("after"))
+        row["entity_id"] = str(row["entity_id"])
+        row["prev_hash"] = prev_hash
+        row["hash"] = prev_hash = chain_hash(prev_hash, row)
+        chained.append(row)
+    return chained
