@@ -60,8 +60,6 @@ CRITERIA = ("size", "market_fit", "structure", "profitability", "effort_to_serve
 CHANNELS = ("visit", "call", "call", "video", "email")
 INDUSTRIES = ("machinery", "automotive", "food", "chemicals", "construction", "medical",
               "energy", "retail", "logistics", "electronics")
-SNAPSHOT_COLS = ("state", "state_since", "baseline_revenue", "klass", "key_account", "segment",
-                 "portrait_fit", "classified_at")
 
 Row = dict[str, Any]
 
@@ -298,10 +296,10 @@ class Target:
 
 
 @contextmanager
-def database(kind: str, workdir: Path) -> Iterator[Target]:
+def database(kind: str, workdir: Path, name: str = "kamflow") -> Iterator[Target]:
     """A fresh SQLite file in `workdir`, or a fresh PostgreSQL schema dropped afterwards."""
     if kind == "sqlite":
-        url = f"sqlite:///{workdir / 'kamflow.db'}"
+        url = f"sqlite:///{workdir / (name + '.db')}"
         try:
             yield Target(kind, url, workdir)
         finally:
@@ -423,23 +421,7 @@ def reset_peak() -> bool:
         return False
 
 
-# -- profile restore ----------------------------------------------------------------------------
-
-def snapshot(engine: Engine) -> None:
-    cols = ", ".join(SNAPSHOT_COLS)
-    with engine.begin() as conn:
-        conn.exec_driver_sql(f"CREATE TABLE bench_snapshot AS SELECT id, {cols} FROM account")
-
-
-def restore(engine: Engine, at: datetime) -> None:
-    """Put the accounts back as they were before the first sweep and drop its transitions."""
-    sets = ", ".join(f"{c} = s.{c}" for c in SNAPSHOT_COLS)
-    with engine.begin() as conn:
-        conn.execute(TRN.delete().where(TRN.c.at == at, TRN.c.actor == "system"))
-        conn.exec_driver_sql(f"UPDATE account SET {sets} FROM bench_snapshot AS s "
-                             "WHERE account.id = s.id")
-    analyze(engine)
-
+# -- profile ---------------------------------------------------------------------------------
 
 def profiled_sweep(engine: Engine, at: datetime, top: int,
                    dump: Path | None) -> tuple[SweepSummary, str]:
@@ -457,6 +439,20 @@ def profiled_sweep(engine: Engine, at: datetime, top: int,
 
 
 # -- main ---------------------------------------------------------------------------------------
+
+def prepare(target: Target, args: argparse.Namespace, at: datetime,
+            log: Callable[[str], None]) -> dict[str, Any]:
+    """Migrate, activate the bundled playbooks and fill the database with the portfolio."""
+    engine = engine_for(target.url)
+    t0 = perf_counter()
+    migrate(engine)
+    with engine.begin() as conn:
+        activate(conn, None, at)
+    migrate_s = perf_counter() - t0
+    gen = populate(engine, args.accounts, args.months, args.seed, at, log)
+    gen["migrate_seconds"] = migrate_s
+    return gen
+
 
 def sweep_figures(s: SweepSummary) -> dict[str, Any]:
     d = s.as_dict()
@@ -482,14 +478,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["server"] = server_version(engine)
         log(f"kamflow sweep bench: {args.accounts:,} accounts, {args.months} months, seed "
             f"{args.seed}, {result['server']}, at {at.isoformat()}")
-        t0 = perf_counter()
-        migrate(engine)
-        with engine.begin() as conn:
-            activate(conn, None, at)
-        result["migrate_seconds"] = round(perf_counter() - t0, 3)
-
         log("generating ...")
-        gen = populate(engine, args.accounts, args.months, args.seed, at, log)
+        gen = prepare(target, args, at, log)
         rows = table_counts(engine)
         result["rows"] = rows
         result["generation"] = {k: round(v, 3) for k, v in gen.items() if k.endswith("seconds")}
@@ -497,8 +487,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log(f"generation: {gen['seconds']:.1f} s (python {gen['generate_seconds']:.1f} s, inserts "
             f"{gen['insert_seconds']:.1f} s, analyze {gen['analyze_seconds']:.1f} s)")
 
-        if args.profile:
-            snapshot(engine)
         rss_before = status_mib("VmRSS")
         peak_before = peak_rss_mib()
         hwm_reset = reset_peak()
@@ -547,9 +535,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["memory_mib"]["peak_process"] = round(max(peak_before, peak_rss_mib()), 1)
 
         if args.profile:
-            log("profiled sweep (state restored to before sweep 1) ...")
-            restore(engine, at)
-            summary, report = profiled_sweep(engine, at, args.top, args.profile_out)
+            # A fresh database with the same data: the timed sweeps changed this one, and
+            # the sweep may write to more tables than a restore would know to put back.
+            log("profiled sweep: regenerating the same data in a fresh database ...")
+            with database(args.db, Path(tmp), "profile") as again:
+                prepare(again, args, at, lambda _m: None)
+                summary, report = profiled_sweep(engine_for(again.url), at, args.top,
+                                                 args.profile_out)
             pf = sweep_figures(summary)
             result["profiled_sweep"] = {"seconds": pf["seconds"],
                                         "transitions_total": pf["transitions_total"]}
@@ -591,7 +583,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--at", default=DEFAULT_AT, help="the sweep's moment (naive UTC, ISO)")
     p.add_argument("--json", type=Path, help="write all figures to this file")
     p.add_argument("--profile", action="store_true",
-                   help="after the timed sweeps, restore and run a cProfile'd sweep")
+                   help="after the timed sweeps, run a cProfile'd sweep on a fresh copy of the data")
     p.add_argument("--top", type=int, default=25, help="functions listed by --profile")
     p.add_argument("--profile-out", type=Path, help="also dump the raw cProfile stats here")
     args = p.parse_args(argv)

@@ -10,6 +10,7 @@ ends, so keep transactions that append short.
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -50,10 +51,28 @@ def append(conn: Connection, events: Sequence[Mapping[str, Any]]) -> None:
             raise RuntimeError("audit.append needs a READ COMMITTED transaction on PostgreSQL")
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK})
     last = conn.execute(select(AE.c.hash).order_by(AE.c.id.desc()).limit(1)).scalar()
-    rows = [{c: r[c] for c in COLUMNS} for r in link(events, last or "")]
+    rows = link(events, last or "")
+    if conn.dialect.driver == "psycopg":
+        _copy(conn, rows)
+        return
     stmt = AE.insert()
     for start in range(0, len(rows), CHUNK):
-        conn.execute(stmt, rows[start:start + CHUNK])
+        conn.execute(stmt, [{c: r[c] for c in COLUMNS} for r in rows[start:start + CHUNK]])
+
+
+def _copy(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """COPY into the audit table on the caller's connection (so in its transaction):
+    several times faster than an executemany INSERT on psycopg."""
+    cols = ", ".join(f'"{c}"' for c in COLUMNS)
+    raw: Any = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f'COPY "{AE.name}" ({cols}) FROM STDIN') as copy:
+        for r in rows:
+            copy.write_row((
+                r["at"], r["actor"], r["entity"], r["entity_id"], r["action"],
+                None if r["before"] is None else json.dumps(r["before"]),
+                None if r["after"] is None else json.dumps(r["after"]),
+                r["prev_hash"], r["hash"],
+            ))
 
 
 def _stream(conn: Connection, chunk: int = CHUNK) -> Iterator[Mapping[str, Any]]:

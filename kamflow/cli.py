@@ -671,6 +671,15 @@ def demo(
             out.print(f"{kind}: {result.rows} rows ({result.new} new)")
 
 
+def _add_subcommands() -> None:
+    from kamflow.cli_audit import audit_app
+
+    app.add_typer(audit_app, name="audit")
+
+
+_add_subcommands()
+
+
 def main() -> None:
     app()
 

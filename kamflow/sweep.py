@@ -16,7 +16,7 @@ from datetime import datetime
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from engine.clock import Clock
 from engine.sweep import Assessment, assess
@@ -61,8 +61,6 @@ class SweepSummary:
 
 
 def count_accounts(engine: Engine) -> int:
-    from sqlalchemy import func, select
-
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(A)).scalar_one())
 
@@ -84,6 +82,9 @@ def run_sweep(engine: Engine, clock: Clock, progress: Callable[[int], None] | No
         directory = Directory.load(conn)
     for lo, hi in bounds:
         with engine.begin() as conn:
+            # PostgreSQL: a racing sweep waits here and then reads what the first one wrote
+            # (SQLite's BEGIN IMMEDIATE already serialises whole transactions).
+            conn.execute(select(A.c.id).where(A.c.id.between(lo, hi)).with_for_update())
             rows = facts.load(conn, at, lo, hi)
             done = [(assess(f, at, lifecycle, stats), stored) for f, stored in rows]
             reclassified = [_classification(a, at) for a, s in done if _changed(a, s)]

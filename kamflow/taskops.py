@@ -27,7 +27,7 @@ D = Department.__table__  # type: ignore[attr-defined]
 E = AccountEvent.__table__  # type: ignore[attr-defined]
 STATUSES = ("open", "overdue", "due-today", "upcoming", "done", "snoozed", "skipped",
             "cancelled", "all")
-COLUMNS = (T.c.id, T.c.account_id, T.c.step, T.c.title, T.c.status, T.c.start, T.c.due,
+COLUMNS = (T.c.id, T.c.account_id, T.c.step, T.c.period, T.c.title, T.c.status, T.c.start, T.c.due,
            T.c.assignee, T.c.queue, T.c.responsible_dept, T.c.accountable, T.c.accountable_dept,
            T.c.consulted, T.c.informed, T.c.co_responsible, T.c.escalation_level,
            T.c.snoozed_until, T.c.outcome, T.c.reason, T.c.playbook_version, T.c.why,

@@ -38,36 +38,54 @@ class ChainBreak:
 
 
 def jsonable(value: Any) -> Any:
-    """A JSON-safe copy: dates and datetimes as ISO strings, tuples as lists, keys as
-    strings; non-finite floats, which JSON (and JSONB) cannot hold, and unknown types as str."""
-    if value is None or isinstance(value, bool | int | str):
-        return value.value if isinstance(value, Enum) else value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k.value if isinstance(k, Enum) else k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    """A JSON-safe copy that a JSON or JSONB column gives back unchanged: dates and
+    datetimes as ISO strings, tuples as lists, keys as strings, floats of 1e16 or more
+    (all integral) as ints and -0.0 as 0.0 (JSONB keeps numbers as `numeric`), and
+    non-finite floats, which JSON cannot hold, and unknown types as strings."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        return _float(value)
+    if kind is dict:
+        return {k if type(k) is str else _key(k): jsonable(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
         return [jsonable(v) for v in value]
     if isinstance(value, Enum):
         return jsonable(value.value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _float(float(value))
+    if isinstance(value, Mapping):
+        return {_key(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
     return str(value)
 
 
-def _numbers(value: Any) -> Any:
-    """Integral floats as ints, so that a float and its JSONB round trip hash alike."""
-    if isinstance(value, float) and value.is_integer():
+def _key(key: Any) -> str:
+    return str(key.value) if isinstance(key, Enum) else str(key)
+
+
+def _float(value: float) -> float | int | str:
+    if not math.isfinite(value):
+        return str(value)
+    if abs(value) >= 1e16:  # integral, and written 1e+16: JSONB would hand back an int
         return int(value)
-    if isinstance(value, dict):
-        return {k: _numbers(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_numbers(v) for v in value]
-    return value
+    return value + 0.0  # -0.0 -> 0.0
 
 
 def canonical(event: Mapping[str, Any]) -> bytes:
     """The bytes an event's hash covers: its content, never its id or hashes."""
+    return _canonical(event, jsonable(event["before"]), jsonable(event["after"]))
+
+
+def _canonical(event: Mapping[str, Any], before: Any, after: Any) -> bytes:
     at = event["at"]
     body = {
         "at": at.isoformat() if isinstance(at, datetime | date) else str(at),
@@ -75,14 +93,18 @@ def canonical(event: Mapping[str, Any]) -> bytes:
         "entity": event["entity"],
         "entity_id": str(event["entity_id"]),
         "action": event["action"],
-        "before": _numbers(jsonable(event["before"])),
-        "after": _numbers(jsonable(event["after"])),
+        "before": before,
+        "after": after,
     }
     return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
 
 
 def chain_hash(prev_hash: str, event: Mapping[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + canonical(event)).hexdigest()
+    return _hash(prev_hash, canonical(event))
+
+
+def _hash(prev_hash: str, body: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode() + body).hexdigest()
 
 
 class ChainVerifier:
@@ -132,10 +154,10 @@ def link(events: Iterable[Mapping[str, Any]], prev_hash: str = GENESIS) -> list[
         at = row["at"]
         if isinstance(at, datetime) and at.tzinfo is not None:
             row["at"] = at.astimezone(UTC).replace(tzinfo=None)  # the store keeps naive UTC
-        row["before"] = jsonable(row.get("before"))
-        row["after"] = jsonable(row.get("after"))
+        row["before"] = before = jsonable(row.get("before"))
+        row["after"] = after = jsonable(row.get("after"))
         row["entity_id"] = str(row["entity_id"])
         row["prev_hash"] = prev_hash
-        row["hash"] = prev_hash = chain_hash(prev_hash, row)
+        row["hash"] = prev_hash = _hash(prev_hash, _canonical(row, before, after))
         chained.append(row)
     return chained

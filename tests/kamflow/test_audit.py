@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -28,14 +27,13 @@ T0 = datetime(2026, 3, 1, 8, 0)
 
 
 @pytest.fixture(autouse=True)
-def audit_cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def audit_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     """`kamflow audit` as the main CLI will have it, until kamflow.cli registers it itself."""
     from typer.models import TyperInfo
 
     if not any(g.name == "audit" for g in app.registered_groups):
         monkeypatch.setattr(app, "registered_groups",
                             [*app.registered_groups, TyperInfo(audit_app, name="audit")])
-    yield
 
 
 def ev(i: int, actor: str = "system") -> dict[str, Any]:

@@ -123,11 +123,14 @@ def test_verify_streams_and_stops_at_the_first_break() -> None:
 
 
 def test_canonical_is_what_a_json_store_gives_back() -> None:
-    e = event(2, after={"b": 1, "a": {"z": date(2026, 1, 2), "y": [1.0, 2.5, 1e16, 1.5e-10]}})
+    e = event(2, after={"b": 1, "a": {"z": date(2026, 1, 2), "y": [1.0, 2.5, 1e16, 1.5e-10, -0.0]}})
     stored = link([e])[0]
-    # a JSON column returns strings for dates; JSONB reorders keys and returns 1e16 and 1.0
-    # (kept as numeric) as integers.
-    back = {**stored, "after": {"a": {"y": [1, 2.5, 10**16, 1.5e-10], "z": "2026-01-02"}, "b": 1}}
+    assert stored["after"]["a"]["y"] == [1.0, 2.5, 10**16, 1.5e-10, 0.0]
+    assert type(stored["after"]["a"]["y"][2]) is int
+    # A JSON column returns strings for dates; JSONB reorders keys and keeps numbers as
+    # numeric: 1e16 comes back as 10000000000000000 (an int), -0.0 as 0.0, 1.0 as 1.0.
+    back = {**stored, "after": {"a": {"y": [1.0, 2.5, 10**16, 1.5e-10, 0.0], "z": "2026-01-02"},
+                                "b": 1}}
     assert canonical(back) == canonical(stored) == canonical(e)
     assert chain_hash(GENESIS, back) == stored["hash"]
     body = json.loads(canonical(e))

@@ -1,0 +1,47 @@
+"""A year of daily sweeps over a demo portfolio: the process happens exactly as the playbooks say."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from kamflow.models import Account, Task, Transition
+from support import DB
+
+T = Task.__table__  # type: ignore[attr-defined]
+A = Account.__table__  # type: ignore[attr-defined]
+TR = Transition.__table__  # type: ignore[attr-defined]
+
+
+def test_a_year_of_daily_sweeps(db: DB) -> None:
+    assert db.cli("demo", "--accounts", "60", "--seed", "3", "--at", "2026-12-31").code == 0
+    r = db.cli("replay", "--from", "2026-01-01", "--to", "2026-12-31", "--json")
+    assert r.code == 0, r.stderr
+    totals = json.loads(r.stdout)
+    assert totals["sweeps"] == 365 and totals["tasks_created"] > 0
+    with db.engine.connect() as conn:
+        moved = set(conn.execute(select(TR.c.account_id).where(
+            TR.c.actor == "system")).scalars())
+        steady = set(conn.execute(select(A.c.id).where(
+            A.c.state == "loyal", A.c.klass.in_(("A", "B", "C")))).scalars()) - moved
+        assert steady, "the demo should have accounts that stayed loyal all year"
+        for account in steady:
+            periods = conn.execute(select(T.c.step, T.c.period).where(
+                T.c.account_id == account)).all()
+            reviews = sorted(p for s, p in periods if s == "loyal.quarterly_plan_review"
+                             and p.startswith("FY2026"))
+            plans = [p for s, p in periods if s == "loyal.annual_account_plan" and p == "FY2026"]
+            assert reviews == ["FY2026-Q1", "FY2026-Q2", "FY2026-Q3", "FY2026-Q4"], account
+            assert len(plans) == 1, account
+        doubled = conn.execute(
+            select(T.c.account_id, T.c.step, T.c.period).where(T.c.status.in_(("open", "snoozed")))
+            .group_by(T.c.account_id, T.c.step, T.c.period).having(func.count() > 1)).all()
+        assert doubled == []
+        stale = conn.execute(
+            select(func.count()).select_from(T.join(A, A.c.id == T.c.account_id))
+            .where(T.c.status.in_(("open", "snoozed")), T.c.state != A.c.state)).scalar()
+        assert stale == 0
+        assert len(moved) > 0  # the year did move accounts, and their old tasks were closed
+    verify = db.cli("audit", "verify")
+    assert verify.code == 0, verify.stdout + verify.stderr
