@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, select
 
 from engine.clock import Clock
+from kamflow import audit, tasking
 from kamflow.bulk import insert_new, upsert
 from kamflow.models import (
     ROLES,
@@ -143,6 +144,9 @@ def import_csv(engine: Engine, kind: str, path: Path, clock: Clock,
             _write_accounts(conn, spec, rows, refs, tick)
         else:
             upsert(conn, spec.table, rows, spec.keys, spec.updates, tick)
+            if kind == "contacts":
+                tasking.complete_checks_for(conn, refs.book, {r["account_id"] for r in rows},
+                                            refs.now)
     return ImportResult(kind, str(path), len(rows), new, len(existing))
 
 
@@ -165,8 +169,19 @@ def _existing(conn: Connection, spec: _Spec, rows: list[Row]) -> set[tuple[Any, 
 
 def _write_accounts(conn: Connection, spec: _Spec, rows: list[Row], refs: _Refs,
                     tick: Callable[[int], None]) -> None:
+    changes = _account_changes(conn, spec, [r for r in rows if r["id"] in refs.accounts])
     upsert(conn, spec.table, rows, spec.keys, spec.updates, tick)
     fresh = [r for r in rows if r["id"] not in refs.accounts]
+    audit.append(conn, [
+        {"at": refs.now, "actor": "import", "entity": "account", "entity_id": r["id"],
+         "action": "created", "before": None,
+         "after": {c: r[c] for c in ("name", "owner_email", "sponsor_email", "potential", "state")}}
+        for r in fresh
+    ] + [
+        {"at": refs.now, "actor": "import", "entity": "account", "entity_id": account_id,
+         "action": "updated", "before": before, "after": after}
+        for account_id, before, after in changes
+    ])
     version = active_version(conn) or ""
     insert_new(conn, _t(Transition), [
         {"account_id": r["id"], "from_state": "", "to_state": r["state"], "at": r["created_at"],
@@ -174,6 +189,23 @@ def _write_accounts(conn: Connection, spec: _Spec, rows: list[Row], refs: _Refs,
          "reason": "initial state from accounts.csv", "playbook_version": version}
         for r in fresh
     ], ["account_id", "at"], returning="account_id")
+
+
+def _account_changes(conn: Connection, spec: _Spec, rows: list[Row]
+                     ) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(id, before, after) of the fields a re-import changes, for the audit trail."""
+    t = spec.table
+    new = {r["id"]: r for r in rows}
+    ids = sorted(new)
+    out = []
+    for start in range(0, len(ids), 1000):
+        q = select(t.c.id, *(t.c[c] for c in spec.updates)).where(
+            t.c.id.in_(ids[start:start + 1000]))
+        for old in conn.execute(q):
+            before = {c: old._mapping[c] for c in spec.updates if old._mapping[c] != new[old.id][c]}
+            if before:
+                out.append((old.id, before, {c: new[old.id][c] for c in before}))
+    return out
 
 
 def _load_refs(conn: Connection, now: datetime) -> _Refs:

@@ -201,8 +201,21 @@ def _as_datetime(value: Any) -> datetime:
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _complete_checks(conn: Connection, book: PlaybookSet, contacts: Mapping[str, Mapping[str, date]],
-                     lo: str, hi: str, at: datetime) -> int:
+def complete_checks_for(conn: Connection, book: PlaybookSet, account_ids: Iterable[str],
+                        at: datetime) -> int:
+    """After contacts arrive (CSV import): close the checks they satisfy, a range at a time."""
+    ids = sorted(account_ids)
+    done = 0
+    for start in range(0, len(ids), 1000):
+        lo, hi = ids[start], ids[min(start + 999, len(ids) - 1)]
+        contacts = _last_contacts(conn, lo, hi, at.date())
+        done += _complete_checks(conn, book, contacts, lo, hi, at)
+    return done
+
+
+def _complete_checks(conn: Connection, book: PlaybookSet,
+                     contacts: Mapping[str, Mapping[str, date]], lo: str, hi: str,
+                     at: datetime) -> int:
     """Open contact-frequency checks are done once a qualifying contact was logged after them."""
     checks = {step_id(s, st): st.cadence for s, pb in book.states.items() for st in pb.steps
               if isinstance(st.cadence, NoContact)}

@@ -13,8 +13,6 @@ import pytest
 from sqlalchemy import delete, func, insert, select, update
 
 from kamflow import audit
-from kamflow.cli import app
-from kamflow.cli_audit import audit_app
 from kamflow.models import Account, AuditEvent, Person, Task
 from support import DB
 from tasks.audit import chain_hash
@@ -24,16 +22,6 @@ P = Person.__table__  # type: ignore[attr-defined]
 A = Account.__table__  # type: ignore[attr-defined]
 T = Task.__table__  # type: ignore[attr-defined]
 T0 = datetime(2026, 3, 1, 8, 0)
-
-
-@pytest.fixture(autouse=True)
-def audit_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`kamflow audit` as the main CLI will have it, until kamflow.cli registers it itself."""
-    from typer.models import TyperInfo
-
-    if not any(g.name == "audit" for g in app.registered_groups):
-        monkeypatch.setattr(app, "registered_groups",
-                            [*app.registered_groups, TyperInfo(audit_app, name="audit")])
 
 
 def ev(i: int, actor: str = "system") -> dict[str, Any]:

@@ -327,7 +327,7 @@ def test_two_sweeps_at_once_create_each_task_once(db: DB, tmp_path: Path) -> Non
     with db.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(T)).scalar()
         created = conn.execute(select(func.count()).select_from(EV).where(
-            EV.c.action == "created")).scalar()
+            EV.c.entity == "task", EV.c.action == "created")).scalar()
     assert n == created == len(EXPECTED)
     assert db.cli("audit", "verify").code == 0
 
@@ -343,3 +343,26 @@ def test_audit_chain_covers_task_work_and_detects_tampering(swept: DB) -> None:
         conn.execute(update(EV).where(EV.c.id == target).values(actor="someone-else"))
     bad = swept.cli("audit", "verify")
     assert bad.code == 1 and f"event {target}" in bad.stdout + bad.stderr
+
+
+def test_imported_contacts_complete_open_checks_and_account_changes_are_audited(
+        swept: DB, tmp_path: Path) -> None:
+    sweep(swept, "2026-07-15")
+    assert one(swept, "NEWBIG", "high_potential.contact_check")["status"] == "open"
+    path = tmp_path / "contacts2.csv"
+    path.write_text("account_id,date,channel,person_email,note\n"
+                    "NEWBIG,2026-07-16,visit,ann@x.test,plant tour\n")
+    r = swept.cli("import", "contacts", str(path), "--at", "2026-07-16")
+    assert r.code == 0, r.stderr
+    check = one(swept, "NEWBIG", "high_potential.contact_check")
+    assert check["status"] == "done"
+    assert check["evidence"] == {"contact_date": "2026-07-16", "channel": "visit"}
+    accounts = tmp_path / "accounts2.csv"
+    accounts.write_text("account_id,name,industry,owner_email,sponsor_email,potential\n"
+                        "NEWBIG,Newbig GmbH,machinery,ann@x.test,sam@x.test,2500000\n")
+    assert swept.cli("import", "accounts", str(accounts), "--at", "2026-07-16").code == 0
+    with swept.engine.connect() as conn:
+        change = conn.execute(select(EV.c.before, EV.c.after).where(
+            EV.c.entity == "account", EV.c.entity_id == "NEWBIG", EV.c.action == "updated")).one()
+    assert change.before == {"potential": 1_500_000} and change.after == {"potential": 2_500_000}
+    assert swept.cli("audit", "verify").code == 0
