@@ -77,15 +77,16 @@ def _alembic_config(conn: Connection) -> Config:
 
 
 def migrate(engine: Engine) -> str | None:
-    """Upgrade to head; return the revision the database was at before."""
+    """Upgrade to the newest revision(s); return what the database was at before."""
     with engine.begin() as conn:
-        before = MigrationContext.configure(conn).get_current_revision()
-        command.upgrade(_alembic_config(conn), "head")
+        heads = MigrationContext.configure(conn).get_current_heads()
+        before = ",".join(heads) if heads else None
+        command.upgrade(_alembic_config(conn), "heads")
     return before
 
 
 def schema_is_current(engine: Engine) -> bool:
     with engine.connect() as conn:
-        current = MigrationContext.configure(conn).get_current_revision()
-        head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
-    return current is not None and current == head
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        heads = set(ScriptDirectory.from_config(_alembic_config(conn)).get_heads())
+    return bool(current) and current == heads

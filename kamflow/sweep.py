@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
+from engine.classify import PortfolioStats
 from engine.clock import Clock
 from engine.sweep import Assessment, assess
 from kamflow import audit, facts, tasking
@@ -25,6 +26,7 @@ from kamflow.bulk import insert_new, update_by_key
 from kamflow.models import Account, Transition
 from kamflow.tasking import Directory, Holder, TaskCounts
 from kamflow.versions import active_book, active_version, book_of, lifecycle_of
+from playbooks.loader import PlaybookSet
 
 A = Account.__table__  # type: ignore[attr-defined]
 T = Transition.__table__  # type: ignore[attr-defined]
@@ -65,52 +67,85 @@ def count_accounts(engine: Engine) -> int:
         return int(conn.execute(select(func.count()).select_from(A)).scalar_one())
 
 
-def run_sweep(engine: Engine, clock: Clock, progress: Callable[[int], None] | None = None,
-              chunk: int = CHUNK) -> SweepSummary:
+@dataclass(frozen=True)
+class Plan:
+    """What every part of one sweep shares: the moment, the rules and the portfolio figures.
+
+    A sweep is `prepare` -> `run_chunk` for each chunk -> `finish`; run_sweep does them in
+    order, and the Prefect flow spreads the chunks over workers (shards).
+    """
+
+    at: datetime
+    version: str
+    book: PlaybookSet
+    stats: PortfolioStats
+    directory: Directory
+    bounds: tuple[tuple[str, str], ...]
+
+
+def prepare(engine: Engine, clock: Clock, chunk: int = CHUNK) -> tuple[Plan, SweepSummary]:
     at = clock.now()
-    started = perf_counter()
     with engine.connect() as conn:
         book = active_book(conn)
         version = active_version(conn) or ""
         stats = facts.stats(conn, at, book.classification.key_account)
-        bounds = list(facts.chunk_bounds(conn, chunk))
-    lifecycle = lifecycle_of(book)
+        bounds = tuple(facts.chunk_bounds(conn, chunk))
     summary = SweepSummary(at, version)
     with engine.begin() as conn:
         summary.tasks.cancelled += tasking.retire_changed_steps(
             conn, book, version, at, lambda v: book_of(conn, v))
         directory = Directory.load(conn)
-    for lo, hi in bounds:
-        with engine.begin() as conn:
-            # PostgreSQL: a racing sweep waits here and then reads what the first one wrote
-            # (SQLite's BEGIN IMMEDIATE already serialises whole transactions).
-            conn.execute(select(A.c.id).where(A.c.id.between(lo, hi)).with_for_update())
-            rows = facts.load(conn, at, lo, hi)
-            done = [(assess(f, at, lifecycle, stats), stored) for f, stored in rows]
-            reclassified = [_classification(a, at) for a, s in done if _changed(a, s)]
-            update_by_key(conn, A, reclassified, "id")
-            moved = [a for a, _ in done if a.decision is not None]
-            went_in = insert_new(conn, T, [_transition(a, at, version) for a in moved],
-                                 ["account_id", "at"], returning="account_id")
-            moved = [a for a in moved if a.facts.account_id in went_in]
-            update_by_key(conn, A, [_move(a, at) for a in moved], "id", guard=["state"])
-            audit.append(conn, [_moved_event(a, at, version) for a in moved])
-            counts = TaskCounts()
-            counts.cancelled = tasking.cancel_for_moves(
-                conn, [(a.facts.account_id, a.facts.state, _dest(a)) for a in moved], at)
-            holders = [_holder(a, s, a.facts.account_id in went_in, at) for a, s in done]
-            counts.add(tasking.generate(conn, book, version, holders, at, directory, lo, hi))
-            tasking.link_feedback(conn, lo, hi)
-        summary.accounts += len(done)
-        summary.reclassified += len(reclassified)
-        summary.tasks.add(counts)
-        for a in moved:
-            summary.transitions[f"{a.facts.state}->{_dest(a)}"] += 1
-        if progress:
-            progress(len(done))
+    return Plan(at, version, book, stats, directory, bounds), summary
+
+
+def run_chunk(engine: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary) -> int:
+    """One transaction: assess the accounts lo..hi, move them, make their tasks. Returns count."""
+    at, version, book = plan.at, plan.version, plan.book
+    lifecycle = lifecycle_of(book)
     with engine.begin() as conn:
-        summary.tasks.woke += tasking.wake(conn, at)
-        summary.tasks.escalated += tasking.escalate(conn, book, at, directory)
+        # PostgreSQL: a racing sweep waits here and then reads what the first one wrote
+        # (SQLite's BEGIN IMMEDIATE already serialises whole transactions).
+        conn.execute(select(A.c.id).where(A.c.id.between(lo, hi)).with_for_update())
+        rows = facts.load(conn, at, lo, hi)
+        done = [(assess(f, at, lifecycle, plan.stats), stored) for f, stored in rows]
+        reclassified = [_classification(a, at) for a, s in done if _changed(a, s)]
+        update_by_key(conn, A, reclassified, "id")
+        moved = [a for a, _ in done if a.decision is not None]
+        went_in = insert_new(conn, T, [_transition(a, at, version) for a in moved],
+                             ["account_id", "at"], returning="account_id")
+        moved = [a for a in moved if a.facts.account_id in went_in]
+        update_by_key(conn, A, [_move(a, at) for a in moved], "id", guard=["state"])
+        audit.append(conn, [_moved_event(a, at, version) for a in moved])
+        counts = TaskCounts()
+        counts.cancelled = tasking.cancel_for_moves(
+            conn, [(a.facts.account_id, a.facts.state, _dest(a)) for a in moved], at)
+        holders = [_holder(a, s, a.facts.account_id in went_in, at) for a, s in done]
+        counts.add(tasking.generate(conn, book, version, holders, at, plan.directory, lo, hi))
+        tasking.link_feedback(conn, lo, hi)
+    summary.accounts += len(done)
+    summary.reclassified += len(reclassified)
+    summary.tasks.add(counts)
+    for a in moved:
+        summary.transitions[f"{a.facts.state}->{_dest(a)}"] += 1
+    return len(done)
+
+
+def finish(engine: Engine, plan: Plan, summary: SweepSummary) -> None:
+    """After every chunk: wake snoozed tasks and escalate overdue ones."""
+    with engine.begin() as conn:
+        summary.tasks.woke += tasking.wake(conn, plan.at)
+        summary.tasks.escalated += tasking.escalate(conn, plan.book, plan.at, plan.directory)
+
+
+def run_sweep(engine: Engine, clock: Clock, progress: Callable[[int], None] | None = None,
+              chunk: int = CHUNK) -> SweepSummary:
+    started = perf_counter()
+    plan, summary = prepare(engine, clock, chunk)
+    for lo, hi in plan.bounds:
+        n = run_chunk(engine, plan, lo, hi, summary)
+        if progress:
+            progress(n)
+    finish(engine, plan, summary)
     summary.seconds = perf_counter() - started
     return summary
 

@@ -19,11 +19,13 @@ ONE_HOME = {
     "jinja2": {"notifications/render.py"},
     "apscheduler": {"kamflow/scheduler.py"},
     "prefect": {"kamflow/flows.py"},
-    "typer": {"kamflow/cli.py", "kamflow/cli_audit.py"},
+    "typer": {"kamflow/cli.py", "kamflow/cli_audit.py", "kamflow/cli_notify.py",
+              "kamflow/cli_ops.py", "kamflow/cli_plan.py"},
+    "httpx": {"notifications/channels.py"},
     "alembic": {"kamflow/db.py", "kamflow/migrations/env.py"},
 }
 # libraries only the composition root may touch (the store lives there)
-ROOT_ONLY = {"sqlalchemy", "sqlmodel", "psycopg", "fastapi", "uvicorn", "httpx", "rich",
+ROOT_ONLY = {"sqlalchemy", "sqlmodel", "psycopg", "fastapi", "uvicorn", "rich",
              "pydantic_settings"}
 
 
