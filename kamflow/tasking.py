@@ -100,6 +100,7 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
     contacts = _last_contacts(conn, lo, hi, today)
     done = _last_done(conn, lo, hi)
     events = _events(conn, lo, hi, at)
+    have = _recent_keys(conn, lo, hi, at)
     fiscal = book.organization.fiscal_year_start_month
     rows: list[dict[str, Any]] = []
     notes: dict[tuple[str, str, str], str] = {}
@@ -126,6 +127,8 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                 else (),
             )
             for occ in occurrences(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS):
+                if (h.account_id, sid, occ.period) in have:
+                    continue  # made by an earlier sweep: skip the routing and the write
                 r = route(step, team)
                 if r.note:
                     notes[(h.account_id, sid, occ.period)] = f"{h.account_id} {sid}: {r.note}"
@@ -163,6 +166,16 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
     ])
     counts.checks_completed = _complete_checks(conn, book, contacts, lo, hi, at)
     return counts
+
+
+def _recent_keys(conn: Connection, lo: str, hi: str, at: datetime) -> set[tuple[str, str, str]]:
+    """Occurrence keys that already exist and could be generated again: live tasks and those
+    started recently. Only saves work; the unique key still guards against duplicates."""
+    since = at.date() - timedelta(days=BACKFILL_DAYS + 400)
+    q = (select(T.c.account_id, T.c.step, T.c.period)
+         .where(T.c.account_id.between(lo, hi))
+         .where((T.c.status.in_(LIVE)) | (T.c.start >= since)))
+    return {(r[0], r[1], r[2]) for r in conn.execute(q).all()}
 
 
 def _last_contacts(conn: Connection, lo: str, hi: str, today: date) -> dict[str, dict[str, date]]:
@@ -300,18 +313,37 @@ def escalate(conn: Connection, book: PlaybookSet, at: datetime, directory: Direc
     (the Accountable department's lead, else a manager) after the second; each level once."""
     rules = {step_id(s, st): st.escalation for s, pb in book.states.items() for st in pb.steps}
     today = at.date()
-    q = (select(T.c.id, T.c.step, T.c.due, T.c.escalation_level, T.c.accountable,
-                T.c.accountable_dept, T.c.assignee, T.c.queue)
-         .where(T.c.status == Status.OPEN.value, T.c.due < today, T.c.escalation_level < 2))
     managers = sorted(e for e, (active, dept) in directory.people.items()
                       if active and dept == "management")
+    escalated = 0
+    last_id = 0
+    while True:
+        q = (select(T.c.id, T.c.step, T.c.due, T.c.escalation_level, T.c.accountable,
+                    T.c.accountable_dept, T.c.created_at)
+             .where(T.c.status == Status.OPEN.value, T.c.due < today, T.c.escalation_level < 2,
+                    T.c.id > last_id)
+             .order_by(T.c.id).limit(PAGE))
+        page = conn.execute(q).all()
+        if not page:
+            return escalated
+        last_id = page[-1].id
+        escalated += _escalate_page(conn, page, rules, today, at, directory, managers)
+
+
+PAGE = 10_000
+
+
+def _escalate_page(conn: Connection, page: Sequence[Any], rules: Mapping[str, Any], today: date,
+                   at: datetime, directory: Directory, managers: list[str]) -> int:
     params: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    for r in conn.execute(q):
+    for r in page:
         rule = rules.get(r.step)
         if rule is None:
             continue
-        late = (today - r.due).days
+        # Lateness runs from the due date, or from when the task was made if that was
+        # later: nobody is escalated for the time before a task existed.
+        late = (today - max(r.due, r.created_at.date())).days
         level = r.escalation_level
         target = level
         if late > rule.after_days:

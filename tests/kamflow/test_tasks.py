@@ -201,26 +201,31 @@ def test_a_logged_contact_completes_the_open_contact_check(swept: DB) -> None:
 
 
 def test_escalation_goes_level_by_level_once_and_skips_snoozed_tasks(swept: DB) -> None:
-    review = one(swept, "STEADY", "loyal.quarterly_plan_review")  # due 06-06, 5 + 10 days
-    assert review["escalation_level"] == 1
+    # made on 06-15 although due 06-06: lateness counts from 06-15, when the task existed
+    review = one(swept, "STEADY", "loyal.quarterly_plan_review")  # escalation 5 + 10 days
+    assert review["escalation_level"] == 0
     tracking = one(swept, "STEADY", "loyal.monthly_target_tracking")  # due 06-15, 3 + 7
     r = swept.cli("task", "snooze", str(tracking["id"]), "--until", "2026-06-25", "--reason",
                   "figures come late", "--at", AT)
     assert r.code == 0, r.stderr
-    sweep(swept, "2026-06-17")
+    sweep(swept, "2026-06-20")
+    assert one(swept, "STEADY", "loyal.quarterly_plan_review")["escalation_level"] == 0
+    sweep(swept, "2026-06-21")
     assert one(swept, "STEADY", "loyal.quarterly_plan_review")["escalation_level"] == 1
-    sweep(swept, "2026-06-22")
-    assert one(swept, "STEADY", "loyal.quarterly_plan_review")["escalation_level"] == 2
-    assert one(swept, "STEADY", "loyal.monthly_target_tracking")["escalation_level"] == 0
+    assert one(swept, "STEADY", "loyal.monthly_target_tracking", "M2026-06")[
+        "escalation_level"] == 0  # snoozed: no escalation while asleep
     sweep(swept, "2026-06-25")
     tracking = one(swept, "STEADY", "loyal.monthly_target_tracking", "M2026-06")
     assert (tracking["status"], tracking["escalation_level"]) == ("open", 1)
-    sweep(swept, "2026-06-26")
+    sweep(swept, "2026-06-30")
+    assert one(swept, "STEADY", "loyal.quarterly_plan_review")["escalation_level"] == 1
+    sweep(swept, "2026-07-01")
+    sweep(swept, "2026-07-02")
     with swept.engine.connect() as conn:
         levels = conn.execute(select(EV.c.after).where(
             EV.c.entity == "task", EV.c.entity_id == str(review["id"]),
             EV.c.action == "escalated").order_by(EV.c.id)).scalars().all()
-    assert [e["level"] for e in levels] == [1, 2]
+    assert [(e["level"], e["days_late"]) for e in levels] == [(1, 6), (2, 16)]
     assert levels[0]["to"] == "sam@x.test"
     assert levels[1]["to"] == "sam@x.test"  # no management lead: the first manager
 
