@@ -21,6 +21,12 @@ PORTRAIT_GROUPS = ("profile", "history", "potential")
 _LEAD = re.compile(r"^([a-z][a-z0-9_]*)\.lead$")
 
 
+def _no_twins(keys: list[str], problem: str) -> None:
+    twins = sorted({k for k in keys if keys.count(k) > 1})
+    if twins:
+        raise ValueError(f"{problem}: {', '.join(twins)}")
+
+
 class Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -154,10 +160,7 @@ class Classification(Model):
     @field_validator("portrait")
     @classmethod
     def _unique_criteria(cls, v: tuple[Criterion, ...]) -> tuple[Criterion, ...]:
-        keys = [c.key for c in v]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            raise ValueError(f"criteria declared twice: {', '.join(dupes)}")
+        _no_twins([c.key for c in v], "criteria declared twice")
         return v
 
     @property
@@ -266,10 +269,7 @@ class StatePlaybook(Model):
     @field_validator("steps")
     @classmethod
     def _unique_steps(cls, v: tuple[Step, ...]) -> tuple[Step, ...]:
-        keys = [s.key for s in v]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            raise ValueError(f"step keys used twice: {', '.join(dupes)}")
+        _no_twins([s.key for s in v], "step keys used twice")
         return v
 
 

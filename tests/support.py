@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -82,3 +84,21 @@ def write_portfolio(folder: Path) -> dict[str, Path]:
     for key, lines in (("accounts", acc), ("revenue", rev), ("contacts", con), ("feedback", fb)):
         files[key].write_text("\n".join(lines) + "\n")
     return files
+
+
+def run_at_once(fn: Callable[[], object], times: int = 2) -> list[BaseException]:
+    """Run `fn` in `times` threads at once; return what they raised."""
+    errors: list[BaseException] = []
+
+    def go() -> None:
+        try:
+            fn()
+        except BaseException as e:  # reported to the caller
+            errors.append(e)
+
+    threads = [threading.Thread(target=go) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

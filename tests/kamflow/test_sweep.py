@@ -4,7 +4,6 @@ default rules say, `account show` explains why, reruns and races change nothing.
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from sqlalchemy import func, select
 from engine.clock import FixedClock
 from kamflow.models import Account, Transition
 from kamflow.sweep import run_sweep
-from support import DB, PORTFOLIO, write_portfolio
+from support import DB, PORTFOLIO, run_at_once, write_portfolio
 
 A = Account.__table__  # type: ignore[attr-defined]
 T = Transition.__table__  # type: ignore[attr-defined]
@@ -95,20 +94,7 @@ def test_the_next_day_moves_each_account_one_more_step_at_most(loaded: DB) -> No
 
 def test_two_sweeps_at_once_move_each_account_once(loaded: DB) -> None:
     clock = FixedClock(datetime(2026, 6, 15))
-    errors: list[BaseException] = []
-
-    def go() -> None:
-        try:
-            run_sweep(loaded.engine, clock, chunk=2)
-        except BaseException as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=go) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_at_once(lambda: run_sweep(loaded.engine, clock, chunk=2)) == []
     with loaded.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(T).where(T.c.actor == "system")).scalar()
     assert n == 6

@@ -4,7 +4,6 @@ actions, escalated, handed over, and never lost or doubled."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from sqlalchemy import func, select, update
 from engine.clock import FixedClock
 from kamflow.models import Account, AuditEvent, Feedback, Task
 from kamflow.sweep import run_sweep
-from support import DB, write_portfolio
+from support import DB, run_at_once, write_portfolio
 
 T = Task.__table__  # type: ignore[attr-defined]
 A = Account.__table__  # type: ignore[attr-defined]
@@ -315,20 +314,7 @@ def test_two_sweeps_at_once_create_each_task_once(db: DB, tmp_path: Path) -> Non
     for kind, path in write_portfolio(tmp_path).items():
         assert db.cli("import", kind, str(path), "--at", "2026-01-01").code == 0
     clock = FixedClock(datetime(2026, 6, 15))
-    errors: list[BaseException] = []
-
-    def go() -> None:
-        try:
-            run_sweep(db.engine, clock, chunk=3)
-        except BaseException as e:  # pragma: no cover - reported below
-            errors.append(e)
-
-    threads = [threading.Thread(target=go) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_at_once(lambda: run_sweep(db.engine, clock, chunk=3)) == []
     with db.engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(T)).scalar()
         created = conn.execute(select(func.count()).select_from(EV).where(
