@@ -310,8 +310,8 @@ def database(kind: str, workdir: Path, name: str = "kamflow") -> Iterator[Target
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
+    rendered = make_url(base).update_query_dict(
+        {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     try:
         yield Target(kind, rendered, workdir, schema)
     finally:
@@ -421,6 +421,101 @@ def reset_peak() -> bool:
         return False
 
 
+# -- where the sweep's time goes, without a profiler ---------------------------------------------
+
+# (module, attribute, label): the calls the sweep makes, timed by wrapping them for the timed
+# sweeps. Times are exclusive: a wrapped call inside another (audit.append inside
+# tasking.generate) counts for itself, under "outer > inner", not for the outer one.
+PHASES = (
+    ("kamflow.facts", "stats", "facts.stats"),
+    ("kamflow.facts", "chunk_bounds", "facts.chunk_bounds"),
+    ("kamflow.facts", "load", "facts.load"),
+    ("kamflow.sweep", "assess", "assess"),
+    ("kamflow.sweep", "update_by_key", "update_by_key"),
+    ("kamflow.sweep", "insert_new", "insert_new"),
+    ("kamflow.audit", "append", "audit.append"),
+    ("kamflow.tasking", "retire_changed_steps", "tasking.retire_changed_steps"),
+    ("kamflow.tasking", "cancel_for_moves", "tasking.cancel_for_moves"),
+    ("kamflow.tasking", "generate", "tasking.generate"),
+    ("kamflow.tasking", "link_feedback", "tasking.link_feedback"),
+    ("kamflow.tasking", "wake", "tasking.wake"),
+    ("kamflow.tasking", "escalate", "tasking.escalate"),
+    ("kamflow.tasking", "insert_returning", "insert_returning"),
+    ("kamflow.tasking", "update_by_key", "update_by_key"),
+)
+# Parts of the sweep before task generation existed; everything under tasking.* is tasks.
+LIFECYCLE = ("facts.stats", "facts.chunk_bounds", "facts.load", "assess", "update_by_key",
+             "insert_new", "audit.append")
+
+
+class PhaseTimer:
+    """Wraps PHASES while installed; `seconds` maps "outer > inner" labels to exclusive time."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.calls: dict[str, int] = {}
+        self._stack: list[tuple[str, float]] = []  # (label path, time spent in wrapped callees)
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def install(self) -> None:
+        import importlib
+
+        for module_name, attr, label in PHASES:
+            module = importlib.import_module(module_name)
+            original = getattr(module, attr, None)
+            if original is None:
+                continue
+            self._saved.append((module, attr, original))
+            setattr(module, attr, self._wrap(original, label))
+
+    def uninstall(self) -> None:
+        for module, attr, original in reversed(self._saved):
+            setattr(module, attr, original)
+        self._saved.clear()
+
+    def _wrap(self, fn: Callable[..., Any], label: str) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            path = f"{self._stack[-1][0]} > {label}" if self._stack else label
+            self._stack.append((path, 0.0))
+            t0 = perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                total = perf_counter() - t0
+                _, inner = self._stack.pop()
+                self.seconds[path] = self.seconds.get(path, 0.0) + total - inner
+                self.calls[path] = self.calls.get(path, 0) + 1
+                if self._stack:
+                    outer, spent = self._stack[-1]
+                    self._stack[-1] = (outer, spent + total)
+
+        return timed
+
+    def reset(self) -> dict[str, Any]:
+        out = self.report()
+        self.seconds, self.calls = {}, {}
+        return out
+
+    def report(self) -> dict[str, Any]:
+        lifecycle = sum(v for k, v in self.seconds.items() if k in LIFECYCLE)
+        tasks = sum(v for k, v in self.seconds.items() if k.startswith("tasking."))
+        return {"lifecycle_and_classification": round(lifecycle, 3),
+                "tasks": round(tasks, 3),
+                "phases": {k: {"seconds": round(v, 3), "calls": self.calls[k]}
+                           for k, v in sorted(self.seconds.items(), key=lambda kv: -kv[1])}}
+
+
+def split_lines(split: dict[str, Any], total: float) -> list[str]:
+    rest = total - split["lifecycle_and_classification"] - split["tasks"]
+    lines = [f"    lifecycle + classification {split['lifecycle_and_classification']:7.2f} s "
+             f"(facts, assess, account/transition writes and their audit)",
+             f"    tasks                      {split['tasks']:7.2f} s (everything under tasking.*)",
+             f"    rest                       {rest:7.2f} s (locks, building rows, commits)"]
+    for label, v in split["phases"].items():
+        lines.append(f"      {label:<48} {v['seconds']:7.3f} s  {v['calls']:>6} calls")
+    return lines
+
+
 # -- profile ---------------------------------------------------------------------------------
 
 def profiled_sweep(engine: Engine, at: datetime, top: int,
@@ -492,8 +587,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         hwm_reset = reset_peak()
         log(f"RSS before sweep: {rss_before or 0:.0f} MiB (peak so far {peak_before:.0f} MiB)")
 
-        first = run_sweep(engine, FixedClock(at))
+        timer = PhaseTimer()
+        if args.split:
+            timer.install()
+        chunk_rss: list[float] = []
+
+        def after_chunk(_n: int) -> None:
+            chunk_rss.append(status_mib("VmRSS") or 0.0)
+
+        first = run_sweep(engine, FixedClock(at), progress=after_chunk)
         sweep_hwm = status_mib("VmHWM") if hwm_reset else None
+        split1 = timer.reset()
         rss_after = status_mib("VmRSS")
         f1 = sweep_figures(first)
         log(f"sweep 1: {first.accounts:,} accounts, {f1['transitions_total']:,} transitions, "
@@ -501,13 +605,28 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f"{f1['accounts_per_second']:,.0f} accounts/s")
         for name, n in f1["transitions"].items():
             log(f"    {name:<34} {n:>8,}")
+        log(f"  tasks: {f1['tasks_created']:,} created, {f1['tasks_escalated']:,} escalated")
+        if args.split:
+            log("  where the time went:")
+            for line in split_lines(split1, first.seconds):
+                log(line)
+        if chunk_rss:
+            log(f"  RSS after each of {len(chunk_rss)} chunks: "
+                + ", ".join(f"{v:.0f}" for v in chunk_rss) + " MiB")
         second = run_sweep(engine, FixedClock(at))
+        split2 = timer.reset()
+        timer.uninstall()
         f2 = sweep_figures(second)
         log(f"sweep 2 (same moment): {f2['transitions_total']:,} transitions, "
             f"{f2['reclassified']:,} reclassified, {second.seconds:.2f} s, "
             f"{f2['accounts_per_second']:,.0f} accounts/s")
+        if args.split:
+            for line in split_lines(split2, second.seconds):
+                log(line)
         if f2["transitions_total"]:
             log("  WARNING: the rerun at the same moment moved accounts: not idempotent")
+        if args.split:
+            f1["split"], f2["split"] = split1, split2
         result["sweep"] = f1
         result["sweep_again"] = f2
         result["memory_mib"] = {
@@ -517,6 +636,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "sweep_growth": None if sweep_hwm is None or rss_before is None
             else round(sweep_hwm - rss_before, 1),
             "rss_after_sweep": None if rss_after is None else round(rss_after, 1),
+            "rss_after_each_chunk": [round(v, 1) for v in chunk_rss],
         }
 
         log(f"raw bulk write of {args.accounts:,} rows ...")
@@ -552,6 +672,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return result
 
 
+def split_summary(name: str, s: dict[str, Any]) -> list[str]:
+    if "split" not in s:
+        return []
+    life, tasks = s["split"]["lifecycle_and_classification"], s["split"]["tasks"]
+    return [f"  split ({name})     lifecycle+classification {life:.2f} s, tasks {tasks:.2f} s, "
+            f"rest {s['seconds'] - life - tasks:.2f} s"]
+
+
 def summary_block(r: dict[str, Any]) -> str:
     s, s2, m, raw = r["sweep"], r["sweep_again"], r["memory_mib"], r["raw_bulk_write"]
     growth = "n/a" if m["sweep_growth"] is None else f"{m['sweep_growth']:+.0f} MiB"
@@ -565,6 +693,7 @@ def summary_block(r: dict[str, Any]) -> str:
         f"{s['transitions_total']:,} transitions  {s['reclassified']:,} reclassified",
         f"  sweep again         {s2['seconds']:.2f} s  {s2['accounts_per_second']:,.0f} accounts/s  "
         f"{s2['transitions_total']:,} transitions (must be 0)",
+        *(split_summary("sweep 1", s) + split_summary("sweep 2", s2)),
         f"  RSS before sweep    {m['rss_before_sweep'] or 0:.0f} MiB; sweep peak "
         f"{m['sweep_peak'] or 0:.0f} MiB ({growth}); process peak {m['peak_process']:.0f} MiB",
         f"  raw bulk write      {raw['seconds']:.2f} s for {raw['rows']:,} rows ({raw['method']})",
@@ -586,6 +715,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
                    help="after the timed sweeps, run a cProfile'd sweep on a fresh copy of the data")
     p.add_argument("--top", type=int, default=25, help="functions listed by --profile")
     p.add_argument("--profile-out", type=Path, help="also dump the raw cProfile stats here")
+    p.add_argument("--no-split", dest="split", action="store_false",
+                   help="do not time the sweep's phases (see PHASES)")
     args = p.parse_args(argv)
     if args.accounts < 1 or args.months < 1:
         p.error("--accounts and --months must be positive")

@@ -59,8 +59,10 @@ def _level(value: float, levels: Levels) -> str:
 
 
 def classify(
-    values: Values, criteria: Mapping[str, float], rules: Classification, stats: PortfolioStats
+    values: Values, criteria: Mapping[str, float], rules: Classification, stats: PortfolioStats,
+    detail: bool = True,
 ) -> Classified:
+    """`detail=False` leaves `fit_detail` empty (the sweep never reads it); nothing else changes."""
     potential = float(values["potential"])  # type: ignore[arg-type]
     revenue = float(values["revenue_t12"])  # type: ignore[arg-type]
     pot = _level(potential, rules.potential)
@@ -75,29 +77,67 @@ def classify(
         revenue >= stats.key_cutoff
         or revenue >= rules.key_account.above_average_factor * stats.average_revenue > 0
     )
-    fit, detail = portrait_fit(values, criteria, rules)
-    return Classified(klass, pot, con, key, SEGMENTS[klass], fit, detail)
+    fit, scores = portrait_fit(values, criteria, rules, detail)
+    return Classified(klass, pot, con, key, SEGMENTS[klass], fit, scores)
+
+
+@dataclass(frozen=True, slots=True)
+class _Criterion:
+    key: str
+    weight: float
+    column: str | None  # a stored score ...
+    metric: str  # ... or a metric mapped from lo (score 0) to lo + span (score 10)
+    lo: float
+    span: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    criteria: tuple[_Criterion, ...]
+    total: float
+
+
+_PLANS: dict[int, tuple[Classification, _Plan]] = {}
+
+
+def _plan(rules: Classification) -> _Plan:
+    """The portrait's criteria, unpacked once per Classification (cached by identity)."""
+    hit = _PLANS.get(id(rules))
+    if hit is not None and hit[0] is rules:
+        return hit[1]
+    items = []
+    for c in rules.portrait:
+        lo, hi = c.scale if c.scale is not None else (0.0, 1.0)
+        items.append(_Criterion(c.key, c.weight, c.column, c.metric or "", lo, hi - lo))
+    plan = _Plan(tuple(items), sum(c.weight for c in rules.portrait))
+    if len(_PLANS) >= 64:  # playbook versions come and go: never let the cache grow unbounded
+        _PLANS.clear()
+    _PLANS[id(rules)] = (rules, plan)  # holding `rules` keeps its id from being reused
+    return plan
 
 
 def portrait_fit(
-    values: Values, criteria: Mapping[str, float], rules: Classification
+    values: Values, criteria: Mapping[str, float], rules: Classification, detail: bool = True
 ) -> tuple[float, dict[str, float]]:
-    """Weighted mean of criterion scores (0-10), as 0-100; a missing score counts as 0."""
+    """Weighted mean of criterion scores (0-10), as 0-100; a missing score counts as 0.
+
+    The per-criterion scores (rounded) come back only with `detail`; else an empty dict.
+    """
     if not rules.portrait:
         return 0.0, {}
-    detail: dict[str, float] = {}
+    plan = _plan(rules)
+    scores: dict[str, float] = {}
     weighted = 0.0
-    for c in rules.portrait:
+    for c in plan.criteria:
         if c.column is not None:
             score = float(criteria.get(c.column, 0.0))
         else:
-            assert c.metric is not None
-            assert c.scale is not None
             raw = values.get(c.metric)
-            lo, hi = c.scale
-            score = 0.0 if not isinstance(raw, int | float) else 10 * (raw - lo) / (hi - lo)
-        score = min(10.0, max(0.0, score))
-        detail[c.key] = round(score, 2)
+            score = 0.0 if not isinstance(raw, int | float) else 10 * (raw - c.lo) / c.span
+        # min(10.0, max(0.0, score)) without the calls, NaN and -0.0 included
+        score = score if score > 0.0 else 0.0
+        score = score if score < 10.0 else 10.0
+        if detail:
+            scores[c.key] = round(score, 2)
         weighted += c.weight * score
-    total = sum(c.weight for c in rules.portrait)
-    return round(10 * weighted / total, 1), detail
+    return round(10 * weighted / plan.total, 1), scores

@@ -4,11 +4,16 @@ One `transitions.Machine` per playbook set, built once with `model=None`; each
 account is a throwaway token passed to `Event.trigger` (pattern c2 in
 shared/reference/feasibility-runtime.md), so memory does not grow with the
 portfolio and no account ever gets a Machine of its own.
+
+`decide` first evaluates the candidate guards itself, in priority order, and hands
+only the first rule that holds to the machine: the library still performs and
+validates every transition that happens, while the accounts that stay put (most of
+them, in a steady sweep) never pay for its event machinery.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +55,16 @@ def _guard(condition: Condition) -> Any:
     return check
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """A guarded rule as `decide` tries it: the guard, the machine's event, what it shows."""
+
+    rule: str
+    holds: Callable[[Values], bool]
+    event: Any  # transitions.Event
+    names: tuple[str, ...]  # metric names the guard reads, sorted: the Decision's `seen`
+
+
 class LifecycleEngine:
     """Decides guarded transitions and validates manual moves for one playbook set."""
 
@@ -80,14 +95,28 @@ class LifecycleEngine:
             auto_transitions=False,
             send_event=True,
         )
+        self._tries: dict[str, tuple[_Candidate, ...]] = {
+            state: tuple(self._candidate(rule) for rule in rules)
+            for state, rules in self._candidates.items()
+        }
+
+    def _candidate(self, rule: str) -> _Candidate:
+        condition = self.book.conditions[rule]
+        return _Candidate(rule, condition.evaluate, self.machine.events[rule],
+                          tuple(sorted(condition.names)))
 
     def decide(self, state: str, values: Values) -> Decision | None:
-        """Fire the first guarded transition (by priority) whose condition holds."""
-        token = _Token(state)
-        for rule in self._candidates.get(state, ()):
-            if self.machine.events[rule].trigger(token, values=values):
-                seen = {n: values.get(n) for n in sorted(self.book.conditions[rule].names)}
-                return Decision(rule, state, token.state, seen)
+        """Fire the first guarded transition (by priority) whose condition holds.
+
+        The guards are pure, so checking them here first and triggering only the rule
+        that holds decides exactly what triggering every candidate in turn would.
+        """
+        for c in self._tries.get(state, ()):
+            if not c.holds(values):
+                continue
+            token = _Token(state)
+            if c.event.trigger(token, values=values):  # the machine re-checks the guard
+                return Decision(c.rule, state, token.state, {n: values.get(n) for n in c.names})
         return None
 
     def destinations(self, state: str) -> list[str]:

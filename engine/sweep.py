@@ -21,9 +21,10 @@ class Assessment:
 
 
 def full_metrics(facts: AccountFacts, at: datetime, book: PlaybookSet,
-                 stats: PortfolioStats) -> tuple[Values, Classified]:
+                 stats: PortfolioStats, detail: bool = True) -> tuple[Values, Classified]:
+    """`detail=False`: no per-criterion portrait scores (`fit_detail` stays empty)."""
     values = base_metrics(facts, at)
-    c = classify(values, facts.criteria, book.classification, stats)
+    c = classify(values, facts.criteria, book.classification, stats, detail)
     values["class"] = c.klass
     values["segment"] = c.segment
     values["key_account"] = c.key_account
@@ -46,7 +47,7 @@ def assess(facts: AccountFacts, at: datetime, lifecycle: LifecycleEngine,
            stats: PortfolioStats) -> Assessment:
     """Idempotent by construction: an account that already moved at or after `at` stays put."""
     book = lifecycle.book
-    values, c = full_metrics(facts, at, book, stats)
+    values, c = full_metrics(facts, at, book, stats, detail=False)  # the sweep stores no detail
     decision = lifecycle.decide(facts.state, values) if facts.state_since < at else None
     baseline = facts.baseline_revenue
     if decision is not None:

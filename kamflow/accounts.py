@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, select
 
 from engine.clock import Clock
 from engine.sweep import full_metrics, next_baseline
-from kamflow import audit, facts, tasking
+from kamflow import audit, facts, outbox, tasking
 from kamflow.models import Account, Person, Transition
 from kamflow.sweep import jsonable
 from kamflow.versions import active_book, active_version, lifecycle_of
@@ -29,9 +29,15 @@ class Refused(ValueError):
 
 
 def list_accounts(conn: Connection, klass: str | None = None, state: str | None = None,
-                  owner: str | None = None, key_only: bool = False) -> list[dict[str, Any]]:
+                  owner: str | None = None, key_only: bool = False, *, scope: Any = None,
+                  limit: int | None = None) -> list[dict[str, Any]]:
+    """`scope`: an extra condition on the account table (the web app's visibility rule)."""
     q = select(A.c.id, A.c.name, A.c.owner_email, A.c.state, A.c.state_since, A.c.klass,
                A.c.segment, A.c.key_account, A.c.portrait_fit, A.c.potential).order_by(A.c.id)
+    if scope is not None:
+        q = q.where(scope)
+    if limit:
+        q = q.limit(limit)
     if klass:
         q = q.where(A.c.klass == klass)
     if state:
@@ -131,6 +137,8 @@ def move(engine: Engine, account_id: str, dest: str, reason: str, actor: str | N
             "action": "transitioned", "before": {"state": row.state},
             "after": {"state": dest, "rule": rule, "reason": reason.strip(),
                       "playbook_version": active_version(conn)}}])
+        outbox.on_manual_move(conn, account_id, row.state, dest, rule, active_version(conn) or "",
+                              at, actor or "operator", reason.strip())
         tasking.cancel_for_moves(conn, [(account_id, row.state, dest)], at, actor or "operator")
         tasking.refresh_account(conn, account_id, at)
     return Moved(account_id, row.state, dest, rule, at)

@@ -1,15 +1,43 @@
-"""Set-based writes that work the same on SQLite and PostgreSQL."""
+"""Set-based writes that work the same on SQLite and PostgreSQL.
+
+`insert_all`, `insert_new`, `insert_returning` and `update_by_key` build their statements
+here and hand the driver whole chunks:
+
+- PostgreSQL (psycopg): one statement per chunk, each column's values as one array:
+  `INSERT ... SELECT * FROM unnest(...) ON CONFLICT (keys) DO NOTHING RETURNING ...` and
+  `UPDATE t SET ... FROM unnest(...) AS v WHERE t.key = v.key [AND t.guard = v.guard]`.
+  psycopg parses one short statement per chunk instead of a 1,000-row VALUES list, and
+  an update is one statement instead of one per row.
+- SQLite: updates and plain inserts are one prepared statement run by the driver's
+  executemany; inserts that skip conflicts are multi-row `VALUES ... ON CONFLICT DO
+  NOTHING RETURNING`, as many rows per statement as SQLite's limit on parameters allows.
+
+Values go through each column's own SQLAlchemy bind processor first, so what is stored
+is exactly what Core would store (JSON text or JSONB, SQLite's date strings, JSON
+`null` for None), and returned columns go through the result processors. A column
+type not listed in `_array_type`, a default that is not a plain value, another
+driver, a chunk that updates the same key twice or mixes value types in a column
+(psycopg arrays hold one type) takes the Core executemany path, as before.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, or_, update
+from sqlalchemy import Connection, CursorResult, Table, and_, bindparam, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import sqltypes
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 Row = dict[str, Any]
 CHUNK = 5000
+SQLITE_ROWS = 1000  # rows per multi-row INSERT on SQLite (fewer if the parameter limit says so)
+_NONE = type(None)
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -41,17 +69,28 @@ def upsert(
             progress(len(batch))
 
 
+def insert_all(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
+    """Plain INSERT of every row (no conflict handling, nothing returned): what
+    `conn.execute(table.insert(), rows)` does, through the driver (e.g. audit events)."""
+    for start in range(0, len(rows), CHUNK):
+        batch = rows[start:start + CHUNK]
+        if not _fast_insert_all(conn, table, batch):
+            conn.execute(table.insert(), list(batch))
+
+
 def insert_new(conn: Connection, table: Table, rows: Sequence[Row], keys: Sequence[str],
                returning: str) -> set[Any]:
     """Insert, skipping key conflicts; return the `returning` column of the rows that went in."""
     if not rows:
         return set()
-    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
-    stmt = stmt.returning(table.c[returning])
     inserted: set[Any] = set()
     for start in range(0, len(rows), CHUNK):
-        result = conn.execute(stmt, list(rows[start:start + CHUNK]))
-        inserted.update(r[0] for r in result)
+        batch = rows[start:start + CHUNK]
+        got = _fast_insert(conn, table, batch, keys, (returning,))
+        if got is None:
+            stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+            got = list(conn.execute(stmt.returning(table.c[returning]), list(batch)).tuples())
+        inserted.update(r[0] for r in got)
     return inserted
 
 
@@ -60,20 +99,36 @@ def insert_returning(conn: Connection, table: Table, rows: Sequence[Row], keys: 
     """Insert, skipping key conflicts; return `returning` columns of the rows that went in."""
     if not rows:
         return []
-    stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
-    stmt = stmt.returning(*(table.c[c] for c in returning))
     out: list[Row] = []
+    names = list(returning)
     for start in range(0, len(rows), CHUNK):
-        out.extend(dict(r._mapping) for r in conn.execute(stmt, list(rows[start:start + CHUNK])))
+        batch = rows[start:start + CHUNK]
+        got = _fast_insert(conn, table, batch, keys, names)
+        if got is None:
+            stmt = _insert(conn, table).on_conflict_do_nothing(index_elements=list(keys))
+            stmt = stmt.returning(*(table.c[c] for c in names))
+            out.extend(dict(r._mapping) for r in conn.execute(stmt, list(batch)))
+        else:
+            out.extend(dict(zip(names, r, strict=True)) for r in got)
     return out
 
 
 def update_by_key(conn: Connection, table: Table, rows: Sequence[Row], key: str,
                   guard: Sequence[str] = ()) -> None:
-    """executemany UPDATE ... WHERE key = :_key [AND guard columns = :_guard]."""
+    """UPDATE ... SET <the rows' other columns> WHERE key = _key [AND guard column = _<guard>],
+    row by row in effect: a guard that no longer matches leaves that row alone."""
     if not rows:
         return
     cols = [c for c in rows[0] if c != key and not c.startswith("_")]
+    for start in range(0, len(rows), CHUNK):
+        batch = rows[start:start + CHUNK]
+        if not _fast_update(conn, table, batch, key, cols, guard):
+            _core_update(conn, table, batch, key, cols, guard)
+
+
+def _core_update(conn: Connection, table: Table, rows: Sequence[Row], key: str,
+                 cols: Sequence[str], guard: Sequence[str]) -> None:
+    """executemany UPDATE ... WHERE key = :_key [AND guard columns = :_guard]."""
     cond = [table.c[key] == bindparam("_key")]
     cond += [table.c[g] == bindparam(f"_{g}") for g in guard]
     stmt = update(table).where(and_(*cond)).values({c: bindparam(c) for c in cols})
@@ -83,5 +138,236 @@ def update_by_key(conn: Connection, table: Table, rows: Sequence[Row], key: str,
         p["_key"] = r[key]
         p.update({f"_{g}": r[f"_{g}"] for g in guard})
         params.append(p)
-    for start in range(0, len(params), CHUNK):
-        conn.execute(stmt, params[start:start + CHUNK])
+    conn.execute(stmt, params)
+
+
+# -- the driver-level paths -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Col:
+    quoted: str
+    bind: Callable[[Any], Any] | None  # the column type's bind processor for this dialect
+    array: str  # element type of the PostgreSQL array the values travel in
+    is_float: bool
+
+
+def _path(conn: Connection) -> str | None:
+    d = conn.dialect
+    if d.name == "sqlite" and d.driver == "pysqlite":
+        return "sqlite"
+    if d.name == "postgresql" and d.driver == "psycopg":
+        return "postgresql"
+    return None
+
+
+def _array_type(declared: TypeEngine[Any], impl: TypeEngine[Any], dialect: Dialect) -> str | None:
+    """The PostgreSQL type to cast a column's value array to; None: not handled here.
+
+    `declared` is the column's type as written (TypeDecorators unwrapped), `impl` what the
+    dialect makes of it (JSON becomes JSONB through the variant). Strings travel as text:
+    a cast to varchar(n) would silently truncate, whereas the assignment to the column
+    raises like a direct insert does; numeric without its precision for the same reason.
+    Floats travel as float8, never numeric (float8 -> numeric keeps only 15 digits).
+    """
+    base = impl.impl_instance if isinstance(impl, TypeDecorator) else impl
+    if isinstance(base, sqltypes.JSON):
+        return "jsonb" if isinstance(base, postgresql.JSONB) else "json"
+    if isinstance(declared, sqltypes.Boolean):
+        return "boolean"
+    if isinstance(declared, sqltypes.Integer | sqltypes.Float):
+        return declared.compile(dialect=dialect)
+    if isinstance(declared, sqltypes.Numeric):
+        return "numeric"
+    if isinstance(declared, sqltypes.DateTime):
+        return "timestamp with time zone" if declared.timezone else "timestamp without time zone"
+    if isinstance(declared, sqltypes.Date):
+        return "date"
+    if isinstance(declared, sqltypes.String) and not isinstance(declared, sqltypes.Enum):
+        return "text"
+    return None
+
+
+def _col(conn: Connection, table: Table, name: str) -> _Col | None:
+    dialect = conn.dialect
+    column = table.c[name]
+    declared = column.type
+    if isinstance(declared, TypeDecorator):
+        declared = declared.impl_instance
+    impl = column.type.dialect_impl(dialect)
+    array = _array_type(declared, impl, dialect)
+    if array is None:
+        return None
+    return _Col(dialect.identifier_preparer.quote(name), impl.bind_processor(dialect), array,
+                isinstance(declared, sqltypes.Float))
+
+
+def _processed(col: _Col, values: list[Any]) -> list[Any]:
+    bind = col.bind
+    return values if bind is None else [bind(v) for v in values]
+
+
+def _pg_array(col: _Col, values: list[Any]) -> list[Any] | None:
+    """The values as psycopg can send them as one array (one Python type), or None."""
+    kinds = {v.__class__ for v in values}
+    kinds.discard(_NONE)
+    if len(kinds) > 1:
+        if col.is_float and kinds <= {int, float}:
+            return [float(v) if v.__class__ is int else v for v in values]
+        return None
+    if kinds == {datetime} and len({v.tzinfo is None for v in values if v is not None}) > 1:
+        return None
+    return values
+
+
+def _insert_columns(conn: Connection, table: Table, rows: Sequence[Row]
+                    ) -> tuple[list[_Col], list[list[Any]]] | None:
+    """The columns to insert and their bind-processed values, column by column; the
+    columns' plain default values filled in where the rows leave them out (as Core does)."""
+    names = list(rows[0])
+    cols: list[_Col] = []
+    values: list[list[Any]] = []
+    for name in names:
+        c = _col(conn, table, name)
+        if c is None:
+            return None
+        cols.append(c)
+        values.append(_processed(c, [r[name] for r in rows]))
+    for column in table.columns:
+        if column.name in rows[0]:
+            continue
+        default = column.default
+        if default is None:
+            continue
+        if not default.is_scalar:
+            return None
+        c = _col(conn, table, column.name)
+        if c is None:
+            return None
+        cols.append(c)
+        values.append(_processed(c, [default.arg] * len(rows)))  # type: ignore[attr-defined]
+    return cols, values
+
+
+def _fast_insert(conn: Connection, table: Table, rows: Sequence[Row], keys: Sequence[str],
+                 returning: Sequence[str]) -> list[tuple[Any, ...]] | None:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING RETURNING, for one chunk; None: not handled."""
+    path = _path(conn)
+    if path is None:
+        return None
+    found = _insert_columns(conn, table, rows)
+    if found is None:
+        return None
+    cols, values = found
+    q = conn.dialect.identifier_preparer
+    target = q.format_table(table)
+    names = ", ".join(c.quoted for c in cols)
+    conflict = ", ".join(q.quote(k) for k in keys)
+    ret = ", ".join(q.quote(r) for r in returning)
+    if path == "postgresql":
+        arrays = [_pg_array(c, v) for c, v in zip(cols, values, strict=True)]
+        if any(a is None for a in arrays):
+            return None
+        result = conn.exec_driver_sql(
+            f"INSERT INTO {target} ({names}) SELECT * FROM unnest({_pg_casts(cols)}) "
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {ret}",
+            {f"p{i}": a for i, a in enumerate(arrays)})
+        return _typed(conn, table, returning, result)
+    per = max(1, min(SQLITE_ROWS, _sqlite_parameter_limit(conn) // len(cols)))
+    one = "(" + ", ".join("?" * len(cols)) + ")"
+    out: list[tuple[Any, ...]] = []
+    flat_rows = list(zip(*values, strict=True))
+    for start in range(0, len(flat_rows), per):
+        part = flat_rows[start:start + per]
+        sql = (f"INSERT INTO {target} ({names}) VALUES {', '.join([one] * len(part))} "
+               f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {ret}")
+        result = conn.exec_driver_sql(sql, tuple(v for r in part for v in r))
+        out.extend(_typed(conn, table, returning, result))
+    return out
+
+
+def _fast_insert_all(conn: Connection, table: Table, rows: Sequence[Row]) -> bool:
+    path = _path(conn)
+    found = None if path is None else _insert_columns(conn, table, rows)
+    if found is None:
+        return False
+    cols, values = found
+    target = conn.dialect.identifier_preparer.format_table(table)
+    names = ", ".join(c.quoted for c in cols)
+    if path == "sqlite":
+        one = "(" + ", ".join("?" * len(cols)) + ")"
+        conn.exec_driver_sql(f"INSERT INTO {target} ({names}) VALUES {one}",
+                             list(zip(*values, strict=True)))
+        return True
+    arrays = [_pg_array(c, v) for c, v in zip(cols, values, strict=True)]
+    if any(a is None for a in arrays):
+        return False
+    conn.exec_driver_sql(f"INSERT INTO {target} ({names}) SELECT * FROM unnest({_pg_casts(cols)})",
+                         {f"p{i}": a for i, a in enumerate(arrays)})
+    return True
+
+
+def _pg_casts(cols: Sequence[_Col]) -> str:
+    """The unnest arguments: parameter i is column i's values, sent as a binary array
+    (`%b`: psycopg's text format quotes every element with a regular expression)."""
+    return ", ".join(f"CAST(%(p{i})b AS {c.array}[])" for i, c in enumerate(cols))
+
+
+def _typed(conn: Connection, table: Table, returning: Sequence[str],
+           result: CursorResult[Any]) -> list[tuple[Any, ...]]:
+    """RETURNING rows of a driver-level statement, through the columns' result processors."""
+    dialect = conn.dialect
+    description = result.cursor.description
+    procs = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, d[1])
+             for name, d in zip(returning, description, strict=True)]
+    return [tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True))
+            for r in result.tuples()]
+
+
+def _sqlite_parameter_limit(conn: Connection) -> int:
+    raw: Any = conn.connection.driver_connection
+    try:
+        return int(raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+    except AttributeError:  # Python < 3.11
+        return 999
+
+
+def _fast_update(conn: Connection, table: Table, rows: Sequence[Row], key: str,
+                 cols: Sequence[str], guard: Sequence[str]) -> bool:
+    """update_by_key for one chunk through the driver; False: not handled (nothing written)."""
+    path = _path(conn)
+    if path is None or not cols:
+        return False
+    spec: list[tuple[_Col, str]] = []  # (column, the rows' field holding its value)
+    for name, field in [(c, c) for c in cols] + [(key, key)] + [(g, f"_{g}") for g in guard]:
+        c = _col(conn, table, name)
+        if c is None:
+            return False
+        spec.append((c, field))
+    if any(c.onupdate is not None for c in table.columns if c.name not in cols):
+        return False  # Core would set those too
+    values = [_processed(c, [r[field] for r in rows]) for c, field in spec]
+    n = len(cols)
+    q = conn.dialect.identifier_preparer
+    target = q.format_table(table)
+    if path == "sqlite":
+        sets = ", ".join(f"{c.quoted} = ?" for c, _ in spec[:n])
+        where = " AND ".join(f"{c.quoted} = ?" for c, _ in spec[n:])
+        conn.exec_driver_sql(f"UPDATE {target} SET {sets} WHERE {where}",
+                             list(zip(*values, strict=True)))
+        return True
+    keys = values[n]
+    if len(set(keys)) != len(keys):
+        return False  # one statement would apply only one of the rows for that key
+    arrays = [_pg_array(c, v) for (c, _), v in zip(spec, values, strict=True)]
+    if any(a is None for a in arrays):
+        return False
+    alias = [f"v{i}" for i in range(len(spec))]
+    sets = ", ".join(f"{c.quoted} = v.{a}" for (c, _), a in zip(spec[:n], alias[:n], strict=True))
+    where = " AND ".join(f"_t.{c.quoted} = v.{a}"
+                         for (c, _), a in zip(spec[n:], alias[n:], strict=True))
+    conn.exec_driver_sql(
+        f"UPDATE {target} AS _t SET {sets} FROM unnest({_pg_casts([c for c, _ in spec])}) "
+        f"AS v({', '.join(alias)}) WHERE {where}",
+        {f"p{i}": a for i, a in enumerate(arrays)})
+    return True

@@ -675,6 +675,10 @@ def _add_subcommands() -> None:
     from kamflow.cli_audit import audit_app
 
     app.add_typer(audit_app, name="audit")
+    __import__("kamflow.cli_notify").cli_notify.register(app, people_app)  # notify, people prefs
+    __import__("kamflow.cli_ops").cli_ops.register(app)  # run, scheduler, status
+    app.add_typer(__import__("kamflow.cli_prefect").cli_prefect.prefect_app, name="prefect")
+    __import__("kamflow.cli_web").cli_web.register(app, people_app)  # serve, token, people password
 
 
 _add_subcommands()

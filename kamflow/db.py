@@ -36,6 +36,16 @@ def engine_for(url: str) -> Engine:
     return _ENGINES[url]
 
 
+def url_of(engine: Engine) -> str:
+    """The URL engine_for knows this engine by, so that engine_for(url_of(e)) is e."""
+    for url, known in _ENGINES.items():
+        if known is engine:
+            return url
+    url = engine.url.render_as_string(hide_password=False)
+    _ENGINES.setdefault(url, engine)
+    return url
+
+
 def dispose(url: str) -> None:
     engine = _ENGINES.pop(url, None)
     if engine is not None:

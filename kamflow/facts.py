@@ -117,25 +117,23 @@ def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[Account
         .where(A.c.id.between(lo, hi))
         .order_by(A.c.id)
     )
-    out = []
-    for r in conn.execute(q):
-        facts = AccountFacts(
-            account_id=r.id,
-            state=r.state,
-            state_since=r.state_since,
-            created_at=r.created_at,
-            potential=float(r.potential),
-            revenue_t12=float(r.t12 or 0),
-            revenue_prev12=float(r.prev12 or 0),
-            months_with_revenue=int(r.months or 0),
-            last_revenue_month=_as_date(r.last_month),
-            last_contact=_as_date(r.last_contact),
-            feedback_score=None if r.score is None else float(r.score),
-            baseline_revenue=r.baseline_revenue,
-            criteria={k: float(v) for k, v in (r.criteria or {}).items() if v is not None},
-        )
-        out.append((facts, Stored(r.klass, bool(r.key_account), r.segment, r.portrait_fit,
-                                  r.owner_email, r.sponsor_email)))
+    out: list[tuple[AccountFacts, Stored]] = []
+    append = out.append
+    # One fetchall of plain tuples (no per-row fetchone or attribute lookups on Row),
+    # and AccountFacts/Stored built positionally, in their field order.
+    for (account_id, state, state_since, created_at, potential, criteria, baseline, klass,
+         key_account, segment, fit, owner, sponsor, t12, prev12, months, last_month,
+         last_contact, score) in conn.execute(q).tuples().all():
+        append((
+            AccountFacts(
+                account_id, state, state_since, created_at, float(potential),
+                float(t12 or 0), float(prev12 or 0), int(months or 0),
+                _as_date(last_month), _as_date(last_contact),
+                None if score is None else float(score), baseline,
+                {k: float(v) for k, v in criteria.items() if v is not None} if criteria else {},
+            ),
+            Stored(klass, bool(key_account), segment, fit, owner, sponsor),
+        ))
     return out
 
 

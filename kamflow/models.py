@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, ForeignKeyConstraint, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
@@ -31,6 +31,49 @@ class Person(SQLModel, table=True):
     department: str = Field(foreign_key="department.key", max_length=64, index=True)
     role: str = Field(max_length=32)
     active: bool = True
+    # Web sign-in (kamflow.web.auth): an argon2 hash; None means the person cannot log in.
+    password_hash: str | None = Field(default=None, sa_type=Text)
+    # sha256 of the secret in the person's iCalendar feed URL (kamflow.web.calendar), or None.
+    calendar_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for scripts (kamflow.web.auth): only its sha256 is kept; never deleted."""
+
+    __tablename__ = "api_token"
+    # Constraints are named, so that SQLite's batch migrations can refer to them.
+    __table_args__ = (
+        ForeignKeyConstraint(["email"], ["person.email"], name="fk_api_token_person"),
+        UniqueConstraint("token_hash", name="uq_api_token_hash"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_type=DateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A failed password login, kept for the rate limit (kamflow.web.auth); a success clears
+    the failures of its email and address."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_email_ip_at", "email", "ip", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254)
+    ip: str = Field(max_length=64)
+    at: datetime = Field(sa_type=DateTime, index=True)
+
+
+class WebSecret(SQLModel, table=True):
+    """Keys the web app signs session cookies with, made on first use when
+    KAMFLOW_SECRET_KEY is not set, so every process of one installation agrees."""
+
+    __tablename__ = "web_secret"
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+    created_at: datetime = Field(sa_type=DateTime)
 
 
 class Account(SQLModel, table=True):
@@ -181,3 +224,71 @@ class AccountEvent(SQLModel, table=True):
     at: datetime = Field(sa_type=DateTime)
     ref: str = Field(default="", max_length=200)  # e.g. the quote number
     actor: str = Field(max_length=254)
+
+
+class JobRun(SQLModel, table=True):
+    """One scheduled moment of one job (kamflow.jobs), claimed before it runs.
+
+    (job, scheduled_for) is unique: whoever inserts the row runs the job, so a
+    moment never runs twice. `covers` counts the fire times the row stands for:
+    missed moments within the grace are coalesced into one run, older ones are
+    recorded as one `missed` row.
+    """
+
+    __tablename__ = "job_run"
+    __table_args__ = (
+        UniqueConstraint("job", "scheduled_for", name="uq_job_run_slot"),
+        Index("ix_job_run_job_outcome", "job", "outcome", "scheduled_for"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=32)
+    scheduled_for: datetime = Field(sa_type=DateTime)
+    trigger: str = Field(max_length=16)  # schedule | manual
+    outcome: str = Field(max_length=16)  # running | ok | error | missed
+    covers: int = 1
+    missed_from: datetime | None = Field(default=None, sa_type=DateTime)  # first fire time missed
+    started_at: datetime | None = Field(default=None, sa_type=DateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=DateTime)
+    seconds: float | None = None
+    error: str | None = Field(default=None, sa_type=Text)
+    summary: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))
+    host: str = Field(default="", max_length=255)
+    pid: int | None = None
+
+
+class NotificationPref(SQLModel, table=True):
+    """How one person wants to be told: channel, digest hour in their time zone, opt-outs.
+    A person without a row gets the defaults (email, 08:00 UTC, nothing opted out)."""
+
+    __tablename__ = "notification_pref"
+    email: str = Field(primary_key=True, foreign_key="person.email", max_length=254)
+    channel: str = Field(default="email", max_length=16)  # email | webhook | log
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    digest_hour: int = 8  # 0-23, local time
+    timezone: str = Field(default="UTC", max_length=64)  # IANA name
+    opted_out: list[str] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
+    updated_at: datetime = Field(sa_type=DateTime)
+
+
+class Outbox(SQLModel, table=True):
+    """Notifications written in the transaction of the change that caused them, rendered,
+    then sent by the deliverer: pending -> sending (claimed) -> sent | failed.
+    `dedupe_key` makes each notification unique, so reruns and races add nothing."""
+
+    __table_args__ = (UniqueConstraint("dedupe_key", name="uq_outbox_dedupe_key"),
+                      Index("ix_outbox_status_next", "status", "next_attempt_at"))
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    recipient: str = Field(max_length=254, index=True)
+    channel: str = Field(max_length=16)
+    subject: str = Field(max_length=300)
+    body_txt: str = Field(sa_type=Text)
+    body_html: str = Field(sa_type=Text)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    dedupe_key: str = Field(max_length=400)
+    created_at: datetime = Field(sa_type=DateTime)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_type=DateTime)
+    last_error: str | None = Field(default=None, sa_type=Text)
+    sent_at: datetime | None = Field(default=None, sa_type=DateTime)

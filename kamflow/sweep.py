@@ -10,18 +10,18 @@ only the sweep whose transition row went in moves the account.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from engine.classify import PortfolioStats
 from engine.clock import Clock
 from engine.sweep import Assessment, assess
-from kamflow import audit, facts, tasking
+from kamflow import audit, facts, outbox, tasking
 from kamflow.bulk import insert_new, update_by_key
 from kamflow.models import Account, Transition
 from kamflow.tasking import Directory, Holder, TaskCounts
@@ -60,6 +60,17 @@ class SweepSummary:
             "routing_notes": self.tasks.fallback_notes,
             "seconds": round(self.seconds, 3),
         }
+
+    def absorb(self, part: Mapping[str, Any]) -> None:
+        """Add the counters of another summary's `as_dict()` (a shard's part of this sweep)."""
+        self.accounts += part["accounts"]
+        self.reclassified += part["reclassified"]
+        self.transitions.update(part["transitions"])
+        self.tasks.add(TaskCounts(
+            created=part["tasks_created"], cancelled=part["tasks_cancelled"],
+            checks_completed=part["contact_checks_completed"], woke=part["tasks_woken"],
+            escalated=part["tasks_escalated"], fallback_routed=part["routed_to_queue_fallback"],
+            fallback_notes=list(part["routing_notes"])))
 
 
 def count_accounts(engine: Engine) -> int:
@@ -116,6 +127,7 @@ def run_chunk(engine: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummar
         moved = [a for a in moved if a.facts.account_id in went_in]
         update_by_key(conn, A, [_move(a, at) for a in moved], "id", guard=["state"])
         audit.append(conn, [_moved_event(a, at, version) for a in moved])
+        outbox.on_sweep_moves(conn, done, went_in, at, version)  # key accounts' owner, sponsor
         counts = TaskCounts()
         counts.cancelled = tasking.cancel_for_moves(
             conn, [(a.facts.account_id, a.facts.state, _dest(a)) for a in moved], at)
@@ -133,8 +145,26 @@ def run_chunk(engine: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummar
 def finish(engine: Engine, plan: Plan, summary: SweepSummary) -> None:
     """After every chunk: wake snoozed tasks and escalate overdue ones."""
     with engine.begin() as conn:
-        summary.tasks.woke += tasking.wake(conn, plan.at)
-        summary.tasks.escalated += tasking.escalate(conn, plan.book, plan.at, plan.directory)
+        _wake_and_escalate(conn, plan.book, plan.at, plan.directory, summary.tasks)
+
+
+def escalate(engine: Engine, clock: Clock) -> TaskCounts:
+    """Only the end of a sweep, in one transaction: wake snoozed tasks, escalate overdue ones.
+
+    The hourly escalation job (kamflow.jobs.escalation), so lateness is seen within the hour
+    instead of at the next daily sweep.
+    """
+    counts = TaskCounts()
+    at = clock.now()
+    with engine.begin() as conn:
+        _wake_and_escalate(conn, active_book(conn), at, Directory.load(conn), counts)
+    return counts
+
+
+def _wake_and_escalate(conn: Connection, book: PlaybookSet, at: datetime, directory: Directory,
+                       counts: TaskCounts) -> None:
+    counts.woke += tasking.wake(conn, at)
+    counts.escalated += tasking.escalate(conn, book, at, directory)
 
 
 def run_sweep(engine: Engine, clock: Clock, progress: Callable[[int], None] | None = None,

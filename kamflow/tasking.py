@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, update
 
-from kamflow import audit
+from kamflow import audit, outbox
 from kamflow.bulk import insert_returning, update_by_key
 from kamflow.models import AccountEvent, Contact, Person, Task
 from playbooks.loader import PlaybookSet
@@ -150,6 +150,7 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
     made = insert_returning(conn, T, rows, ["account_id", "step", "period"],
                             ["id", "account_id", "step", "period", "assignee", "queue", "due"])
     counts.created = len(made)
+    outbox.on_tasks_created(conn, made, rows, at, directory, book)  # same transaction
     for m in made:
         note = notes.get((m["account_id"], m["step"], m["period"]))
         if note:
@@ -365,6 +366,7 @@ def _escalate_page(conn: Connection, page: Sequence[Any], rules: Mapping[str, An
                        "escalated_at": at, "updated_at": at})
     update_by_key(conn, T, params, "id", guard=["escalation_level"])
     audit.append(conn, events)
+    outbox.on_escalated(conn, events, at, directory)  # same transaction
     return len(params)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from engine.clock import Clock
-from kamflow import audit, tasking
+from kamflow import audit, outbox, tasking
 from kamflow.accounts import NotFound, Refused
 from kamflow.bulk import upsert
 from kamflow.models import Account, AccountEvent, Contact, Department, Person, Task
@@ -41,8 +41,9 @@ def _like(column: Any, name: str) -> Any:
 def list_tasks(conn: Connection, today: date, assignee: str | None = None,
                department: str | None = None, raci: str | None = None,
                status: str = "open", account: str | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
-    """The account manager's queue (--assignee) and the department lead's board (--department)."""
+               limit: int | None = None, *, scope: Any = None) -> list[dict[str, Any]]:
+    """The account manager's queue (--assignee) and the department lead's board (--department).
+    `scope`: an extra condition on the task table (the web app's visibility rule)."""
     if status not in STATUSES:
         raise ValueError(f"--status: '{status}' is not one of {', '.join(STATUSES)}")
     if raci is not None and raci not in ("R", "A", "C", "I"):
@@ -58,6 +59,8 @@ def list_tasks(conn: Connection, today: date, assignee: str | None = None,
     }.get(status, T.c.status == status))
     if account:
         q = q.where(T.c.account_id == account)
+    if scope is not None:
+        q = q.where(scope)
     for who, by_person in ((assignee, True), (department, False)):
         if who is None:
             continue
@@ -151,6 +154,8 @@ def act(engine: Engine, task_id: int, action: str, clock: Clock, actor: str | No
                                         "cancel": "cancelled", "reassign": "reassigned",
                                         "claim": "claimed", "wake": "woke"}[action],
                              "before": before, "after": after}])
+        if action == "reassign" and person and person != actor:
+            outbox.on_reassigned(conn, task_id, person, at)  # same transaction
     return ActionResult(task_id, action, new_status.value)
 
 

@@ -121,7 +121,8 @@ def test_people_land_with_lowercased_email(db: DB, tmp_path: Path, clock: FixedC
     people = rows(db, "person")
     assert people[("ann@x.test",)] == {"email": "ann@x.test", "name": "Ann Am",
                                        "department": "sales", "role": "account_manager",
-                                       "active": True}
+                                       "active": True, "password_hash": None,
+                                       "calendar_token": None}
     assert people[("sam@x.test",)]["role"] == "admin"
     assert len(people) == 2
 

@@ -1,0 +1,236 @@
+"""The notification jobs: deliver the outbox, queue the daily digests, queue due-soon
+reminders. Plain functions of an engine and a clock, for the scheduler or the CLI.
+
+Delivery never loses or doubles a message:
+- a deliverer first *claims* rows in a short transaction (SELECT ... FOR UPDATE SKIP
+  LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite, and on both a guarded
+  `UPDATE ... SET status='sending' WHERE status IN (pending, sending) AND next_attempt_at
+  <= now`), so two deliverers never hold the same row;
+- it sends outside any transaction, then marks each row `sent` with a guard on its
+  claim, or puts it back to `pending` with an exponential backoff (1 min, 2, 4, ... at
+  most 6 h) and the error, or to `failed` after `max_attempts`;
+- a claim is a lease: a deliverer that dies after claiming leaves its rows `sending`
+  until the lease ends, then they are claimed again. A message handed over just before
+  such a crash may then go out twice; emails carry a Message-ID and webhooks an
+  Idempotency-Key derived from the row's dedupe key so that receivers can drop the copy.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Connection, Engine, and_, select, update
+
+from engine.clock import Clock
+from kamflow import outbox
+from kamflow.outbox import NP, OB, TASK_COLUMNS, A, T, task_info
+from kamflow.tasking import Directory
+from notifications import messages
+from notifications.channels import (
+    Channel,
+    EmailChannel,
+    LogChannel,
+    Message,
+    SendError,
+    Unreachable,
+    WebhookChannel,
+)
+from notifications.messages import Draft, TaskInfo
+
+if TYPE_CHECKING:
+    from kamflow.settings import Settings
+
+BASE_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(hours=6)
+LEASE = timedelta(minutes=10)  # a claim older than this is taken as abandoned
+ERROR_MAX = 2000
+
+
+@dataclass
+class DeliveryResult:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0  # failed this time, will be tried again later
+    failed: int = 0  # gave up after max_attempts
+    errors: list[str] = field(default_factory=list)  # the first few, for the operator
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"claimed": self.claimed, "sent": self.sent, "retried": self.retried,
+                "failed": self.failed, "errors": self.errors}
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failed attempt: 1 min · 2^(attempts-1), at most 6 h."""
+    delay: timedelta = BASE_DELAY * 2 ** min(max(attempts - 1, 0), 20)
+    return min(delay, MAX_DELAY)
+
+
+def default_channels(settings: Settings | None = None) -> dict[str, Channel]:
+    from kamflow.settings import Settings
+
+    s = settings or Settings()
+    password = s.smtp_password.get_secret_value() if s.smtp_password else None
+    return {"email": EmailChannel(s.smtp_host, s.smtp_port, s.smtp_starttls, s.smtp_user,
+                                  password, s.smtp_from),
+            "webhook": WebhookChannel(),
+            "log": LogChannel(s.log_channel_path)}
+
+
+# -- delivery ------------------------------------------------------------------------
+
+
+def _claim(engine: Engine, now: datetime, batch: int) -> list[tuple[Any, str | None]]:
+    due = and_(OB.c.status.in_(("pending", "sending")), OB.c.next_attempt_at <= now)
+    with engine.begin() as conn:
+        ids = conn.execute(select(OB.c.id).where(due).order_by(OB.c.next_attempt_at, OB.c.id)
+                           .limit(batch).with_for_update(skip_locked=True)).scalars().all()
+        if not ids:
+            return []
+        # The guard repeats `due`: a row another deliverer claimed meanwhile is left alone.
+        claimed = conn.execute(
+            update(OB).where(OB.c.id.in_(ids), due)
+            .values(status="sending", attempts=OB.c.attempts + 1, next_attempt_at=now + LEASE)
+            .returning(OB.c.id, OB.c.kind, OB.c.recipient, OB.c.channel, OB.c.subject, OB.c.body_txt,
+                       OB.c.body_html, OB.c.payload, OB.c.dedupe_key, OB.c.attempts)).all()
+        urls = _webhook_urls(conn, {r.recipient for r in claimed if r.channel == "webhook"})
+    return [(r, urls.get(r.recipient)) for r in sorted(claimed, key=lambda r: r.id)]
+
+
+def _webhook_urls(conn: Connection, emails: set[str]) -> dict[str, str]:
+    if not emails:
+        return {}
+    q = select(NP.c.email, NP.c.webhook_url).where(NP.c.email.in_(sorted(emails)))
+    return {r.email: r.webhook_url for r in conn.execute(q) if r.webhook_url}
+
+
+def _settle(engine: Engine, row: Any, values: Mapping[str, Any]) -> None:
+    """Record the outcome of our own claim (same attempt number, still `sending`)."""
+    with engine.begin() as conn:
+        conn.execute(update(OB).where(OB.c.id == row.id, OB.c.status == "sending",
+                                     OB.c.attempts == row.attempts).values(**values))
+
+
+def _send(row: Any, address: str | None, channels: Mapping[str, Channel]) -> None:
+    channel = channels.get(row.channel)
+    if channel is None:
+        raise SendError(f"no '{row.channel}' channel is configured")
+    channel.send(Message(row.kind, row.recipient, row.subject, row.body_txt, row.body_html,
+                         row.dedupe_key, dict(row.payload or {}), address))
+
+
+def deliver(engine: Engine, clock: Clock, channels: Mapping[str, Channel] | None = None,
+            batch: int = 100, max_attempts: int = 8) -> DeliveryResult:
+    """Send every pending row that is due, `batch` rows per claim, until none is left.
+
+    When a server cannot be reached (an SMTP server, one webhook URL), the rest of its rows
+    in this run are not tried: they count the attempt and wait out the same backoff."""
+    now = clock.now()
+    chans = channels if channels is not None else default_channels()
+    result = DeliveryResult()
+    down: dict[tuple[str, str | None], str] = {}  # (channel, address) -> why, in this run
+    try:
+        while True:
+            claimed = _claim(engine, now, batch)
+            result.claimed += len(claimed)
+            for row, address in claimed:
+                server = (row.channel, address if row.channel == "webhook" else None)
+                try:
+                    if server in down:
+                        raise SendError(f"not tried: {down[server]}")
+                    _send(row, address, chans)
+                except Exception as e:  # any channel error: retry later, never lose the row
+                    error = str(e) if server in down else f"{type(e).__name__}: {e}"
+                    if isinstance(e, Unreachable):
+                        down[server] = error
+                    _failed(engine, row, error[:ERROR_MAX], now, max_attempts, result)
+                else:
+                    result.sent += 1
+                    _settle(engine, row, {"status": "sent", "sent_at": now})
+            if len(claimed) < batch:
+                break
+    finally:
+        for channel in chans.values():
+            channel.close()
+    return result
+
+
+def _failed(engine: Engine, row: Any, error: str, now: datetime, max_attempts: int,
+            result: DeliveryResult) -> None:
+    if len(result.errors) < 10:
+        result.errors.append(f"{row.dedupe_key}: {error}")
+    if row.attempts >= max_attempts:
+        result.failed += 1
+        _settle(engine, row, {"status": "failed", "last_error": error})
+    else:
+        result.retried += 1
+        _settle(engine, row, {"status": "pending", "last_error": error,
+                              "next_attempt_at": now + backoff(row.attempts)})
+
+
+# -- digests and reminders ---------------------------------------------------------
+
+
+def local_now(at: datetime, timezone: str) -> datetime:
+    """The naive-UTC moment `at` on the wall clock of `timezone` (UTC if unknown)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return at.replace(tzinfo=UTC).astimezone(zone)
+
+
+def _open_tasks(conn: Connection, assignees: Sequence[str], until: date
+                ) -> dict[str, list[TaskInfo]]:
+    out: dict[str, list[TaskInfo]] = defaultdict(list)
+    for start in range(0, len(assignees), outbox.IN_CHUNK):
+        q = (select(*TASK_COLUMNS).select_from(T.join(A, A.c.id == T.c.account_id))
+             .where(T.c.assignee.in_(assignees[start:start + outbox.IN_CHUNK]),
+                    T.c.status == "open", T.c.due <= until))
+        for r in conn.execute(q):
+            out[r.assignee].append(task_info(r))
+    return out
+
+
+def queue_digests(engine: Engine, clock: Clock) -> int:
+    """One digest per active person and local date, once their local time has passed their
+    digest hour, when they have open tasks overdue, due today or due within the week."""
+    at = clock.now()
+    with engine.begin() as conn:
+        due: dict[str, tuple[date, outbox.Prefs]] = {}
+        for email, who in outbox.recipients(conn).items():
+            if not who.active or "digest" in who.prefs.opted_out:
+                continue
+            local = local_now(at, who.prefs.timezone)
+            if local.hour >= who.prefs.digest_hour:
+                due[email] = (local.date(), who.prefs)
+        known = outbox.known_keys(conn, (f"digest:{e}:{d.isoformat()}" for e, (d, _) in due.items()))
+        todo = {e: v for e, v in due.items() if f"digest:{e}:{v[0].isoformat()}" not in known}
+        if not todo:
+            return 0
+        until = max(d for d, _ in todo.values()) + timedelta(days=messages.WEEK_DAYS)
+        tasks = _open_tasks(conn, sorted(todo), until)
+        drafts = [d for e, (day, p) in sorted(todo.items())
+                  if (d := messages.digest(e, day, p.timezone, p.digest_hour, tasks.get(e, [])))]
+        return outbox.enqueue(conn, drafts, at)
+
+
+def queue_due_soon(engine: Engine, clock: Clock) -> int:
+    """A reminder to the assignee (or the queue's lead) of each open task due within two
+    days (UTC dates), once per task."""
+    at = clock.now()
+    today = at.date()
+    with engine.begin() as conn:
+        q = (select(*TASK_COLUMNS).select_from(T.join(A, A.c.id == T.c.account_id))
+             .where(T.c.status == "open", T.c.due >= today,
+                    T.c.due <= today + timedelta(days=messages.DUE_SOON_DAYS)))
+        tasks = [task_info(r) for r in conn.execute(q)]
+        d = Directory.load(conn)
+        drafts: list[Draft] = [messages.due_soon(t, to, today) for t in tasks
+                               for to in messages.task_recipients(t.assignee, t.queue, d.people,
+                                                                  d.leads)]
+        return outbox.enqueue(conn, drafts, at, skip_known=True)

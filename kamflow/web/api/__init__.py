@@ -1,0 +1,12 @@
+"""The REST API under /api: one router per resource, each route checking kamflow.web.policy."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kamflow.web.api import accounts, audit, people, playbooks, portfolio, session, tasks
+from kamflow.web.errors import ERRORS
+
+router = APIRouter(prefix="/api", responses=ERRORS)
+for module in (session, accounts, tasks, playbooks, audit, people, portfolio):
+    router.include_router(module.router)

@@ -1,0 +1,66 @@
+"""/api/audit: adherence, events and the hash chain's verification (managers and admins)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from kamflow import audit
+from kamflow.web import policy
+from kamflow.web.deps import Moment, User, WebContext, context
+from kamflow.web.errors import ApiError
+from kamflow.web.schemas import AdherenceOut, AuditEventOut, Clean, Day, VerifyOut
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+Ctx = Annotated[WebContext, Depends(context)]
+By = Literal["step", "department", "person", "class", "state"]
+assert set(By.__args__) == set(audit.BY)  # type: ignore[attr-defined]
+
+
+def auditor(user: User) -> User:
+    policy.may_audit(user)
+    return user
+
+
+Auditor = Annotated[User, Depends(auditor)]
+
+
+@router.get("/adherence", response_model=AdherenceOut)
+def adherence(
+    ctx: Ctx, user: Auditor, clock: Moment,
+    start: Annotated[Day, Query(alias="from", description="First due date")],
+    end: Annotated[Day, Query(alias="to", description="Last due date, included")],
+    by: Annotated[By, Query(description="How to group")] = "step",
+) -> dict[str, Any]:
+    """Of the tasks due in the period: done on time, late, skipped, open; per group and total.
+    Open tasks count as overdue when due before `at` (default: today)."""
+    if start > end:
+        raise ApiError(422, f"to: {end.isoformat()} is before from {start.isoformat()}", "to")
+    as_of: date = clock.now().date()
+    with ctx.engine.connect() as conn:
+        rows = audit.adherence(conn, start, end, by, as_of)
+    return {"from": start, "to": end, "as_of": as_of, "by": by, "rows": rows}
+
+
+@router.get("/events", response_model=list[AuditEventOut])
+def events(
+    ctx: Ctx, user: Auditor,
+    entity: Annotated[str | None, Query(max_length=32, description="task, account, person, "
+                                                                   "token"), Clean] = None,
+    entity_id: Annotated[str | None, Query(alias="id", max_length=64), Clean] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> list[dict[str, Any]]:
+    """The most recent audit events, newest first."""
+    with ctx.engine.connect() as conn:
+        return audit.events(conn, entity, entity_id, limit)
+
+
+@router.get("/verify", response_model=VerifyOut)
+def verify(ctx: Ctx, user: Auditor) -> dict[str, Any]:
+    """Recompute the hash chain; `broken_at` names the first event that does not fit."""
+    with ctx.engine.connect() as conn:
+        n, found = audit.check_chain(conn)
+    return {"intact": found is None, "events": n, "broken_at": found.id if found else None,
+            "reason": found.reason if found else None}

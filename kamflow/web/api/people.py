@@ -1,0 +1,72 @@
+"""/api/people: list, create, deactivate (handing everything over) and set passwords (admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+
+from kamflow import taskops
+from kamflow.accounts import NotFound, Refused
+from kamflow.web import auth, policy
+from kamflow.web.deps import ActingMoment, User, WebContext, context
+from kamflow.web.schemas import (
+    DeactivatedOut,
+    DeactivateIn,
+    Email,
+    PasswordIn,
+    PersonIn,
+    PersonOut,
+)
+
+router = APIRouter(prefix="/people", tags=["people"])
+Ctx = Annotated[WebContext, Depends(context)]
+PersonEmail = Annotated[Email, Path(max_length=254)]
+
+
+def admin(user: User) -> User:
+    policy.may_manage_people(user)
+    return user
+
+
+Admin = Annotated[User, Depends(admin)]
+
+
+def _one(ctx: WebContext, email: str) -> dict[str, Any]:
+    with ctx.engine.connect() as conn:
+        found = [p for p in auth.list_people(conn) if p["email"] == email]
+    if not found:
+        raise NotFound(f"unknown person '{email}'")
+    return found[0]
+
+
+@router.get("", response_model=list[PersonOut])
+def list_people(ctx: Ctx, user: Admin) -> list[dict[str, Any]]:
+    with ctx.engine.connect() as conn:
+        return auth.list_people(conn)
+
+
+@router.post("", response_model=PersonOut, status_code=201)
+def create_person(ctx: Ctx, user: Admin, body: PersonIn, clock: ActingMoment) -> dict[str, Any]:
+    """A new person, with a password to log in with (or none)."""
+    auth.create_person(ctx.engine, body.email, body.name, body.department, body.role,
+                       body.password, clock, user.email)
+    return _one(ctx, body.email)
+
+
+@router.post("/{email}/deactivate", response_model=DeactivatedOut)
+def deactivate(ctx: Ctx, user: Admin, email: PersonEmail, body: DeactivateIn,
+               clock: ActingMoment) -> dict[str, Any]:
+    """Hand the person's accounts and open tasks over, in one transaction; then deactivate."""
+    if email == user.email:
+        raise Refused("you cannot deactivate yourself")
+    n = taskops.deactivate(ctx.engine, email, body.to, body.to_department, user.email, clock)
+    return {"email": email, **n}
+
+
+@router.post("/{email}/password", response_model=PersonOut)
+def set_password(ctx: Ctx, user: Admin, email: PersonEmail, body: PasswordIn,
+                 clock: ActingMoment) -> dict[str, Any]:
+    """Give the person a new password; their sessions made with the old one end."""
+    auth.set_password(ctx.engine, email, body.password, clock, user.email)
+    return _one(ctx, email)

@@ -1,0 +1,23 @@
+"""/api/portfolio: accounts and revenue per class and state (managers and admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from kamflow import portfolio
+from kamflow.web import policy
+from kamflow.web.deps import Moment, User, WebContext, context
+from kamflow.web.schemas import PortfolioOut
+
+router = APIRouter(prefix="/portfolio", tags=["portfolio"])
+Ctx = Annotated[WebContext, Depends(context)]
+
+
+@router.get("", response_model=PortfolioOut)
+def summary(ctx: Ctx, user: User, clock: Moment) -> dict[str, Any]:
+    """Class and key flag of the last sweep; revenue as of `at`."""
+    policy.may_see_portfolio(user)
+    with ctx.engine.connect() as conn:
+        return portfolio.summary(conn, clock.now())

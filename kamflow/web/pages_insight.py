@@ -1,0 +1,267 @@
+"""Pages to look at: adherence (with its CSV export), the portfolio, one account's "why",
+and the playbooks with the lifecycle diagram. Charts are SVG made by kamflow.web.charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from datetime import date, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import HTMLResponse
+
+from kamflow import accounts, audit, portfolio, taskops
+from kamflow.versions import active_book, lifecycle_of
+from kamflow.web import charts, pagedata, policy
+from kamflow.web.auth import Principal
+from kamflow.web.deps import context
+from kamflow.web.errors import ApiError
+from kamflow.web.pagekit import Viewer, page, render
+from playbooks.schema import Step
+
+router = APIRouter()
+SCATTER_POINTS = 2000
+TOP_GAPS = 10
+DEFAULT_DAYS = 91  # the adherence period when none is given: the last 13 weeks
+
+
+# -- adherence ------------------------------------------------------------------------------
+
+
+def _period(today: date, start: str | None, end: str | None, by: str
+            ) -> tuple[date, date, str]:
+    try:
+        last = date.fromisoformat(end) if end else today
+    except ValueError:
+        raise ApiError(422, f"to: '{end}' is not a date (2026-06-30)", "to") from None
+    try:
+        first = date.fromisoformat(start) if start else last - timedelta(days=DEFAULT_DAYS - 1)
+    except ValueError:
+        raise ApiError(422, f"from: '{start}' is not a date (2026-01-01)", "from") from None
+    if first > last:
+        raise ApiError(422, f"to: {last.isoformat()} is before from {first.isoformat()}", "to")
+    if (last - first).days > 3 * 366:
+        raise ApiError(422, "from: at most three years at a time", "from")
+    if by not in audit.BY:
+        raise ApiError(422, f"by: '{by}' is not one of {', '.join(audit.BY)}", "by")
+    return first, last, by
+
+
+Text = Annotated[str | None, Query(max_length=40)]
+
+
+@router.get("/adherence", response_class=HTMLResponse)
+def adherence(request: Request, viewer: Viewer, start: Annotated[Text, Query(alias="from")] = None,
+              end: Annotated[Text, Query(alias="to")] = None,
+              by: Annotated[str, Query(max_length=20)] = "step") -> Response:
+    """On-time rate by step, department, person, class or state; the weekly trend;
+    escalations; skips with their reasons."""
+
+    def build(user: Principal) -> Response:
+        policy.may_audit(user)
+        ctx = context(request)
+        today = ctx.clock.now().date()
+        first, last, group = _period(today, start, end, by)
+        with ctx.engine.connect() as conn:
+            rows = audit.adherence(conn, first, last, group, today)
+            weeks = pagedata.weekly_on_time(conn, first, last)
+            n_escalated, escalated = pagedata.escalated(conn, first, last)
+        total = rows[-1]
+        trend = charts.line_chart(
+            [(w.start.strftime("%d %b"), w.rate) for w in weeks],
+            "On-time rate per week of due dates",
+            hover=[f"week of {w.start.isoformat()}: "
+                   + (f"{w.on_time} of {w.due} on time" if w.due else "nothing due")
+                   for w in weeks])
+        query = {"from": first.isoformat(), "to": last.isoformat(), "by": group}
+        return render(request, "adherence.html", user, rows=rows[:-1], total=total,
+                      first=first, last=last, by=group, groupings=audit.BY, trend=trend,
+                      weeks=weeks, escalated=escalated, n_escalated=n_escalated,
+                      query=query)
+
+    return page(request, viewer, build)
+
+
+CSV_COLUMNS = ("group", "due", "done_on_time", "done_late", "skipped", "open_overdue",
+               "open_not_yet_due", "cancelled", "on_time_rate", "median_lateness_days",
+               "skip_reasons")
+
+
+@router.get("/adherence.csv")
+def adherence_csv(request: Request, viewer: Viewer,
+                  start: Annotated[Text, Query(alias="from")] = None,
+                  end: Annotated[Text, Query(alias="to")] = None,
+                  by: Annotated[str, Query(max_length=20)] = "step") -> Response:
+    """The adherence table as CSV (one row per group, then the total)."""
+
+    def build(user: Principal) -> Response:
+        policy.may_audit(user)
+        ctx = context(request)
+        today = ctx.clock.now().date()
+        first, last, group = _period(today, start, end, by)
+        with ctx.engine.connect() as conn:
+            rows = audit.adherence(conn, first, last, group, today)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([group if c == "group" else c for c in CSV_COLUMNS])
+        for r in rows:
+            writer.writerow([
+                ("" if r[c] is None else f"{r[c]:.4f}") if c == "on_time_rate"
+                else json.dumps(r[c], sort_keys=True) if c == "skip_reasons"
+                else ("" if r[c] is None else r[c]) for c in CSV_COLUMNS])
+        name = f"adherence-{group}-{first.isoformat()}-{last.isoformat()}.csv"
+        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+    return page(request, viewer, build)
+
+
+# -- portfolio --------------------------------------------------------------------------------
+
+
+@router.get("/portfolio", response_class=HTMLResponse)
+def portfolio_page(request: Request, viewer: Viewer) -> Response:
+    """The potential x contribution matrix, sleeping revenue, concentration, states."""
+
+    def build(user: Principal) -> Response:
+        policy.may_see_portfolio(user)
+        ctx = context(request)
+        now = ctx.clock.now()
+        with ctx.engine.connect() as conn:
+            summary = portfolio.summary(conn, now)
+            thresholds = active_book(conn).classification
+            rows = pagedata.revenue_by_account(conn, now)
+        shown = pagedata.sample(rows, SCATTER_POINTS)
+        pot, con = thresholds.potential, thresholds.contribution
+        share = thresholds.min_share_for_high_contribution
+        scatter = charts.scatter(
+            [charts.Point(r.potential, r.revenue, r.klass,
+                          f"{r.id} {r.name}: class {r.klass or '-'}, potential "
+                          f"{charts.money(r.potential)}, revenue {charts.money(r.revenue)}")
+             for r in shown],
+            "Potential x contribution", x_title="potential per year (log scale)",
+            y_title="revenue, trailing 12 months (log scale)",
+            x_lines=[(pot.medium, f"medium potential {charts.money(pot.medium)}"),
+                     (pot.high, f"high potential {charts.money(pot.high)}")],
+            y_lines=[(con.medium, f"medium contribution {charts.money(con.medium)}"),
+                     (con.high, f"high contribution {charts.money(con.high)}")],
+            ratio_line=(share, f"revenue = {share:.0%} of potential"),
+            regions=[("A", (pot.high, math.inf), (con.high, math.inf)),
+                     ("B", (0, pot.high), (con.high, math.inf)),
+                     ("C", (pot.medium, math.inf), (0, con.high)),
+                     ("D", (0, pot.medium), (0, con.high))])
+        per_state: dict[str, int] = dict.fromkeys(summary["states"], 0)
+        for figures in summary["classes"].values():
+            for state, n in figures["states"].items():
+                per_state[state] = per_state.get(state, 0) + n
+        states_svg = charts.hbars(list(per_state.items()), "Accounts per state",
+                                  fmt=lambda v: f"{v:.0f}")
+        concentration = pagedata.concentration(rows)
+        conc_svg = charts.hbars([(f"top {n}", s) for n, s in concentration],
+                                "Share of revenue in the largest accounts", fmt=charts.percent,
+                                top_value=1.0, colour="#d95f02")
+        gaps = sorted(rows, key=lambda r: (-r.gap, r.id))[:TOP_GAPS]
+        return render(request, "portfolio.html", user, summary=summary, scatter=scatter,
+                      shown=len(shown), total=len(rows), states_svg=states_svg,
+                      per_state=per_state, conc_svg=conc_svg, concentration=concentration,
+                      gaps=gaps, thresholds=thresholds)
+
+    return page(request, viewer, build)
+
+
+# -- one account --------------------------------------------------------------------------
+
+
+@router.get("/accounts/{account_id}", response_class=HTMLResponse)
+def account_page(request: Request, viewer: Viewer,
+                 account_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+    """Metrics, class, the state timeline with each transition's reason, tasks, contacts,
+    feedback: for whoever the policy lets see the account (404 otherwise)."""
+
+    def build(user: Principal) -> Response:
+        ctx = context(request)
+        now = ctx.clock.now()
+        with ctx.engine.connect() as conn:
+            policy.visible_account(conn, user, account_id)
+            shown = accounts.show(conn, account_id, now)
+            tasks = taskops.list_tasks(conn, now.date(), status="all", account=account_id,
+                                       scope=policy.task_scope(user))
+            contacts = pagedata.contacts(conn, account_id)
+            feedback = pagedata.feedback(conn, account_id)
+            channels = list(active_book(conn).organization.contact_channels)
+        tasks.sort(key=lambda t: (t["status"] not in ("open", "snoozed"), t["due"]),
+                   reverse=False)
+        return render(request, "account.html", user, a=shown, tasks=tasks[:200],
+                      contacts=contacts, feedback=feedback, channels=channels,
+                      transitions=list(reversed(shown["transitions"])))
+
+    return page(request, viewer, build)
+
+
+# -- playbooks -----------------------------------------------------------------------------
+
+
+def cadence_text(step: Step) -> str:
+    c = step.cadence
+    if c.kind == "once":
+        return f"once, {c.offset_days} days after entering the state"
+    if c.kind == "every":
+        return f"every {c.days} days, counted from {c.counted_from}"
+    if c.kind == "monthly":
+        return f"monthly, on day {c.day}"
+    if c.kind == "quarterly":
+        return f"each fiscal quarter, {c.offset_days} days in"
+    if c.kind == "yearly":
+        return f"each fiscal year, {c.offset_days} days in"
+    if c.kind == "event":
+        return f"on each {c.event} event"
+    channels = f" ({', '.join(c.channels)})" if c.channels else ""
+    return f"when there was no contact{channels} for {c.days} days"
+
+
+def requires_text(step: Step) -> str:
+    r = step.requires
+    parts = [p for p, on in (("outcome", r.outcome), ("note", r.note)) if on]
+    parts += [f"field {f}" for f in r.fields]
+    return ", ".join(parts) or "nothing"
+
+
+@router.get("/playbooks", response_class=HTMLResponse)
+def playbooks_page(request: Request, viewer: Viewer) -> Response:
+    """The lifecycle as an SVG diagram and as Mermaid; each state's steps and RACI."""
+
+    def build(user: Principal) -> Response:
+        ctx = context(request)
+        with ctx.engine.connect() as conn:
+            book = active_book(conn)
+        life = book.lifecycle
+        edges = [charts.Edge(s, t.dest, t.rule, t.when is None)
+                 for t in life.transitions for s in t.source]
+        diagram = charts.state_diagram([(k, s.title) for k, s in life.states.items()],
+                                       life.initial, edges, "The lifecycle")
+        depts = book.organization.departments
+        names: dict[str, str] = {}
+        states = []
+        for key, state in life.states.items():
+            pb = book.states.get(key)
+            steps = list(pb.steps) if pb else []
+            parties: list[str] = []
+            for s in steps:
+                parties += [p for p in s.raci if p not in parties]
+            for p in parties:
+                lead_of = p.removesuffix(".lead")
+                names[p] = (f"{depts[lead_of].name} lead" if lead_of != p and lead_of in depts
+                            else depts[p].name if p in depts else p)
+            states.append({"key": key, "title": state.title, "description": state.description,
+                           "purpose": pb.purpose if pb else "", "parties": parties,
+                           "steps": [{"step": s, "cadence": cadence_text(s),
+                                      "requires": requires_text(s)} for s in steps]})
+        return render(request, "playbooks.html", user, diagram=diagram, party_names=names,
+                      mermaid=lifecycle_of(book).diagram(), states=states,
+                      transitions=life.transitions, version=book.version,
+                      departments=book.organization.departments)
+
+    return page(request, viewer, build)

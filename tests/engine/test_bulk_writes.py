@@ -1,0 +1,218 @@
+"""kamflow.bulk's driver-level writes store exactly what the SQLAlchemy Core path stored.
+
+(The store's write helpers live in kamflow/, but these tests sit with the sweep's other
+fast paths.) Every scenario runs twice on the same database, each time in a transaction
+that is rolled back: once through the set-based statements (PostgreSQL: unnest arrays;
+SQLite: executemany and multi-row VALUES) and once with them switched off, so through
+Core's executemany. The rows written, what comes back from RETURNING and the JSON
+null/SQL NULL distinction must be the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, select
+from sqlalchemy.exc import DataError, StatementError
+
+from kamflow import bulk
+from kamflow.models import Account, AuditEvent, Department, Person, Task, Transition
+from support import DB
+
+A = Account.__table__  # type: ignore[attr-defined]
+T = Task.__table__  # type: ignore[attr-defined]
+TR = Transition.__table__  # type: ignore[attr-defined]
+P = Person.__table__  # type: ignore[attr-defined]
+D = Department.__table__  # type: ignore[attr-defined]
+AE = AuditEvent.__table__  # type: ignore[attr-defined]
+AT = datetime(2026, 11, 23, 3, 0, 0, 123456)
+JSON_COLUMNS = ("fields", "evidence", "why")
+
+
+def _base(conn: Connection) -> None:
+    conn.execute(D.insert(), [{"key": "sales_x", "name": "S"}])
+    conn.execute(P.insert(), [{"email": "ann@x.test", "name": "Ann", "department": "sales_x",
+                               "role": "account_manager", "active": True}])
+    conn.execute(A.insert(), [
+        {"id": f"ACC-{i}", "name": f"n{i}", "owner_email": "ann@x.test",
+         "criteria": {"size": i}, "state": "loyal", "state_since": datetime(2026, 1, 1),
+         "created_at": datetime(2020, 1, 1)} for i in range(8)])
+
+
+def _task(i: int, period: str = "2026-11", **kw: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "account_id": f"ACC-{i % 8}", "step": "loyal.review", "period": period, "state": "loyal",
+        "playbook_version": "v1", "title": f"Review ä€ {i} 'quoted' \"{{x}}\"",
+        "start": date(2026, 11, 1), "due": date(2026, 11, 15 + i % 10),
+        "assignee": None if i % 3 else "ann@x.test", "queue": "sales_x" if i % 3 else None,
+        "responsible_dept": "sales_x", "accountable": None, "accountable_dept": "sales_x",
+        "co_responsible": ",", "consulted": ",", "informed": ",", "escalation_level": i % 2,
+        "fields": {} if i % 2 else {"n": i, "x": [1, 2.5, None], "s": "ü"},
+        "evidence": None, "created_at": AT, "updated_at": AT,
+        "why": {"rule": "loyal.review", "nested": {"f": 0.1 + i, "b": True, "none": None}},
+    }
+    row.update(kw)
+    return row
+
+
+def scenario(conn: Connection) -> dict[str, Any]:
+    """Inserts with conflicts (in the batch and with stored rows), guarded updates, and
+    columns left to their defaults; returns what the calls answered."""
+    _base(conn)
+    out: dict[str, Any] = {}
+    # status left out: its default ("open") is filled in; rows 10-11 repeat keys in the batch
+    rows = [_task(i) for i in range(10)] + [_task(3), _task(4, title="dupe")]
+    made = bulk.insert_returning(conn, T, rows, ["account_id", "step", "period"],
+                                 ["id", "account_id", "step", "period", "due", "why",
+                                  "escalated_at"])
+    out["made"] = sorted((m["account_id"], m["step"], m["period"], m["due"], repr(m["why"]),
+                          m["escalated_at"]) for m in made)
+    ids = {(m["account_id"], m["period"]): m["id"] for m in made}
+    again = bulk.insert_returning(conn, T, [_task(1), _task(20, period="2026-12")],
+                                  ["account_id", "step", "period"], ["account_id", "period"])
+    out["again"] = sorted((m["account_id"], m["period"]) for m in again)
+    out["new"] = sorted(bulk.insert_new(conn, TR, [
+        {"account_id": f"ACC-{i}", "from_state": "loyal", "to_state": "declining", "at": AT,
+         "rule": "drifting_away", "metrics": {"revenue_trend": -0.2 * i, "days": i, "x": None},
+         "actor": "system", "playbook_version": "v1"}  # reason left to its default
+        for i in (0, 1, 2, 1)], ["account_id", "at"], returning="account_id"))
+    out["new_again"] = sorted(bulk.insert_new(conn, TR, [
+        {"account_id": "ACC-1", "from_state": "loyal", "to_state": "declining", "at": AT,
+         "rule": "r", "metrics": {}, "actor": "system", "playbook_version": "v1"}],
+        ["account_id", "at"], returning="account_id"))
+    # guarded task updates: one guard no longer matches, JSON evidence set and set to None
+    done = [{"id": ids[(f"ACC-{i}", "2026-11")], "_status": "open" if i != 2 else "snoozed",
+             "status": "done", "updated_at": datetime(2026, 11, 24), "done_at": AT,
+             "done_by": "ann@x.test", "outcome": "ok",
+             "evidence": {"contact_date": "2026-11-20", "i": i} if i % 2 else None}
+            for i in range(6)]
+    bulk.update_by_key(conn, T, done, "id", guard=["status"])
+    # account updates: ints into a float column, None, bools, a datetime, no guard
+    bulk.update_by_key(conn, A, [
+        {"id": f"ACC-{i}", "klass": "ABCD"[i % 4], "key_account": i % 2 == 0,
+         "segment": None if i == 3 else "loyal",
+         "portrait_fit": 50 if i % 2 else 0.1 + 0.2 + i / 3,  # ints among floats; 17 digits
+         "classified_at": AT} for i in range(8)], "id")
+    bulk.update_by_key(conn, A, [
+        {"id": f"ACC-{i}", "state": "declining", "state_since": AT,
+         "baseline_revenue": None if i else 1e6, "_state": "loyal" if i != 4 else "lost"}
+        for i in range(6)], "id", guard=["state"])
+    # the same key twice in one call: applied one after the other, as row-by-row updates do
+    bulk.update_by_key(conn, T, [
+        {"id": ids[("ACC-6", "2026-11")], "_escalation_level": 0, "escalation_level": 1},
+        {"id": ids[("ACC-6", "2026-11")], "_escalation_level": 1, "escalation_level": 2},
+    ], "id", guard=["escalation_level"])
+    # plain inserts (audit-shaped): JSON None, nested values, hashes left to their defaults
+    bulk.insert_all(conn, AE, [
+        {"at": AT, "actor": "system", "entity": "task", "entity_id": str(i), "action": "created",
+         "before": None if i % 2 else {"status": "open"},
+         "after": {"i": i, "due": "2026-11-30", "x": [1.5, None, "ä"]}} for i in range(7)])
+    return out
+
+
+def snapshot(conn: Connection) -> dict[str, Any]:
+    tasks = conn.execute(
+        select(*(c for c in T.c if c.name != "id"),
+               *(T.c[j].is_(None).label(f"{j}_sql_null") for j in JSON_COLUMNS))
+        .order_by(T.c.account_id, T.c.step, T.c.period)).all()
+    accounts = conn.execute(select(A).order_by(A.c.id)).all()
+    moves = conn.execute(select(*(c for c in TR.c if c.name != "id"))
+                         .order_by(TR.c.account_id, TR.c.at)).all()
+    events = conn.execute(select(*(c for c in AE.c if c.name != "id"),
+                                 AE.c.before.is_(None).label("before_sql_null"))
+                          .order_by(AE.c.entity_id)).all()
+    return {"tasks": [tuple(map(repr, r)) for r in tasks],
+            "events": [tuple(map(repr, r)) for r in events],
+            "accounts": [tuple(map(repr, r)) for r in accounts],
+            "transitions": [tuple(map(repr, r)) for r in moves]}
+
+
+def run(db: DB, fn: Callable[[Connection], Any]) -> tuple[Any, dict[str, Any]]:
+    with db.engine.connect() as conn:
+        trans = conn.begin()
+        try:
+            answer = fn(conn)
+            return answer, snapshot(conn)
+        finally:
+            trans.rollback()
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several chunks per call, and on SQLite several VALUES statements per chunk."""
+    monkeypatch.setattr(bulk, "CHUNK", 4)
+    monkeypatch.setattr(bulk, "SQLITE_ROWS", 3)
+
+
+def core_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "_path", lambda conn: None)
+
+
+@pytest.mark.usefixtures("small_chunks")
+def test_driver_writes_store_what_core_stored(db: DB, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_calls: list[str] = []
+    real_insert, real_update, real_all = bulk._fast_insert, bulk._fast_update, bulk._fast_insert_all
+
+    def spy_insert(*args: Any) -> Any:
+        got = real_insert(*args)
+        fast_calls.append("insert" if got is not None else "insert-fallback")
+        return got
+
+    def spy_update(*args: Any) -> bool:
+        done = real_update(*args)
+        fast_calls.append("update" if done else "update-fallback")
+        return done
+
+    def spy_all(*args: Any) -> bool:
+        done = real_all(*args)
+        fast_calls.append("all" if done else "all-fallback")
+        return done
+
+    monkeypatch.setattr(bulk, "_fast_insert", spy_insert)
+    monkeypatch.setattr(bulk, "_fast_insert_all", spy_all)
+    monkeypatch.setattr(bulk, "_fast_update", spy_update)
+    fast = run(db, scenario)
+    assert "insert" in fast_calls and "update" in fast_calls
+    assert "insert-fallback" not in fast_calls and "all-fallback" not in fast_calls
+    assert fast_calls.count("all") == 2  # seven events in chunks of four
+    expected_fallbacks = 1 if db.engine.dialect.name == "postgresql" else 0  # the repeated key
+    assert fast_calls.count("update-fallback") == expected_fallbacks
+    core_only(monkeypatch)
+    core = run(db, scenario)
+    assert fast[0] == core[0]
+    assert fast[1] == core[1]
+    answer, stored = fast
+    assert answer["new"] == ["ACC-0", "ACC-1", "ACC-2"] and answer["new_again"] == []
+    assert answer["again"] == [("ACC-4", "2026-12")]
+    assert len(answer["made"]) == 8  # ten rows, two of them for accounts already in the batch
+    assert all(isinstance(m[3], date) for m in answer["made"])  # RETURNING went through types
+
+
+def test_too_long_text_fails_as_before_on_postgresql(db: DB) -> None:
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce varchar lengths")
+    with db.engine.connect() as conn, conn.begin():
+        _base(conn)
+        with pytest.raises(DataError):  # a cast to varchar(n)[] would have truncated silently
+            bulk.insert_returning(conn, T, [_task(1, period="x" * 41)],
+                                  ["account_id", "step", "period"], ["id"])
+
+
+def test_mixed_value_types_fall_back_to_core(db: DB) -> None:
+    with db.engine.connect() as conn, conn.begin():
+        _base(conn)
+        # an int among the strings of a text column: psycopg arrays hold one type
+        rows = [_task(1), _task(2, title=12345)]
+        made = bulk.insert_returning(conn, T, rows, ["account_id", "step", "period"], ["title"])
+        assert sorted(str(m["title"]) for m in made) == sorted([rows[0]["title"], "12345"])
+
+
+def test_a_row_missing_a_column_is_refused(db: DB) -> None:
+    with db.engine.connect() as conn, conn.begin():
+        _base(conn)
+        rows = [_task(1), {k: v for k, v in _task(2).items() if k != "title"}]
+        with pytest.raises((KeyError, StatementError)):
+            bulk.insert_returning(conn, T, rows, ["account_id", "step", "period"], ["id"])

@@ -1,0 +1,466 @@
+"""Notifications on a real store, a real SMTP server and a real HTTP receiver: written in
+the transaction that causes them, delivered once each, kept through outages."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mailhooks import Hook, Smtp, free_port
+from sqlalchemy import func, select
+
+from engine.clock import FixedClock
+from kamflow import tasking
+from kamflow.importer import import_csv
+from kamflow.models import Account, AuditEvent, Outbox, Task, Transition
+from kamflow.notify import deliver, queue_digests, queue_due_soon
+from kamflow.sweep import run_sweep
+from kamflow.versions import active_version
+from notifications.channels import EmailChannel, Message, WebhookChannel
+from support import DB, write_portfolio
+
+OB = Outbox.__table__  # type: ignore[attr-defined]
+T = Task.__table__  # type: ignore[attr-defined]
+A = Account.__table__  # type: ignore[attr-defined]
+TR = Transition.__table__  # type: ignore[attr-defined]
+EV = AuditEvent.__table__  # type: ignore[attr-defined]
+AT = datetime(2026, 6, 15)
+LEADS = ("lea@x.test,Lea Lead,sales,department_lead\n"
+         "fin@x.test,Fin Lead,finance,department_lead\n"
+         "mia@x.test,Mia Lead,marketing,department_lead\n"
+         "sid@x.test,Sid Lead,service,department_lead\n"
+         "quinn@x.test,Quinn Quotes,quotes,department_lead\n")
+
+
+@pytest.fixture
+def smtp() -> Iterator[Smtp]:
+    server = Smtp()
+    server.start()
+    yield server
+    server.stop()
+
+
+# -- the store ---------------------------------------------------------------------------
+
+
+def load(db: DB, tmp_path: Path) -> None:
+    files = write_portfolio(tmp_path)
+    files["people"].write_text(files["people"].read_text() + LEADS)
+    clock = FixedClock(datetime(2026, 1, 1))
+    for kind, path in files.items():
+        import_csv(db.engine, kind, path, clock)
+
+
+@pytest.fixture
+def loaded(db: DB, tmp_path: Path) -> DB:
+    load(db, tmp_path)
+    return db
+
+
+def outbox(db: DB, *where: Any) -> list[dict[str, Any]]:
+    with db.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(OB).where(*where).order_by(OB.c.id))]
+
+
+def count(db: DB, table: Any, *where: Any) -> int:
+    with db.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def prefs(db: DB, who: str, *args: str) -> dict[str, Any]:
+    r = db.cli("people", "prefs", who, "--json", *args)
+    assert r.code == 0, r.stderr
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+LEAD = {"sales": ["lea@x.test"], "finance": ["fin@x.test"], "marketing": ["mia@x.test"],
+        "service": ["sid@x.test"], "quotes": ["quinn@x.test"],
+        "management": ["sam@x.test"]}  # no lead there: its members
+
+
+def expected_task_notices(db: DB) -> set[tuple[str, str]]:
+    """(dedupe key, recipient) that the tasks in the store call for."""
+    want = set()
+    with db.engine.connect() as conn:
+        for t in conn.execute(select(T.c.id, T.c.assignee, T.c.queue, T.c.informed)):
+            to = [t.assignee] if t.assignee else LEAD[t.queue]
+            want.update((f"task_assigned:{t.id}:{e}", e) for e in to)
+            for party in t.informed.strip(",").split(","):
+                e = party if "@" in party else LEAD.get(party, [None])[0]
+                if e and e not in to and party != "management":
+                    want.add((f"informed:{t.id}:{e}", e))
+    return want
+
+
+def mid(key: str) -> str:
+    return Message("", "", "", "", "", key).message_id
+
+
+# -- enqueue in the same transaction -------------------------------------------------------
+
+
+def test_a_sweep_writes_its_notifications_with_the_tasks_and_once(loaded: DB) -> None:
+    run_sweep(loaded.engine, FixedClock(AT))
+    rows = outbox(loaded)
+    got = {(r["dedupe_key"], r["recipient"]) for r in rows if r["kind"] != "state_changed"}
+    assert got == expected_task_notices(loaded)
+    kinds = {r["kind"] for r in rows}
+    assert kinds == {"task_assigned", "informed", "state_changed"}
+    # the queue task (service.lead is A, and R is a queue) goes to the queue's lead
+    with loaded.engine.connect() as conn:
+        version = active_version(conn)
+        keys = conn.execute(select(A.c.id).where(A.c.key_account.is_(True))).scalars().all()
+        moved = conn.execute(select(TR.c.account_id, TR.c.to_state).where(
+            TR.c.at == AT, TR.c.account_id.in_(keys))).all()
+    assert moved, "the portfolio has key accounts that move"
+    changes = {(r["dedupe_key"], r["recipient"]) for r in rows if r["kind"] == "state_changed"}
+    assert changes == {(f"state_changed:{a}:{AT.isoformat()}:{who}", who)
+                       for a, _ in moved for who in ("ann@x.test", "sam@x.test")}
+    review = next(r for r in rows if r["kind"] == "task_assigned"
+                  and "Quarterly review" in r["subject"])
+    assert review["payload"]["rule"] == "loyal.quarterly_plan_review"
+    assert review["payload"]["playbook_version"] == version
+    assert "fiscal quarter FY2026-Q2" in review["payload"]["reason"]
+    assert "fiscal quarter FY2026-Q2" in review["body_txt"] and "Steady GmbH" in review["body_html"]
+    assert {r["status"] for r in rows} == {"pending"} and {r["channel"] for r in rows} == {"email"}
+    run_sweep(loaded.engine, FixedClock(AT))
+    assert len(outbox(loaded)) == len(rows)
+
+
+def test_a_crash_inside_a_chunk_leaves_neither_tasks_nor_notifications(
+        loaded: DB, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Crash(Exception):
+        pass
+
+    def boom(*_args: Any) -> None:  # runs after the tasks and notifications went in
+        raise Crash
+
+    monkeypatch.setattr(tasking, "link_feedback", boom)
+    with pytest.raises(Crash):
+        run_sweep(loaded.engine, FixedClock(AT))
+    assert count(loaded, T) == 0 and count(loaded, OB) == 0 and count(loaded, TR, TR.c.at == AT) == 0
+
+
+def test_a_sweep_stopped_between_chunks_leaves_no_orphan_and_the_rerun_completes(
+        loaded: DB) -> None:
+    class Crash(Exception):
+        pass
+
+    def stop(_n: int) -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        run_sweep(loaded.engine, FixedClock(AT), progress=stop, chunk=2)
+    partial = outbox(loaded)
+    assert count(loaded, T) > 0 and partial
+    got = {(r["dedupe_key"], r["recipient"]) for r in partial if r["kind"] != "state_changed"}
+    assert got == expected_task_notices(loaded)  # exactly the tasks that exist, no more
+    run_sweep(loaded.engine, FixedClock(AT), chunk=2)
+    rows = outbox(loaded)
+    assert {(r["dedupe_key"], r["recipient"]) for r in rows if r["kind"] != "state_changed"} \
+        == expected_task_notices(loaded)
+    assert len({r["dedupe_key"] for r in rows}) == len(rows)
+
+
+def test_escalations_notify_each_level_once(loaded: DB) -> None:
+    run_sweep(loaded.engine, FixedClock(AT))
+    later = FixedClock(AT + timedelta(days=30))
+    run_sweep(loaded.engine, later)
+    with loaded.engine.connect() as conn:
+        events = conn.execute(select(EV.c.entity_id, EV.c.after).where(
+            EV.c.action == "escalated")).all()
+    assert events
+    rows = outbox(loaded, OB.c.kind == "escalated")
+    want = {(f"escalated:{e.entity_id}:{e.after['level']}:{who}", who) for e in events
+            for who in (LEAD[e.after["to"][6:]] if e.after["to"].startswith("queue:")
+                        else [e.after["to"]])}
+    assert ("queue:management" in {e.after["to"] for e in events}
+            and any(who == "sam@x.test" for _, who in want))
+    assert {(r["dedupe_key"], r["recipient"]) for r in rows} == want
+    late = rows[0]
+    assert "days late" in late["subject"] and late["payload"]["reason"].startswith("due on")
+    run_sweep(loaded.engine, later)
+    assert len(outbox(loaded, OB.c.kind == "escalated")) == len(rows)
+
+
+def test_a_manual_move_of_a_key_account_tells_owner_and_sponsor_but_not_the_mover(
+        loaded: DB) -> None:
+    run_sweep(loaded.engine, FixedClock(AT))
+    with loaded.engine.connect() as conn:
+        key = conn.execute(select(A.c.id).where(A.c.key_account.is_(True),
+                                                A.c.state == "declining")).scalars().first()
+    assert key is not None
+    r = loaded.cli("account", "move", key, "recovery", "--reason", "framework tender lost",
+                   "--by", "sam@x.test", "--at", "2026-06-20")
+    assert r.code == 0, r.stderr
+    rows = outbox(loaded, OB.c.kind == "state_changed", OB.c.dedupe_key.like(f"%{key}:2026-06-20%"))
+    assert [r["recipient"] for r in rows] == ["ann@x.test"]
+    assert "sam@x.test: framework tender lost" in rows[0]["body_txt"]
+
+
+def test_queue_tasks_go_to_the_queue_lead_and_a_reassigned_task_to_its_new_assignee(
+        loaded: DB) -> None:
+    run_sweep(loaded.engine, FixedClock(AT))
+    r = loaded.cli("event", "NEWBIG", "quote_created", "--ref", "Q-17", "--at", "2026-06-16")
+    assert r.code == 0, r.stderr
+    with loaded.engine.connect() as conn:
+        check = conn.execute(select(T.c.id, T.c.queue).where(
+            T.c.step == "high_potential.quote_double_check")).one()
+    assert check.queue == "quotes"
+    (row,) = outbox(loaded, OB.c.dedupe_key.like(f"task_assigned:{check.id}:%"))
+    assert row["recipient"] == "quinn@x.test" and "quotes queue" in row["subject"]
+    r = loaded.cli("task", "reassign", str(check.id), "--to", "lea@x.test", "--by", "quinn@x.test",
+                   "--at", "2026-06-16T10:00")
+    assert r.code == 0, r.stderr
+    assert [x["recipient"] for x in outbox(loaded, OB.c.dedupe_key.like(
+        f"task_assigned:{check.id}:%"))] == ["quinn@x.test", "lea@x.test"]
+
+
+# -- delivery ---------------------------------------------------------------------------
+
+
+def test_every_message_arrives_once_with_its_subject_and_recipient(
+        loaded: DB, smtp: Smtp) -> None:
+    run_sweep(loaded.engine, FixedClock(AT))
+    rows = outbox(loaded)
+    result = deliver(loaded.engine, FixedClock(AT), smtp.channels(), batch=7)
+    assert (result.claimed, result.sent, result.retried) == (len(rows), len(rows), 0)
+    assert sorted(smtp.received()) == sorted((r["recipient"], r["subject"], mid(r["dedupe_key"]))
+                                             for r in rows)
+    assert {r["status"] for r in outbox(loaded)} == {"sent"}
+    assert {r["sent_at"] for r in outbox(loaded)} == {AT}
+    again = deliver(loaded.engine, FixedClock(AT + timedelta(hours=1)), smtp.channels())
+    assert again.claimed == 0 and len(smtp.received()) == len(rows)
+
+
+def test_an_smtp_outage_loses_nothing_and_the_retry_sends_each_message_once(
+        loaded: DB, smtp: Smtp) -> None:
+    run_sweep(loaded.engine, FixedClock(AT))
+    n = count(loaded, OB)
+    smtp.stop()
+    down = deliver(loaded.engine, FixedClock(AT), smtp.channels())
+    assert (down.sent, down.retried, down.failed) == (0, n, 0)
+    rows = outbox(loaded)
+    assert {(r["status"], r["attempts"], r["next_attempt_at"]) for r in rows} == {
+        ("pending", 1, AT + timedelta(minutes=1))}
+    assert all("Connection refused" in r["last_error"] for r in rows)
+    # the server is down: after the first refusal the others are not even tried this time
+    assert sum(r["last_error"].startswith("not tried: ") for r in rows) == n - 1
+    assert deliver(loaded.engine, FixedClock(AT + timedelta(seconds=59)), smtp.channels()
+                   ).claimed == 0  # backing off
+    still = deliver(loaded.engine, FixedClock(AT + timedelta(minutes=1)), smtp.channels())
+    assert still.retried == n
+    assert {(r["attempts"], r["next_attempt_at"]) for r in outbox(loaded)} == {
+        (2, AT + timedelta(minutes=3))}  # 1 min, then 2 min
+    smtp.start()
+    assert deliver(loaded.engine, FixedClock(AT + timedelta(minutes=2)), smtp.channels()
+                   ).claimed == 0
+    back = deliver(loaded.engine, FixedClock(AT + timedelta(minutes=3)), smtp.channels())
+    assert (back.sent, back.retried) == (n, 0)
+    assert sorted(smtp.received()) == sorted((r["recipient"], r["subject"], mid(r["dedupe_key"]))
+                                             for r in rows)
+    assert {(r["status"], r["attempts"]) for r in outbox(loaded)} == {("sent", 3)}
+    after = deliver(loaded.engine, FixedClock(AT + timedelta(days=1)), smtp.channels())
+    assert after.claimed == 0 and len(smtp.received()) == n
+
+
+def test_a_message_is_given_up_after_max_attempts_and_backoff_is_capped(loaded: DB) -> None:
+    from kamflow.notify import backoff
+
+    assert [backoff(k) for k in (1, 2, 3, 9, 10, 40)] == [
+        timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4),
+        timedelta(minutes=256), timedelta(hours=6), timedelta(hours=6)]
+    run_sweep(loaded.engine, FixedClock(AT))
+    dead = {"email": EmailChannel("127.0.0.1", free_port(), timeout=2)}
+    at = AT
+    for _ in range(3):
+        deliver(loaded.engine, FixedClock(at), dead, max_attempts=3)
+        at += timedelta(hours=6)
+    assert {(r["status"], r["attempts"]) for r in outbox(loaded)} == {("failed", 3)}
+    assert deliver(loaded.engine, FixedClock(at), dead, max_attempts=3).claimed == 0
+
+
+def test_two_deliverers_in_parallel_never_send_the_same_row(loaded: DB, smtp: Smtp) -> None:
+    run_sweep(loaded.engine, FixedClock(AT))
+    n = count(loaded, OB)
+    start = threading.Barrier(2)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            results.append(deliver(loaded.engine, FixedClock(AT), smtp.channels(), batch=3))
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    got = smtp.received()
+    assert len(got) == n and len({m for _, _, m in got}) == n
+    assert sum(r.sent for r in results) == n
+    assert {r["status"] for r in outbox(loaded)} == {"sent"}
+
+
+def test_a_webhook_outage_then_each_post_arrives_once(loaded: DB) -> None:
+    hook = Hook([503] * 1000)
+    try:
+        prefs(loaded, "ann@x.test", "--channel", "webhook", "--webhook-url", f"{hook.url}/ann")
+        run_sweep(loaded.engine, FixedClock(AT))
+        mine = outbox(loaded, OB.c.channel == "webhook")
+        assert mine and {r["recipient"] for r in mine} == {"ann@x.test"}
+        chans = {"webhook": WebhookChannel(timeout=5), "email": EmailChannel(
+            "127.0.0.1", free_port(), timeout=2)}
+        down = deliver(loaded.engine, FixedClock(AT), chans)
+        assert down.sent == 0 and hook.calls == len(mine)
+        assert all("HTTP 503" in r["last_error"] for r in outbox(loaded, OB.c.channel == "webhook"))
+        hook.statuses.clear()
+        hook.statuses.extend([503, 503])  # still flaky for two more posts
+        deliver(loaded.engine, FixedClock(AT + timedelta(minutes=1)), chans)
+        deliver(loaded.engine, FixedClock(AT + timedelta(minutes=3)), chans)
+        assert sorted(b["key"] for b in hook.bodies) == sorted(r["dedupe_key"] for r in mine)
+        assert {b["path"] for b in hook.bodies} == {"/ann"}
+        first = next(b for b in hook.bodies if b["kind"] == "task_assigned")
+        assert first["text"].startswith(f"*{first['subject']}*\n") and first["why"]["rule"]
+        assert {r["status"] for r in outbox(loaded, OB.c.channel == "webhook")} == {"sent"}
+        calls = hook.calls
+        deliver(loaded.engine, FixedClock(AT + timedelta(days=1)), chans)
+        assert hook.calls == calls
+    finally:
+        hook.close()
+
+
+# -- digests, reminders, preferences ---------------------------------------------------
+
+
+def test_a_berlin_digest_goes_out_once_per_local_day_after_its_hour(loaded: DB) -> None:
+    prefs(loaded, "ann@x.test", "--timezone", "Europe/Berlin", "--digest-hour", "8")
+    run_sweep(loaded.engine, FixedClock(AT))
+    ann = OB.c.dedupe_key.like("digest:ann@x.test:%")
+    # 2026-06-16: CEST is UTC+2, so 08:00 in Berlin is 06:00 UTC
+    for hour, minute, total in [(5, 59, 0), (6, 0, 1), (6, 15, 1), (12, 0, 1), (21, 59, 1),
+                                (22, 30, 1),  # 00:30 on the 17th in Berlin: before 08:00
+                                (30, 0, 2), (31, 0, 2)]:  # the 17th, 08:00 and 09:00 local
+        queue_digests(loaded.engine, FixedClock(datetime(2026, 6, 16) + timedelta(
+            hours=hour, minutes=minute)))
+        assert count(loaded, OB, ann) == total, (hour, minute)
+    keys = [r["dedupe_key"] for r in outbox(loaded, ann)]
+    assert keys == ["digest:ann@x.test:2026-06-16", "digest:ann@x.test:2026-06-17"]
+    first = outbox(loaded, ann)[0]
+    assert "overdue" in first["subject"] and "Europe/Berlin" in first["body_txt"]
+    assert first["payload"]["reason"] == "your daily digest, after 08:00 Europe/Berlin"
+
+
+def test_opt_outs_are_respected_when_notifications_are_written(loaded: DB) -> None:
+    got = prefs(loaded, "ann@x.test", "--opt-out", "task_assigned", "--opt-out", "digest")
+    assert got["opted_out"] == ["task_assigned", "digest"]
+    run_sweep(loaded.engine, FixedClock(AT))
+    assert count(loaded, OB, OB.c.recipient == "ann@x.test", OB.c.kind == "task_assigned") == 0
+    assert count(loaded, OB, OB.c.recipient == "sam@x.test", OB.c.kind == "task_assigned") > 0
+    assert count(loaded, OB, OB.c.recipient == "ann@x.test", OB.c.kind == "state_changed") > 0
+    late_june = datetime(2026, 6, 30, 12)  # sam's visits are due within the week
+    queue_digests(loaded.engine, FixedClock(late_june))
+    assert count(loaded, OB, OB.c.kind == "digest", OB.c.recipient == "ann@x.test") == 0
+    assert count(loaded, OB, OB.c.kind == "digest", OB.c.recipient == "sam@x.test") == 1
+    back = prefs(loaded, "ann@x.test", "--opt-in", "digest")
+    assert back["opted_out"] == ["task_assigned"]
+    queue_digests(loaded.engine, FixedClock(late_june + timedelta(hours=1)))
+    assert count(loaded, OB, OB.c.kind == "digest", OB.c.recipient == "ann@x.test") == 1
+
+
+def test_due_soon_reminders_once_per_task(loaded: DB) -> None:
+    run_sweep(loaded.engine, FixedClock(AT))
+    today = AT.date()
+    with loaded.engine.connect() as conn:
+        soon = conn.execute(select(T.c.id).where(
+            T.c.status == "open", T.c.due.between(today, today + timedelta(days=2)))
+        ).scalars().all()
+    assert soon
+    assert queue_due_soon(loaded.engine, FixedClock(AT)) == len(soon)
+    assert queue_due_soon(loaded.engine, FixedClock(AT + timedelta(hours=3))) == 0
+    keys = {r["dedupe_key"] for r in outbox(loaded, OB.c.kind == "due_soon")}
+    assert {k.rsplit(":", 1)[0] for k in keys} == {f"due_soon:{i}" for i in soon}
+
+
+def test_the_template_folder_setting_is_used_when_writing(
+        loaded: DB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "informed.txt").write_text("FYI {{ task.title }} ({{ why.rule }})\n")
+    monkeypatch.setenv("KAMFLOW_TEMPLATE_DIR", str(folder))
+    run_sweep(loaded.engine, FixedClock(AT))
+    informed = outbox(loaded, OB.c.kind == "informed")
+    assert informed and all(r["body_txt"].startswith("FYI ") for r in informed)
+    assert all(not r["body_txt"].startswith("FYI") for r in outbox(loaded, OB.c.kind != "informed"))
+
+
+# -- the command line -----------------------------------------------------------------
+
+
+def test_cli_deliver_outbox_and_log_channel(loaded: DB, smtp: Smtp, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "notifications.jsonl"
+    monkeypatch.setenv("KAMFLOW_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("KAMFLOW_SMTP_PORT", str(smtp.port))
+    monkeypatch.setenv("KAMFLOW_LOG_CHANNEL_PATH", str(log))
+    prefs(loaded, "sam@x.test", "--channel", "log")
+    assert loaded.cli("sweep", "--at", "2026-06-15").code == 0
+    r = loaded.cli("notify", "outbox", "--status", "pending", "--limit", "1000", "--json")
+    assert r.code == 0, r.stderr
+    pending = json.loads(r.stdout)
+    assert len(pending) == count(loaded, OB)
+    r = loaded.cli("notify", "deliver", "--at", "2026-06-15T00:05", "--json")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout)["sent"] == len(pending)
+    to_sam = [p for p in pending if p["recipient"] == "sam@x.test"]
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert sorted(x["id"] for x in lines) == sorted(p["dedupe_key"] for p in to_sam)
+    assert len(smtp.received()) == len(pending) - len(to_sam)
+    r = loaded.cli("notify", "outbox", "--status", "sent")
+    assert r.code == 0 and "notification(s)" in r.stdout
+    r = loaded.cli("notify", "digests", "--at", "2026-06-15T12:00", "--json")
+    assert r.code == 0, r.stderr
+    assert json.loads(r.stdout)["digests"] >= 1
+
+
+BAD_PREFS = [
+    (["--timezone", "Mars/Olympus"], "--timezone: 'Mars/Olympus' is not an IANA time zone"),
+    (["--digest-hour", "24"], "--digest-hour: 24 is not an hour from 0 to 23"),
+    (["--channel", "pigeon"], "--channel: 'pigeon' is not one of email, webhook, log"),
+    (["--channel", "webhook"], "--channel: webhook needs a --webhook-url"),
+    (["--webhook-url", "ftp://x"], "--webhook-url: 'ftp://x' is not an http:// or https:// URL"),
+    (["--opt-out", "spam"], "--opt-out: 'spam' is not one of task_assigned"),
+    (["--timezone", "Europe/Berlin", "--digest-hour", "-1"], "--digest-hour: -1 is not an hour"),
+]
+
+
+def test_bad_preferences_are_refused_with_the_option_named(loaded: DB) -> None:
+    before = prefs(loaded, "ann@x.test")
+    for args, message in BAD_PREFS:
+        r = loaded.cli("people", "prefs", "ann@x.test", *args)
+        assert r.code == 2 and message in r.stderr and "nothing was changed" in r.stderr, args
+    assert prefs(loaded, "ann@x.test") == {**before, "changed": False}
+    with loaded.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(EV).where(
+            EV.c.action == "notification_prefs")).scalar_one() == 0
+    unknown = loaded.cli("people", "prefs", "who@x.test")
+    assert unknown.code == 2 and "unknown person 'who@x.test'" in unknown.stderr
+    bad = loaded.cli("notify", "outbox", "--status", "lost")
+    assert bad.code == 2 and "--status: 'lost' is not one of" in bad.stderr
+    ok = prefs(loaded, "ann@x.test", "--timezone", "Europe/Berlin", "--digest-hour", "7",
+               "--by", "sam@x.test")
+    assert (ok["timezone"], ok["digest_hour"], ok["changed"]) == ("Europe/Berlin", 7, True)
+    with loaded.engine.connect() as conn:
+        (event,) = conn.execute(select(EV.c.actor, EV.c.before, EV.c.after).where(
+            EV.c.action == "notification_prefs")).all()
+    assert event.actor == "sam@x.test" and event.before["timezone"] == "UTC"
+    assert event.after["digest_hour"] == 7
