@@ -193,7 +193,7 @@ def test_driver_writes_store_what_core_stored(db: DB, monkeypatch: pytest.Monkey
 
 def test_too_long_text_fails_as_before_on_postgresql(db: DB) -> None:
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite does not enforce varchar lengths")
+        pytest.skip("postgres only: SQLite does not enforce varchar lengths")
     with db.engine.connect() as conn, conn.begin():
         _base(conn)
         with pytest.raises(DataError):  # a cast to varchar(n)[] would have truncated silently
