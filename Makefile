@@ -13,8 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# init + demo portfolio (when the database is empty) + sweep + portfolio summary,
-# on the embedded default: ./kamflow.db
+# init + demo portfolio (when the database is empty) + sweep + portfolio summary, then
+# the web app and the embedded scheduler on http://127.0.0.1:8000 with demo logins printed,
+# on the embedded default: ./kamflow.db (Ctrl-C stops it)
 run: $(STAMP)
 	$(BIN)/kamflow init
 	@if $(BIN)/kamflow accounts --json | grep -q '"id"'; then \
@@ -22,6 +23,7 @@ run: $(STAMP)
 	else $(BIN)/kamflow demo --at $(DEMO_AT); fi
 	$(BIN)/kamflow sweep --at $(DEMO_AT)
 	$(BIN)/kamflow portfolio --at $(DEMO_AT)
+	$(BIN)/kamflow serve --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

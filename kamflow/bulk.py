@@ -36,7 +36,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 Row = dict[str, Any]
 CHUNK = 5000
-SQLITE_ROWS = 1000  # rows per multi-row INSERT on SQLite (fewer if the parameter limit says so)
+SQLITE_ROWS = 256  # most rows per multi-row INSERT on SQLite (fewer if the parameter limit says so)
 _NONE = type(None)
 
 
@@ -273,17 +273,35 @@ def _fast_insert(conn: Connection, table: Table, rows: Sequence[Row], keys: Sequ
             f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {ret}",
             {f"p{i}": a for i, a in enumerate(arrays)})
         return _typed(conn, table, returning, result)
-    per = max(1, min(SQLITE_ROWS, _sqlite_parameter_limit(conn) // len(cols)))
     one = "(" + ", ".join("?" * len(cols)) + ")"
     out: list[tuple[Any, ...]] = []
     flat_rows = list(zip(*values, strict=True))
-    for start in range(0, len(flat_rows), per):
-        part = flat_rows[start:start + per]
-        sql = (f"INSERT INTO {target} ({names}) VALUES {', '.join([one] * len(part))} "
+    start = 0
+    for size in _sqlite_batches(len(flat_rows), _sqlite_parameter_limit(conn) // len(cols)):
+        part = flat_rows[start:start + size]
+        start += size
+        sql = (f"INSERT INTO {target} ({names}) VALUES {', '.join([one] * size)} "
                f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {ret}")
         result = conn.exec_driver_sql(sql, tuple(v for r in part for v in r))
         out.extend(_typed(conn, table, returning, result))
     return out
+
+
+def _sqlite_batches(rows: int, most: int) -> list[int]:
+    """Rows per multi-row statement: full batches, then the rest in powers of two.
+
+    The driver keeps each distinct statement it prepared (128 per connection), and a
+    statement of hundreds of VALUES rows is large: sizes from a small fixed set keep that
+    cache, and the process, from growing with every chunk's odd remainder.
+    """
+    per = 1 << (max(1, min(SQLITE_ROWS, most)).bit_length() - 1)  # a power of two
+    sizes = [per] * (rows // per)
+    rest = rows % per
+    while rest:
+        size = 1 << (rest.bit_length() - 1)
+        sizes.append(size)
+        rest -= size
+    return sizes
 
 
 def _fast_insert_all(conn: Connection, table: Table, rows: Sequence[Row]) -> bool:

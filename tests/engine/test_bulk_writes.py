@@ -216,3 +216,14 @@ def test_a_row_missing_a_column_is_refused(db: DB) -> None:
         rows = [_task(1), {k: v for k, v in _task(2).items() if k != "title"}]
         with pytest.raises((KeyError, StatementError)):
             bulk.insert_returning(conn, T, rows, ["account_id", "step", "period"], ["id"])
+
+
+def test_sqlite_statement_sizes_come_from_a_small_fixed_set() -> None:
+    """The driver caches every distinct statement: odd remainders must not make new ones."""
+    shapes: set[int] = set()
+    for rows in range(0, 3000, 7):
+        sizes = bulk._sqlite_batches(rows, 32766 // 25)
+        assert sum(sizes) == rows and all(s <= bulk.SQLITE_ROWS for s in sizes)
+        shapes.update(sizes)
+    assert len(shapes) <= bulk.SQLITE_ROWS.bit_length()
+    assert bulk._sqlite_batches(10, 3) == [2, 2, 2, 2, 2]  # the parameter limit wins
