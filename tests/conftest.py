@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -35,10 +36,11 @@ def _postgres_url() -> str:
     return base
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'kamflow.db'}"
+@contextmanager
+def fresh_url(kind: str, tmp_path: Path, name: str = "kamflow") -> Iterator[str]:
+    """An empty database of `kind`: a SQLite file, or a new schema on the test PostgreSQL."""
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / f'{name}.db'}"
         yield url
         dispose(url)
         return
@@ -58,14 +60,32 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def db(db_url: str) -> DB:
-    """A migrated database with the bundled playbooks active."""
-    engine = engine_for(db_url)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_url(request.param, tmp_path) as url:
+        yield url
+
+
+def _ready(url: str) -> DB:
+    engine = engine_for(url)
     migrate(engine)
     with engine.begin() as conn:
         activate(conn, None, START)
-    return DB(db_url, engine)
+    return DB(url, engine)
+
+
+@pytest.fixture
+def db(db_url: str) -> DB:
+    """A migrated database with the bundled playbooks active."""
+    return _ready(db_url)
+
+
+@pytest.fixture
+def twin(db_url: str, tmp_path: Path) -> Iterator[DB]:
+    """A second database of the same kind as `db`, to compare two ways of doing the same."""
+    kind = make_url(db_url).get_backend_name()
+    with fresh_url("sqlite" if kind == "sqlite" else "postgres", tmp_path, "twin") as url:
+        yield _ready(url)
 
 
 @pytest.fixture

@@ -22,14 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from engine.clock import FixedClock
-from kamflow.db import dispose, engine_for, migrate
 from kamflow.models import Account, AuditEvent, Outbox, Task, Transition
 from kamflow.sweep import SweepSummary, prepare, run_sweep
-from kamflow.versions import activate
 from support import DB, write_portfolio
 
 pytestmark = pytest.mark.prefect
@@ -80,37 +77,6 @@ def prefect_api(request: pytest.FixtureRequest,
                     yield server.api_url
             finally:
                 server.stop()
-
-
-def _migrated(url: str) -> DB:
-    engine = engine_for(url)
-    migrate(engine)
-    with engine.begin() as conn:
-        activate(conn, None, datetime(2026, 1, 1))  # as conftest's `db`
-    return DB(url, engine)
-
-
-@pytest.fixture
-def twin(db_url: str, tmp_path: Path) -> Iterator[DB]:
-    """A second fresh database of the same kind as `db`."""
-    if make_url(db_url).get_backend_name() == "sqlite":
-        url = f"sqlite:///{tmp_path / 'twin.db'}"
-        yield _migrated(url)
-        dispose(url)
-        return
-    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = make_url(db_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    rendered = url.render_as_string(hide_password=False)
-    try:
-        yield _migrated(rendered)
-    finally:
-        dispose(rendered)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def load(db: DB, folder: Path, demo: bool = True) -> DB:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
@@ -16,12 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from engine.clock import FixedClock
 from kamflow import sweep as sweep_module
-from kamflow.db import dispose, engine_for, migrate
 from kamflow.jobs import JOBS
 from kamflow.models import Account, JobRun, Task, Transition
 from kamflow.scheduler import (
@@ -34,7 +31,6 @@ from kamflow.scheduler import (
 )
 from kamflow.settings import Settings
 from kamflow.sweep import escalate, run_sweep
-from kamflow.versions import activate
 from support import DB, write_portfolio
 
 A = Account.__table__  # type: ignore[attr-defined]
@@ -117,37 +113,6 @@ GRACE = timedelta(days=3)
 MONTH = Schedules({name: spec.cron for name, spec in JOBS.items()}, GRACE)
 
 
-def _migrated(url: str) -> DB:
-    engine = engine_for(url)
-    migrate(engine)
-    with engine.begin() as conn:
-        activate(conn, None, datetime(2026, 1, 1))  # as conftest's `db`
-    return DB(url, engine)
-
-
-@pytest.fixture
-def reference(db_url: str, tmp_path: Path) -> Iterator[DB]:
-    """A second fresh database of the same kind as `db`, for the replay to compare with."""
-    if make_url(db_url).get_backend_name() == "sqlite":
-        url = f"sqlite:///{tmp_path / 'reference.db'}"
-        yield _migrated(url)
-        dispose(url)
-        return
-    admin = create_engine(db_url, isolation_level="AUTOCOMMIT")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    rendered = make_url(db_url).update_query_dict(
-        {"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    try:
-        yield _migrated(rendered)
-    finally:
-        dispose(rendered)
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def load(db: DB, folder: Path) -> DB:
     folder.mkdir(exist_ok=True)
     for kind, path in write_portfolio(folder).items():
@@ -207,7 +172,7 @@ def runs_of(db: DB, job: str, outcome: str) -> list[tuple[datetime, int]]:
         return [(at, n) for at, n in conn.execute(q).tuples()]
 
 
-def test_a_month_of_ticks_with_a_stop_runs_each_moment_once(db: DB, reference: DB, channels: Outbox,
+def test_a_month_of_ticks_with_a_stop_runs_each_moment_once(db: DB, twin: DB, channels: Outbox,
                                                             tmp_path: Path) -> None:
     load(db, tmp_path / "a")
     results = [r for now in ticks() for r in tick(db.engine, now, MONTH)]
@@ -238,13 +203,13 @@ def test_a_month_of_ticks_with_a_stop_runs_each_moment_once(db: DB, reference: D
     # The store is what plain sweeps and escalations at the same moments make.
     replay = sorted([(at, 0) for at, _ in runs_of(db, "sweep", "ok")]
                     + [(at, 1) for at, _ in escalations])
-    load(reference, tmp_path / "b")
+    load(twin, tmp_path / "b")
     for at, kind in replay:
         if kind == 0:
-            run_sweep(reference.engine, FixedClock(at))
+            run_sweep(twin.engine, FixedClock(at))
         else:
-            escalate(reference.engine, FixedClock(at))
-    assert store(db) == store(reference)
+            escalate(twin.engine, FixedClock(at))
+    assert store(db) == store(twin)
 
     if NOTIFY:
         _digests_once_per_person_and_day(db, channels)
