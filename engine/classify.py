@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from engine.metrics import Values
-from playbooks.schema import Classification, KeyAccountRule, Levels
+from playbooks.schema import Classification, Factor, KeyAccountRule, Levels
 
 SEGMENTS = {"A": "loyal", "B": "loyal", "C": "high_potential", "D": "small"}
 
@@ -89,6 +89,8 @@ class _Criterion:
     metric: str  # ... or a metric mapped from lo (score 0) to lo + span (score 10)
     lo: float
     span: float
+    missing: float  # the score of an unknown value
+    title: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,47 +99,84 @@ class _Plan:
     total: float
 
 
-_PLANS: dict[int, tuple[Classification, _Plan]] = {}
+_PLANS: dict[int, tuple[tuple[Factor, ...], _Plan]] = {}
 
 
-def _plan(rules: Classification) -> _Plan:
-    """The portrait's criteria, unpacked once per Classification (cached by identity)."""
-    hit = _PLANS.get(id(rules))
-    if hit is not None and hit[0] is rules:
+def _plan(factors: tuple[Factor, ...]) -> _Plan:
+    """Factors unpacked once per declaration (cached by identity of the frozen tuple)."""
+    hit = _PLANS.get(id(factors))
+    if hit is not None and hit[0] is factors:
         return hit[1]
     items = []
-    for c in rules.portrait:
+    for c in factors:
         lo, hi = c.scale if c.scale is not None else (0.0, 1.0)
-        items.append(_Criterion(c.key, c.weight, c.column, c.metric or "", lo, hi - lo))
-    plan = _Plan(tuple(items), sum(c.weight for c in rules.portrait))
+        items.append(_Criterion(c.key, c.weight, c.column, c.metric or "", lo, hi - lo, c.missing,
+                                c.title or c.key))
+    plan = _Plan(tuple(items), sum(c.weight for c in factors))
     if len(_PLANS) >= 64:  # playbook versions come and go: never let the cache grow unbounded
         _PLANS.clear()
-    _PLANS[id(rules)] = (rules, plan)  # holding `rules` keeps its id from being reused
+    _PLANS[id(factors)] = (factors, plan)  # holding `factors` keeps its id from being reused
     return plan
+
+
+def _score(c: _Criterion, values: Values, criteria: Mapping[str, float]) -> tuple[object, float]:
+    """(raw value, score 0-10) of one factor."""
+    if c.column is not None:
+        raw: object = criteria.get(c.column)
+        score = c.missing if raw is None else float(raw)  # type: ignore[arg-type]
+    else:
+        raw = values.get(c.metric)
+        score = c.missing if not isinstance(raw, int | float) else 10 * (raw - c.lo) / c.span
+    # min(10.0, max(0.0, score)) without the calls, NaN and -0.0 included
+    score = score if score > 0.0 else 0.0
+    return raw, score if score < 10.0 else 10.0
 
 
 def portrait_fit(
     values: Values, criteria: Mapping[str, float], rules: Classification, detail: bool = True
 ) -> tuple[float, dict[str, float]]:
-    """Weighted mean of criterion scores (0-10), as 0-100; a missing score counts as 0.
+    """Weighted mean of criterion scores (0-10), as 0-100; a missing score counts as its
+    `missing` score (0 unless declared).
 
     The per-criterion scores (rounded) come back only with `detail`; else an empty dict.
     """
     if not rules.portrait:
         return 0.0, {}
-    plan = _plan(rules)
+    plan = _plan(rules.portrait)
     scores: dict[str, float] = {}
     weighted = 0.0
     for c in plan.criteria:
-        if c.column is not None:
-            score = float(criteria.get(c.column, 0.0))
-        else:
-            raw = values.get(c.metric)
-            score = 0.0 if not isinstance(raw, int | float) else 10 * (raw - c.lo) / c.span
-        # min(10.0, max(0.0, score)) without the calls, NaN and -0.0 included
-        score = score if score > 0.0 else 0.0
-        score = score if score < 10.0 else 10.0
+        score = _score(c, values, criteria)[1]
         if detail:
             scores[c.key] = round(score, 2)
         weighted += c.weight * score
     return round(10 * weighted / plan.total, 1), scores
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    """One stability factor's part of the retention score: why the score is what it is."""
+
+    key: str
+    title: str
+    value: object  # the metric or imported column it read (None: unknown)
+    score: float  # 0-10
+    weight: float
+    points: float  # of the 0-100 score; the points of all factors add up to it
+
+
+def retention_score(values: Values, criteria: Mapping[str, float], rules: Classification,
+                    detail: bool = True) -> tuple[float | None, list[Contribution]]:
+    """Weighted stability factors as 0-100; None when classification.yaml declares none."""
+    if not rules.retention:
+        return None, []
+    plan = _plan(rules.retention)
+    parts: list[Contribution] = []
+    weighted = 0.0
+    for c in plan.criteria:
+        raw, score = _score(c, values, criteria)
+        weighted += c.weight * score
+        if detail:
+            parts.append(Contribution(c.key, c.title, raw, round(score, 2), c.weight,
+                                      round(10 * c.weight * score / plan.total, 1)))
+    return round(10 * weighted / plan.total, 1), parts

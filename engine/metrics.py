@@ -7,7 +7,7 @@ The store sums revenue over the windows `windows(at)` returns and hands one
 from __future__ import annotations
 
 import calendar
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -21,6 +21,8 @@ class Windows:
     prev_start: date  # first month of the 12 before the trailing 12
     t12_start: date  # first month of the trailing 12
     end: date  # first day of the sweep's month (exclusive for the windows)
+    fy_start: date  # first month of the fiscal year the sweep's month falls in
+    contact_start: date  # first day of the 12 months of contact regularity (this one included)
 
 
 def add_months(d: date, months: int) -> date:
@@ -28,9 +30,30 @@ def add_months(d: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
-def windows(at: datetime) -> Windows:
+def windows(at: datetime, fiscal_start_month: int = 1) -> Windows:
     end = date(at.year, at.month, 1)
-    return Windows(add_months(end, -24), add_months(end, -12), end)
+    return Windows(add_months(end, -24), add_months(end, -12), end,
+                   fiscal_year_start(end, fiscal_start_month), add_months(end, -11))
+
+
+def fiscal_year_start(month: date, fiscal_start_month: int) -> date:
+    """First month of the fiscal year `month` falls in (labelled by the year it starts in)."""
+    year = month.year if month.month >= fiscal_start_month else month.year - 1
+    return date(year, fiscal_start_month, 1)
+
+
+def months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def attainment(revenue: float, targets: Sequence[float] | None, months: int
+               ) -> tuple[float | None, float | None]:
+    """(target to date, revenue / target to date) after `months` complete months of a fiscal
+    year; None for both without targets, the ratio None while the target to date is 0."""
+    if targets is None:
+        return None, None
+    target = float(sum(targets[: max(0, min(months, 12))]))
+    return target, (revenue / target if target else None)
 
 
 def month_end(month: date) -> date:
@@ -54,6 +77,12 @@ class AccountFacts:
     feedback_score: float | None = None
     baseline_revenue: float | None = None
     criteria: Mapping[str, float] = field(default_factory=dict)
+    previous_feedback: float | None = None  # the score before the latest
+    months_with_contact: int = 0
+    revenue_fy: float = 0.0  # fiscal year to date, complete months only
+    fy_months: int = 0  # how many months of the fiscal year are complete
+    plan_targets: tuple[float, ...] | None = None  # this fiscal year's plan, 12 monthly targets
+    closeness: float | None = None  # of the latest plan's relationship map
 
 
 def _ratio(num: float, den: float | None) -> float | None:
@@ -65,6 +94,8 @@ def base_metrics(f: AccountFacts, at: datetime) -> Values:
     today = at.date()
     last_rev = f.last_revenue_month
     since_contact = f.last_contact or f.created_at.date()
+    target_fy, attained = attainment(f.revenue_fy, f.plan_targets, f.fy_months)
+    fb, before = f.feedback_score, f.previous_feedback
     return {
         "revenue_t12": f.revenue_t12,
         "revenue_prev12": f.revenue_prev12,
@@ -75,7 +106,13 @@ def base_metrics(f: AccountFacts, at: datetime) -> Values:
         "days_since_revenue": (
             None if last_rev is None else max(0, (today - month_end(last_rev)).days)
         ),
-        "feedback_score": f.feedback_score,
+        "feedback_score": fb,
+        "feedback_trend": None if fb is None or before is None else fb - before,
+        "months_with_contact": f.months_with_contact,
+        "revenue_fy": f.revenue_fy,
+        "target_fy": target_fy,
+        "target_attainment": attained,
+        "relationship_closeness": f.closeness,
         "baseline_ratio": _ratio(f.revenue_t12, f.baseline_revenue),
         "months_with_revenue": f.months_with_revenue,
         "days_in_state": max(0, (at - f.state_since).days),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.classify import Classified, PortfolioStats, classify
+from engine.classify import Classified, PortfolioStats, classify, retention_score
 from engine.lifecycle import Decision, LifecycleEngine
 from engine.metrics import AccountFacts, Values, base_metrics
 from playbooks.loader import PlaybookSet
@@ -29,6 +29,8 @@ def full_metrics(facts: AccountFacts, at: datetime, book: PlaybookSet,
     values["segment"] = c.segment
     values["key_account"] = c.key_account
     values["portrait_fit"] = c.portrait_fit
+    values["retention_score"] = retention_score(values, facts.criteria, book.classification,
+                                                detail=False)[0]
     return values, c
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from engine.classify import retention_score
 from engine.clock import Clock
 from engine.sweep import full_metrics, next_baseline
 from kamflow import audit, facts, outbox, tasking
@@ -55,10 +56,11 @@ def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"unknown account '{account_id}'")
     book = active_book(conn)
-    f = facts.load_one(conn, at, account_id)
+    f = facts.load_one(conn, at, account_id, book.organization.fiscal_year_start_month)
     assert f is not None
     stats = facts.stats(conn, at, book.classification.key_account)
     values, c = full_metrics(f, at, book, stats)
+    retention, parts = retention_score(values, f.criteria, book.classification)
     history = conn.execute(
         select(T).where(T.c.account_id == account_id).order_by(T.c.at, T.c.id)
     ).all()
@@ -74,6 +76,9 @@ def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
         "contribution_level": c.contribution_level, "segment": c.segment,
         "key_account": c.key_account, "portrait_fit": c.portrait_fit,
         "portrait": dict(c.fit_detail), "metrics": jsonable(values),
+        "retention_score": retention,
+        "retention": [{"factor": p.key, "title": p.title, "value": p.value, "score": p.score,
+                       "weight": p.weight, "points": p.points} for p in parts],
         "baseline_revenue": row.baseline_revenue,
         "transitions": [
             {"at": t.at.isoformat(), "from": t.from_state, "to": t.to_state, "rule": t.rule,
@@ -120,7 +125,7 @@ def move(engine: Engine, account_id: str, dest: str, reason: str, actor: str | N
             raise Refused(f"account '{account_id}' changed state at {row.state_since.isoformat()}"
                           f"; a move must come later (use a later --at)")
         rule = lifecycle_of(book).move(row.state, dest)
-        f = facts.load_one(conn, at, account_id)
+        f = facts.load_one(conn, at, account_id, book.organization.fiscal_year_start_month)
         assert f is not None
         stats = facts.stats(conn, at, book.classification.key_account)
         values, _ = full_metrics(f, at, book, stats)

@@ -302,6 +302,13 @@ def account_show(
     for k, v in data["metrics"].items():
         m.add_row(k, _fmt(v))
     out.print(m)
+    if data["retention"]:
+        r = Table("factor", "value", "score 0-10", "weight", "points",
+                  title=f"retention score {_fmt(data['retention_score'])} of 100")
+        for f in data["retention"]:
+            r.add_row(f["title"], _fmt(f["value"]), _fmt(f["score"]), _fmt(f["weight"]),
+                      _fmt(f["points"]))
+        out.print(r)
     t = Table("at", "from → to", "rule", "why", title="transitions")
     for tr in data["transitions"]:
         why = tr["condition"] or tr["description"] or ""
@@ -675,6 +682,7 @@ def _add_subcommands() -> None:
     from kamflow.cli_audit import audit_app
 
     app.add_typer(audit_app, name="audit")
+    app.add_typer(__import__("kamflow.cli_plan").cli_plan.plan_app, name="plan")
     __import__("kamflow.cli_notify").cli_notify.register(app, people_app)  # notify, people prefs
     __import__("kamflow.cli_ops").cli_ops.register(app)  # run, scheduler, status
     app.add_typer(__import__("kamflow.cli_prefect").cli_prefect.prefect_app, name="prefect")

@@ -82,6 +82,9 @@ def _pick(rng: random.Random) -> Archetype:
 def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str, Path]:
     """Write people, accounts, revenue, contacts and feedback CSVs; return them in import order."""
     rng = random.Random(seed)
+    # The retention columns draw from their own generator, so adding them left every other
+    # figure of a seed's portfolio as it was.
+    ties = random.Random(seed + 1)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {k: folder / f"{k}.csv" for k in ("people", "accounts", "revenue", "contacts",
                                               "feedback")}
@@ -126,7 +129,9 @@ def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str,
         created = first_month - timedelta(days=rng.randint(0, 2000))
         acc_rows.append([account_id, name, rng.choice(INDUSTRIES), rng.choice(sellers),
                          rng.choice(sponsors) if good or rng.random() < 0.3 else "",
-                         f"{potential:.0f}", kind.state, created.isoformat(), *scores])
+                         f"{potential:.0f}", kind.state, created.isoformat(), *scores,
+                         str(ties.randint(2, 9) if good else ties.randint(0, 4)),
+                         "10" if good and ties.random() < 0.6 else "0"])
         yearly = potential * rng.uniform(*kind.share)
         for m in range(36):
             month = add_months(first_month, m)
@@ -164,7 +169,8 @@ def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str,
                                     ""])
     crit = list(criteria)
     _write(paths["accounts"], ["account_id", "name", "industry", "owner_email", "sponsor_email",
-                               "potential", "state", "created_at", *crit], acc_rows)
+                               "potential", "state", "created_at", *crit, "products",
+                               "supply_agreement"], acc_rows)
     _write(paths["revenue"], ["account_id", "month", "amount"], rev_rows)
     _write(paths["contacts"], ["account_id", "date", "channel", "person_email", "note", "nature"],
            con_rows)

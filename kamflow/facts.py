@@ -11,17 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select
+from sqlalchemy import Connection, and_, case, extract, func, select
 
 from engine.classify import PortfolioStats, portfolio_stats
-from engine.metrics import AccountFacts, windows
-from kamflow.models import Account, Contact, Feedback, Revenue
+from engine.metrics import AccountFacts, months_between, windows
+from kamflow.models import Account, AccountPlan, Contact, Feedback, Revenue
 from playbooks.schema import KeyAccountRule
 
 A = Account.__table__  # type: ignore[attr-defined]
 R = Revenue.__table__  # type: ignore[attr-defined]
 C = Contact.__table__  # type: ignore[attr-defined]
 F = Feedback.__table__  # type: ignore[attr-defined]
+AP = AccountPlan.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +66,14 @@ def chunk_bounds(conn: Connection, size: int) -> Iterator[tuple[str, str]]:
         last = ids[-1]
 
 
-def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[AccountFacts, Stored]]:
+def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: int = 1
+         ) -> list[tuple[AccountFacts, Stored]]:
     """Facts for the accounts with lo <= id <= hi, as of `at`."""
-    w = windows(at)
+    w = windows(at, fiscal_start_month)
     today = at.date()
     in_t12 = _t12(at)
     in_prev = and_(R.c.month >= w.prev_start, R.c.month < w.t12_start)
+    in_fy = and_(R.c.month >= w.fy_start, R.c.month < w.end)
     rev = (
         select(
             R.c.account_id,
@@ -78,17 +81,31 @@ def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[Account
             func.sum(case((in_prev, R.c.amount), else_=0.0)).label("prev12"),
             func.sum(case((and_(in_t12, R.c.amount > 0), 1), else_=0)).label("months"),
             func.max(case((R.c.amount > 0, R.c.month))).label("last_month"),
+            func.sum(case((in_fy, R.c.amount), else_=0.0)).label("fy"),
         )
         .where(R.c.account_id.between(lo, hi), R.c.month <= today)
         .group_by(R.c.account_id)
         .subquery()
     )
+    month_no = extract("year", C.c.date) * 12 + extract("month", C.c.date)
     con = (
-        select(C.c.account_id, func.max(C.c.date).label("last_contact"))
+        select(C.c.account_id, func.max(C.c.date).label("last_contact"),
+               func.count(func.distinct(case((C.c.date >= w.contact_start, month_no))))
+               .label("contact_months"))
         .where(C.c.account_id.between(lo, hi), C.c.date <= today)
         .group_by(C.c.account_id)
         .subquery()
     )
+    fy_label = w.fy_start.year
+    fy_months = months_between(w.fy_start, w.end)
+    plans = (
+        select(AP.c.account_id, AP.c.fiscal_year, AP.c.monthly_targets, AP.c.closeness,
+               func.row_number().over(partition_by=AP.c.account_id,
+                                      order_by=AP.c.fiscal_year.desc()).label("rn"))
+        .where(AP.c.account_id.between(lo, hi), AP.c.fiscal_year <= fy_label)
+        .subquery()
+    )
+    plan = select(plans).where(plans.c.rn == 1).subquery()
     ranked = (
         select(
             F.c.account_id,
@@ -100,19 +117,24 @@ def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[Account
         .where(F.c.account_id.between(lo, hi), F.c.date <= today)
         .subquery()
     )
-    fb = select(ranked.c.account_id, ranked.c.score).where(ranked.c.rn == 1).subquery()
+    fb = (select(ranked.c.account_id,
+                 func.max(case((ranked.c.rn == 1, ranked.c.score))).label("score"),
+                 func.max(case((ranked.c.rn == 2, ranked.c.score))).label("previous"))
+          .where(ranked.c.rn <= 2).group_by(ranked.c.account_id).subquery())
     q = (
         select(
             A.c.id, A.c.state, A.c.state_since, A.c.created_at, A.c.potential, A.c.criteria,
             A.c.baseline_revenue, A.c.klass, A.c.key_account, A.c.segment, A.c.portrait_fit,
             A.c.owner_email, A.c.sponsor_email,
             rev.c.t12, rev.c.prev12, rev.c.months, rev.c.last_month,
-            con.c.last_contact, fb.c.score,
+            con.c.last_contact, fb.c.score, fb.c.previous, con.c.contact_months, rev.c.fy,
+            plan.c.fiscal_year, plan.c.monthly_targets, plan.c.closeness,
         )
         .select_from(
             A.outerjoin(rev, rev.c.account_id == A.c.id)
             .outerjoin(con, con.c.account_id == A.c.id)
             .outerjoin(fb, fb.c.account_id == A.c.id)
+            .outerjoin(plan, plan.c.account_id == A.c.id)
         )
         .where(A.c.id.between(lo, hi))
         .order_by(A.c.id)
@@ -123,7 +145,8 @@ def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[Account
     # and AccountFacts/Stored built positionally, in their field order.
     for (account_id, state, state_since, created_at, potential, criteria, baseline, klass,
          key_account, segment, fit, owner, sponsor, t12, prev12, months, last_month,
-         last_contact, score) in conn.execute(q).tuples().all():
+         last_contact, score, previous, contact_months, fy, plan_year, targets, closeness,
+         ) in conn.execute(q).tuples().all():
         append((
             AccountFacts(
                 account_id, state, state_since, created_at, float(potential),
@@ -131,6 +154,10 @@ def load(conn: Connection, at: datetime, lo: str, hi: str) -> list[tuple[Account
                 _as_date(last_month), _as_date(last_contact),
                 None if score is None else float(score), baseline,
                 {k: float(v) for k, v in criteria.items() if v is not None} if criteria else {},
+                None if previous is None else float(previous), int(contact_months or 0),
+                float(fy or 0), fy_months,
+                tuple(targets) if targets is not None and plan_year == fy_label else None,
+                closeness,
             ),
             Stored(klass, bool(key_account), segment, fit, owner, sponsor),
         ))
@@ -144,8 +171,9 @@ def _as_date(value: Any) -> Any:
     return value
 
 
-def load_one(conn: Connection, at: datetime, account_id: str) -> AccountFacts | None:
-    rows = load(conn, at, account_id, account_id)
+def load_one(conn: Connection, at: datetime, account_id: str, fiscal_start_month: int = 1
+             ) -> AccountFacts | None:
+    rows = load(conn, at, account_id, account_id, fiscal_start_month)
     return rows[0][0] if rows else None
 
 

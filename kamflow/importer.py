@@ -241,7 +241,7 @@ def _validate(kind: str, spec: _Spec, name: str, text: str, refs: _Refs,
     if missing:
         problems.append(f"{name}:1: header: missing column(s) {', '.join(missing)}")
     if extra:
-        hint = ("; extra columns must be portrait criteria: "
+        hint = ("; extra columns must be portrait or retention criteria: "
                 + ", ".join(sorted(refs.criteria_columns))) if kind == "accounts" else ""
         problems.append(f"{name}:1: header: unknown column(s) {', '.join(extra)}{hint}")
     dupes = sorted({c for c in header if header.count(c) > 1})

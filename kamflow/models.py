@@ -292,3 +292,55 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_type=DateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
     sent_at: datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class AccountPlan(SQLModel, table=True):
+    """One account's plan for one fiscal year: the document as a person wrote it (validated by
+    playbooks.plan), with what the metrics read from it derived once when it is saved."""
+
+    __tablename__ = "account_plan"
+    __table_args__ = (
+        UniqueConstraint("account_id", "fiscal_year", name="uq_account_plan_year"),
+        ForeignKeyConstraint(["account_id"], ["account.id"], name="fk_account_plan_account"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: str = Field(max_length=64)
+    fiscal_year: int  # labelled by the calendar year it starts in
+    document: dict[str, Any] = Field(sa_column=Column(Json, nullable=False))
+    revision: int = 1
+    target_revenue: float | None = None
+    monthly_targets: list[float] | None = Field(default=None, sa_column=Column(Json))  # fiscal order
+    closeness: float | None = None  # influence-weighted, 1-5
+    created_at: datetime = Field(sa_type=DateTime)
+    updated_at: datetime = Field(sa_type=DateTime)
+    updated_by: str = Field(max_length=254)
+
+
+class PlanEntry(SQLModel, table=True):
+    """The plan's history: each edit, each quarterly evaluation and each monthly tracking,
+    with the attainment at that moment and what changed in the document since the previous
+    entry of its kind. A task's entry is unique: completing it records it once."""
+
+    __tablename__ = "plan_entry"
+    __table_args__ = (
+        UniqueConstraint("task_id", name="uq_plan_entry_task"),
+        ForeignKeyConstraint(["plan_id"], ["account_plan.id"], name="fk_plan_entry_plan"),
+        ForeignKeyConstraint(["task_id"], ["task.id"], name="fk_plan_entry_task"),
+        Index("ix_plan_entry_plan", "plan_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int
+    kind: str = Field(max_length=16)  # edit | draft | evaluation | tracking
+    period: str = Field(default="", max_length=40)  # the task's period, e.g. FY2026-Q2
+    task_id: int | None = None
+    at: datetime = Field(sa_type=DateTime)
+    actor: str = Field(max_length=254)
+    revision: int  # of the document this entry saw
+    outcome: str | None = None
+    note: str | None = None
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
+    revenue_fy: float | None = None
+    target_fy: float | None = None
+    attainment: float | None = None
+    changes: list[Any] = Field(default_factory=list, sa_column=Column(Json, nullable=False))
+    document: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))  # after an edit

@@ -117,7 +117,7 @@ def run_chunk(engine: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummar
         # PostgreSQL: a racing sweep waits here and then reads what the first one wrote
         # (SQLite's BEGIN IMMEDIATE already serialises whole transactions).
         conn.execute(select(A.c.id).where(A.c.id.between(lo, hi)).with_for_update())
-        rows = facts.load(conn, at, lo, hi)
+        rows = facts.load(conn, at, lo, hi, book.organization.fiscal_year_start_month)
         done = [(assess(f, at, lifecycle, plan.stats), stored) for f, stored in rows]
         reclassified = [_classification(a, at) for a, s in done if _changed(a, s)]
         update_by_key(conn, A, reclassified, "id")
@@ -186,9 +186,10 @@ def _dest(a: Assessment) -> str:
 
 
 def _holder(a: Assessment, stored: facts.Stored, moved: bool, at: datetime) -> Holder:
-    f = a.facts
+    f, c = a.facts, a.classified
     return Holder(f.account_id, _dest(a) if moved else f.state, at if moved else f.state_since,
-                  a.classified.klass, stored.owner, stored.sponsor)
+                  c.klass, stored.owner, stored.sponsor, c.key_account, c.portrait_fit,
+                  f.potential, c.segment)
 
 
 def _moved_event(a: Assessment, at: datetime, version: str) -> dict[str, Any]:

@@ -80,6 +80,15 @@ class Holder:
     klass: str | None
     owner: str
     sponsor: str | None
+    key_account: bool = False
+    portrait_fit: float | None = None
+    potential: float = 0.0
+    segment: str | None = None
+
+    def classification(self) -> dict[str, object]:
+        """What a step's `when` may read (playbooks.metrics.STEP_METRICS)."""
+        return {"class": self.klass, "segment": self.segment, "key_account": self.key_account,
+                "portrait_fit": self.portrait_fit, "potential": self.potential}
 
 
 def step_id(state: str, step: Step) -> str:
@@ -110,10 +119,16 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
             continue
         team = Team(h.owner, h.sponsor, directory.people, directory.leads)
         entered = h.entered.date()
+        seen: dict[str, object] | None = None
         for step in pb.steps:
             if h.klass is not None and h.klass not in step.classes:
                 continue
             sid = step_id(h.state, step)
+            when = book.step_conditions.get(sid)
+            if when is not None:
+                seen = seen or h.classification()
+                if not when.evaluate(seen):
+                    continue
             cad = step.cadence
             last_contact = None
             if isinstance(cad, NoContact):
@@ -145,6 +160,7 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                     "why": {"rule": sid, "playbook_version": version, "cadence": cad.kind,
                             "occurrence": occ.why, "state": h.state, "state_since":
                             h.entered.isoformat(), "class": h.klass,
+                            **({"when": when.text} if when is not None else {}),
                             **({"routing": r.note} if r.note else {})},
                 })
     made = insert_returning(conn, T, rows, ["account_id", "step", "period"],
@@ -423,10 +439,12 @@ def refresh_account(conn: Connection, account_id: str, at: datetime) -> TaskCoun
 
     a = Account.__table__  # type: ignore[attr-defined]
     row = conn.execute(select(a.c.id, a.c.state, a.c.state_since, a.c.klass, a.c.owner_email,
-                              a.c.sponsor_email).where(a.c.id == account_id)).first()
+                              a.c.sponsor_email, a.c.key_account, a.c.portrait_fit,
+                              a.c.potential, a.c.segment).where(a.c.id == account_id)).first()
     if row is None:
         raise LookupError(f"unknown account '{account_id}'")
     holder = Holder(row.id, row.state, row.state_since, row.klass, row.owner_email,
-                    row.sponsor_email)
+                    row.sponsor_email, bool(row.key_account), row.portrait_fit,
+                    float(row.potential or 0), row.segment)
     return generate(conn, active_book(conn), active_version(conn) or "", [holder], at,
                     Directory.load(conn), account_id, account_id)

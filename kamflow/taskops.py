@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
 from engine.clock import Clock
-from kamflow import audit, outbox, tasking
+from kamflow import audit, outbox, plans, tasking
 from kamflow.accounts import NotFound, Refused
 from kamflow.bulk import upsert
 from kamflow.models import Account, AccountEvent, Contact, Department, Person, Task
@@ -129,7 +129,12 @@ def act(engine: Engine, task_id: int, action: str, clock: Clock, actor: str | No
                       person_active=bool(info and info.active),
                       person_department=info.department if info else None)
         view = TaskView(row.id, row.status, row.due, row.assignee, row.queue)
-        new_status = check(view, _step(conn, row.playbook_version, row.step), req)
+        step = _step(conn, row.playbook_version, row.step)
+        new_status = check(view, step, req)
+        if action == "done" and step is not None and step.plan is not None:
+            # On the plan of its fiscal year, in this transaction (or refused: nothing changes).
+            plans.on_step_done(conn, row, step, req.outcome, req.note, req.fields, at,
+                               actor or row.assignee or "operator")
         values: dict[str, Any] = {"status": new_status.value, "updated_at": at}
         before: dict[str, Any] = {"status": row.status}
         after: dict[str, Any] = {"status": new_status.value}

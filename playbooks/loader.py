@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -21,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 
 from playbooks.errors import PlaybookError, Problem
 from playbooks.expr import Condition, ExpressionError
-from playbooks.metrics import METRICS, MetricType
+from playbooks.metrics import METRICS, STEP_METRICS, MetricType
+from playbooks.plan import PlanDocument
 from playbooks.schema import (
     CLASSES,
     PERSON_ROLES,
@@ -53,6 +54,7 @@ class PlaybookSet:
     conditions: Mapping[str, Condition]  # rule -> parsed guard
     sources: Mapping[str, str] = field(repr=False)
     version: str = ""
+    step_conditions: Mapping[str, Condition] = field(default_factory=dict)  # state.step -> when
 
     def playbook(self, state: str) -> StatePlaybook:
         return self.states[state]
@@ -121,12 +123,14 @@ def load_sources(sources: Mapping[str, str], origin: str = "playbooks") -> Playb
         conditions = _check_lifecycle(ctx, life)
     if cls is not None:
         _check_classification(ctx, cls)
+    step_conditions: dict[str, Condition] = {}
     if org is not None:
         for state, pb in states.items():
-            _check_playbook(ctx, f"{state}.yaml", pb, org)
+            step_conditions.update(_check_playbook(ctx, f"{state}.yaml", pb, org))
     if ctx.problems or org is None or life is None or cls is None:
         raise PlaybookError(ctx.problems)
-    return PlaybookSet(org, life, cls, states, conditions, dict(sources), version_of(sources))
+    return PlaybookSet(org, life, cls, states, conditions, dict(sources), version_of(sources),
+                       step_conditions)
 
 
 def _check_lifecycle(ctx: _Context, life: Lifecycle) -> dict[str, Condition]:
@@ -151,16 +155,21 @@ def _check_lifecycle(ctx: _Context, life: Lifecycle) -> dict[str, Condition]:
 
 
 def _check_classification(ctx: _Context, cls: Classification) -> None:
-    for i, c in enumerate(cls.portrait):
-        if c.metric is None:
-            continue
-        spec = METRICS.get(c.metric)
-        if spec is None or spec.type is not MetricType.NUMBER or c.metric == "portrait_fit":
-            ctx.problem("classification.yaml", ("portrait", i, "metric"),
-                        f"'{c.metric}' is not a numeric metric a portrait can use")
+    # A score cannot read itself; retention comes after portrait_fit, so it may read that.
+    for group, factors, barred in (("portrait", cls.portrait, {"portrait_fit", "retention_score"}),
+                                   ("retention", cls.retention, {"retention_score"})):
+        for i, c in enumerate(factors):
+            if c.metric is None:
+                continue
+            spec = METRICS.get(c.metric)
+            if spec is None or spec.type is not MetricType.NUMBER or c.metric in barred:
+                ctx.problem("classification.yaml", (group, i, "metric"),
+                            f"'{c.metric}' is not a numeric metric a {group} factor can use")
 
 
-def _check_playbook(ctx: _Context, name: str, pb: StatePlaybook, org: Organization) -> None:
+def _check_playbook(ctx: _Context, name: str, pb: StatePlaybook, org: Organization
+                    ) -> dict[str, Condition]:
+    conditions: dict[str, Condition] = {}
     if pb.state != name[:-5]:
         ctx.problem(name, ("state",), f"says '{pb.state}' but the file is for '{name[:-5]}'")
     for i, step in enumerate(pb.steps):
@@ -181,6 +190,36 @@ def _check_playbook(ctx: _Context, name: str, pb: StatePlaybook, org: Organizati
                                 f"unknown channel '{ch}'{_known(set(org.contact_channels))}")
         if not step.classes:
             ctx.problem(name, (*path, "classes"), f"empty; use some of {', '.join(CLASSES)}")
+        if step.when is not None:
+            try:
+                conditions[f"{pb.state}.{step.key}"] = Condition.parse(step.when, STEP_METRICS)
+            except ExpressionError as e:
+                ctx.problem(name, (*path, "when"), f"{e} (a step's condition reads the stored "
+                            "classification only)")
+    return conditions
+
+
+PlanCheck = Callable[[PlanDocument], Iterable[tuple[Path_, str]]]
+
+
+def load_plan(text: str, source: str, check: PlanCheck | None = None) -> PlanDocument:
+    """Parse and validate an account plan; `check` adds the store's cross-checks (known
+    people, months of the fiscal year). Raises PlaybookError naming file, line and field."""
+    ctx = _Context("")
+    name = source
+    data = ctx.parse(name, text)
+    doc = ctx.model(PlanDocument, name, {name: data}) if data is not None else None
+    if doc is not None and check is not None:
+        for path, message in check(doc):
+            ctx.problem(name, path, message)
+    if ctx.problems or doc is None:
+        raise PlaybookError(ctx.problems)
+    return doc
+
+
+def dump_plan(data: Mapping[str, Any]) -> str:
+    """A stored plan as the YAML a person edits (keys in the model's order)."""
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True, width=100)
 
 
 def _known(names: set[str]) -> str:
@@ -195,6 +234,9 @@ class _Context:
         self.problems: list[Problem] = []
         self.lines: dict[str, dict[Path_, int]] = {}
 
+    def file(self, name: str) -> str:
+        return f"{self.origin}/{name}" if self.origin else name
+
     def problem(self, name: str, path: Path_, message: str) -> None:
         lines = self.lines.get(name, {})
         line = None
@@ -202,7 +244,7 @@ class _Context:
             line = lines.get(path[:cut])
             if line is not None:
                 break
-        self.problems.append(Problem(f"{self.origin}/{name}", line, _render(path), message))
+        self.problems.append(Problem(self.file(name), line, _render(path), message))
 
     def parse(self, name: str, text: str) -> Any:
         try:
@@ -211,7 +253,7 @@ class _Context:
             mark = getattr(e, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             reason = getattr(e, "problem", None) or str(e)
-            self.problems.append(Problem(f"{self.origin}/{name}", line, "", f"not YAML: {reason}"))
+            self.problems.append(Problem(self.file(name), line, "", f"not YAML: {reason}"))
             return None
         if node is None:
             self.problem(name, (), "empty file")

@@ -46,6 +46,20 @@ _SPECS = (
                "revenue_t12 / the revenue level recorded when the account began to decline"),
     MetricSpec("months_with_revenue", MetricType.NUMBER,
                "how many of the trailing 12 months had revenue"),
+    MetricSpec("feedback_trend", MetricType.NUMBER,
+               "latest feedback score minus the one before it; none with fewer than two"),
+    MetricSpec("months_with_contact", MetricType.NUMBER,
+               "how many of the last 12 months (this month and the 11 before) had a logged contact"),
+    MetricSpec("revenue_fy", MetricType.NUMBER,
+               "revenue of the fiscal year's complete months before the sweep date"),
+    MetricSpec("target_fy", MetricType.NUMBER,
+               "the account plan's revenue target for those same months; none without a plan"),
+    MetricSpec("target_attainment", MetricType.NUMBER,
+               "revenue_fy / target_fy; none without a plan target or before a month is complete"),
+    MetricSpec("relationship_closeness", MetricType.NUMBER,
+               "influence-weighted closeness (1-5) of the latest plan's relationship map"),
+    MetricSpec("retention_score", MetricType.NUMBER,
+               "weighted stability factors from classification.yaml, 0-100; none if none declared"),
     MetricSpec("days_in_state", MetricType.NUMBER,
                "days since the account entered its current lifecycle state"),
     MetricSpec("has_revenue", MetricType.BOOL,
@@ -59,3 +73,9 @@ _SPECS = (
 )
 
 METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in _SPECS}
+
+# What a playbook step's `when` may read: the classification the last sweep stored on
+# the account, so a task made between sweeps (after a contact or event) sees the same.
+STEP_METRICS: dict[str, MetricSpec] = {
+    name: METRICS[name] for name in ("class", "segment", "key_account", "portrait_fit", "potential")
+}

@@ -126,9 +126,10 @@ class KeyAccountRule(Model):
     above_average_factor: float = Field(2.0, gt=0)
 
 
-class Criterion(Model):
+class Factor(Model):
+    """One weighted, scored input (0-10) of a composite score: portrait fit or retention."""
+
     key: Annotated[str, Field(pattern=KEY)]
-    group: Literal["profile", "history", "potential"]
     weight: float = Field(gt=0)
     title: str = ""
     # Either a score 0-10 imported as an extra column of accounts.csv ...
@@ -136,9 +137,11 @@ class Criterion(Model):
     # ... or a metric mapped linearly from scale[0] (score 0) to scale[1] (score 10).
     metric: str | None = None
     scale: tuple[float, float] | None = None
+    # The score when the value is unknown (no feedback yet, no plan, no score imported).
+    missing: float = Field(0.0, ge=0, le=10)
 
     @model_validator(mode="after")
-    def _one_source(self) -> Criterion:
+    def _one_source(self) -> Factor:
         if (self.column is None) == (self.metric is None):
             raise ValueError("give exactly one of 'column' or 'metric'")
         if self.metric is not None and self.scale is None:
@@ -146,6 +149,10 @@ class Criterion(Model):
         if self.scale is not None and self.scale[0] == self.scale[1]:
             raise ValueError("scale needs two different values")
         return self
+
+
+class Criterion(Factor):
+    group: Literal["profile", "history", "potential"]
 
 
 class Classification(Model):
@@ -156,16 +163,18 @@ class Classification(Model):
     min_share_for_high_contribution: float = Field(0.4, ge=0, le=1)
     key_account: KeyAccountRule = KeyAccountRule()
     portrait: tuple[Criterion, ...] = ()
+    # Stability factors of a customer relationship, weighted into retention_score (0-100).
+    retention: tuple[Factor, ...] = ()
 
-    @field_validator("portrait")
+    @field_validator("portrait", "retention")
     @classmethod
-    def _unique_criteria(cls, v: tuple[Criterion, ...]) -> tuple[Criterion, ...]:
-        _no_twins([c.key for c in v], "criteria declared twice")
+    def _unique_criteria(cls, v: tuple[Factor, ...]) -> tuple[Factor, ...]:
+        _no_twins([c.key for c in v], "declared twice")
         return v
 
     @property
     def criteria_columns(self) -> frozenset[str]:
-        return frozenset(c.column for c in self.portrait if c.column)
+        return frozenset(c.column for c in (*self.portrait, *self.retention) if c.column)
 
 
 # -- <state>.yaml: the steps of one state's playbook --------------------------
@@ -241,6 +250,12 @@ class Step(Model):
     # When a new playbook version changes this step: keep open tasks (carry_over)
     # or cancel them (cancel). Open tasks of a dropped step are always cancelled.
     on_change: Literal["carry_over", "cancel"] = "carry_over"
+    # Only for accounts whose stored classification meets this condition (a guard over
+    # class, segment, key_account, portrait_fit and potential), e.g. the important C accounts.
+    when: str | None = None
+    # What completing it does to the account plan of its fiscal year (kamflow.plans):
+    # draft needs the plan written, evaluation and tracking record the attainment on it.
+    plan: Literal["draft", "evaluation", "tracking"] | None = None
 
     @field_validator("raci")
     @classmethod

@@ -393,7 +393,8 @@ def test_one_bad_account_keeps_the_good_ones_and_their_transitions_out(
 
 # -- header problems -------------------------------------------------------------------
 
-CRITERIA = "effort_to_serve, growth, market_fit, profitability, size, structure"
+CRITERIA = ("effort_to_serve, growth, market_fit, products, profitability, size, structure, "
+            "supply_agreement")
 
 
 @pytest.mark.parametrize(
@@ -407,8 +408,8 @@ CRITERIA = "effort_to_serve, growth, market_fit, profitability, size, structure"
          [":1: header: unknown column(s) size"]),
         ("accounts", "account_id,name,industry,owner_email,sponsor_email,potential,colour,size\n"
          "X,X,x,ann@x.test,,1,red,5\n",
-         [f":1: header: unknown column(s) colour; extra columns must be portrait criteria: "
-          f"{CRITERIA}"]),
+         [":1: header: unknown column(s) colour; extra columns must be portrait or retention "
+          f"criteria: {CRITERIA}"]),
         ("feedback", "account_id,date,comment,note\nACME,2025-01-01,x,y\n",
          [":1: header: missing column(s) score", ":1: header: unknown column(s) note"]),
         ("people", "email,name,department,role,role\nann@x.test,Ann,sales,admin,admin\n",

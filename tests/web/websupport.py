@@ -6,6 +6,7 @@ People: ann and bob (account managers, sales), lea (sales lead), mark (marketing
 sam (manager, sponsor of every account), mia (manager, sponsors nothing), quinn (quotes),
 ada (admin). Every account is ann's except GONE, which is bob's. After the sweep at AT,
 STEADY's new-solutions task is put in the marketing queue, so mark has a task to work.
+STEADY has an account plan for FY2026, so its plan steps can be done.
 """
 
 from __future__ import annotations
@@ -70,6 +71,10 @@ def build(db: DB, folder: Path) -> None:
     for kind, path in files.items():
         r = db.cli("import", kind, str(path), "--at", "2026-01-01")
         assert r.code == 0, r.stderr
+    plan = folder / "steady-plan.yaml"  # its plan steps (reviews, tracking) can then be done
+    plan.write_text("fiscal_year: 2026\ntarget: {revenue: 480000}\n")
+    r = db.cli("plan", "edit", "STEADY", "--from", str(plan), "--at", "2026-01-02")
+    assert r.code == 0, r.stderr
     r = db.cli("sweep", "--at", AT, "--json")
     assert r.code == 0, r.stderr
     assert json.loads(r.stdout)["tasks_created"] > 10

@@ -1,0 +1,149 @@
+"""`kamflow plan show | edit | template`: the account plan as a YAML document people write.
+
+Wired into the main CLI with `app.add_typer(plan_app, name="plan")`; as in
+kamflow.cli_audit, kamflow.cli is imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+plan_app = typer.Typer(help="Account plans: show, edit from YAML, print an empty template.",
+                       no_args_is_help=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+AT_HELP = "Moment to act at: ISO date or datetime (UTC). Default: now."
+
+
+def _user_errors(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from kamflow.cli import user_errors
+
+        return user_errors(fn)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@plan_app.command("template")
+def template() -> None:
+    """Print an empty, commented plan to fill in and save with `plan edit`."""
+    from kamflow.plans import template as text
+
+    sys.stdout.write(text())
+
+
+@plan_app.command("edit")
+@_user_errors
+def edit(
+    account_id: str = typer.Argument(..., metavar="ACCOUNT"),
+    source: Path = typer.Option(..., "--from", help="The plan as YAML (see `plan template`).",
+                                dir_okay=False),
+    by: str | None = typer.Option(None, help="Email of the person saving it."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Validate the YAML and store it as the account's plan (a new revision if it changed)."""
+    from kamflow.cli import _clock, _engine, _print_json, out
+    from kamflow.plans import save
+
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValueError(f"--from: cannot read {source}: {e.strerror}") from e
+    saved = save(_engine(), account_id, text, str(source), by, _clock(at))
+    if as_json:
+        _print_json(saved)
+        return
+    if saved["unchanged"]:
+        out.print(f"{account_id} FY{saved['fiscal_year']}: unchanged (revision "
+                  f"{saved['revision']})")
+        return
+    if saved["revision"] == 1:
+        out.print(f"{account_id} FY{saved['fiscal_year']}: plan created (revision 1)")
+        return
+    out.print(f"{account_id} FY{saved['fiscal_year']}: saved revision {saved['revision']}, "
+              f"{len(saved['changes'])} field(s) changed")
+    for c in saved["changes"][:20]:
+        out.print(f"  {c['field']}: {_short(c['before'])} → {_short(c['after'])}", markup=False)
+
+
+@plan_app.command("show")
+@_user_errors
+def show(
+    account_id: str = typer.Argument(..., metavar="ACCOUNT"),
+    year: int | None = typer.Option(None, help="Fiscal year (default: the one --at falls in)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    as_yaml: bool = typer.Option(False, "--yaml", help="Print the document to edit and save."),
+) -> None:
+    """The plan, its target attainment, its quarterly evaluations and its history."""
+    from rich.table import Table
+
+    from kamflow.cli import _clock, _engine, _fmt, _print_json, out
+    from kamflow.plans import as_yaml as dump
+    from kamflow.plans import show
+
+    if as_json and as_yaml:
+        raise ValueError("--json and --yaml: choose one")
+    with _engine().connect() as conn:
+        data = show(conn, account_id, year, _clock(at).now())
+    if as_json:
+        _print_json(data)
+        return
+    if as_yaml:
+        sys.stdout.write(dump(data["document"]))
+        return
+    doc, got = data["document"], data["attainment"]
+    out.print(f"[bold]{account_id}[/bold] account plan FY{data['fiscal_year']}, revision "
+              f"{data['revision']} ({data['updated_by']}, {data['updated_at']})")
+    out.print(f"target {_fmt(got['target_revenue'])}  to date: revenue {_fmt(got['revenue_fy'])}"
+              f" of {_fmt(got['target_fy'])} = attainment {_pct(got['attainment'])}"
+              f"  relationship closeness {_fmt(data['closeness'])}")
+    for title, part in (("analysis", doc["analysis"]), ("SWOT", doc["swot"]),
+                        ("priorities", doc["priorities"])):
+        lines = [f"{k}: " + ("; ".join(v) if isinstance(v, list) else v)
+                 for k, v in part.items() if v]
+        if lines:
+            out.print(f"[bold]{title}[/bold]\n  " + "\n  ".join(lines), soft_wrap=True)
+    if doc["relationships"]:
+        t = Table("name", "title", "role", "influence", "closeness", "owner",
+                  title="relationship map")
+        for p in doc["relationships"]:
+            t.add_row(p["name"], p["title"], p["role"], str(p["influence"]),
+                      str(p["closeness"]), p["owner"])
+        out.print(t)
+    if doc["opportunities"]:
+        t = Table("key", "title", "status", "expected", "contract", "paid", title="opportunities")
+        for o in doc["opportunities"]:
+            t.add_row(o["key"], o["title"], o["status"], _fmt(o["expected_value"]),
+                      _fmt(o["contract_value"]), _fmt(o["payments_received"]))
+        out.print(t)
+    t = Table("period", "at", "by", "assessment", "attainment", "changed since the last",
+              title="quarterly evaluations")
+    for e in data["evaluations"]:
+        t.add_row(e["period"], e["at"][:10], e["actor"],
+                  " — ".join(x for x in (e["outcome"], e["note"]) if x),
+                  _pct(e["attainment"]), ", ".join(c["field"] for c in e["changes"]) or "-")
+    out.print(t)
+    h = Table("at", "kind", "period", "revision", "attainment", "changed", title="history")
+    for e in data["history"]:
+        if e["kind"] != "evaluation":
+            h.add_row(e["at"][:16], e["kind"], e["period"], str(e["revision"]),
+                      _pct(e["attainment"]), str(len(e["changes"])) if e["changes"] else "-")
+    out.print(h)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
+
+
+def _short(v: Any) -> str:
+    text = "-" if v is None else str(v)
+    return text if len(text) <= 60 else text[:57] + "..."

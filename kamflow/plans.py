@@ -1,0 +1,239 @@
+"""Account plans: one YAML document per account and fiscal year, with its history.
+
+A person writes the plan (`kamflow plan edit`); the playbook's plan steps are tasks, and
+completing one (taskops.act) records on the plan what the step is for, in the same
+transaction: a draft step needs the plan written, an evaluation records its assessment,
+the attainment at that moment and what changed since the previous evaluation, and a
+tracking step records the month's attainment. Entries are unique per task, so nothing is
+recorded twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
+from importlib.resources import files
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+
+from engine.clock import Clock
+from engine.metrics import add_months, attainment, fiscal_year_start, months_between
+from kamflow import audit
+from kamflow.accounts import NotFound, Refused
+from kamflow.models import Account, AccountPlan, Person, PlanEntry, Revenue
+from kamflow.versions import active_book
+from playbooks.loader import Path_, dump_plan, load_plan
+from playbooks.plan import PlanDocument, fiscal_months, monthly_targets
+from playbooks.schema import Step
+
+A = Account.__table__  # type: ignore[attr-defined]
+P = Person.__table__  # type: ignore[attr-defined]
+R = Revenue.__table__  # type: ignore[attr-defined]
+AP = AccountPlan.__table__  # type: ignore[attr-defined]
+PE = PlanEntry.__table__  # type: ignore[attr-defined]
+
+
+def template() -> str:
+    """An empty plan, commented, to copy and fill in."""
+    return files("playbooks").joinpath("templates", "plan.yaml").read_text(encoding="utf-8")
+
+
+def fiscal_year_of(day: date, fiscal_start_month: int) -> int:
+    return fiscal_year_start(day.replace(day=1), fiscal_start_month).year
+
+
+def task_fiscal_year(period: str, start: date, fiscal_start_month: int) -> int:
+    """The fiscal year a plan step's task belongs to: from its period key when that names
+    one (FY2026, FY2026-Q3, M2026-05), else from the day it started."""
+    if period.startswith("FY") and period[2:6].isdigit():
+        return int(period[2:6])
+    if period.startswith("M") and len(period) == 8:
+        return fiscal_year_of(date.fromisoformat(f"{period[1:]}-01"), fiscal_start_month)
+    return fiscal_year_of(start, fiscal_start_month)
+
+
+def _account(conn: Connection, account_id: str) -> None:
+    if conn.execute(select(A.c.id).where(A.c.id == account_id)).first() is None:
+        raise NotFound(f"unknown account '{account_id}'")
+
+
+# -- writing a plan ---------------------------------------------------------------------
+
+
+def save(engine: Engine, account_id: str, text: str, source: str, actor: str | None,
+         clock: Clock) -> dict[str, Any]:
+    """Validate and store a plan document; a new revision only when something changed."""
+    at = clock.now()
+    with engine.begin() as conn:
+        _account(conn, account_id)
+        fsm = active_book(conn).organization.fiscal_year_start_month
+        if actor is not None and conn.execute(select(P.c.email).where(P.c.email == actor)
+                                              ).first() is None:
+            raise NotFound(f"--by: unknown person '{actor}'")
+        people = set(conn.execute(select(P.c.email)).scalars())
+        current = fiscal_year_of(at.date(), fsm)
+        doc = load_plan(text, source, lambda d: _cross_check(d, account_id, current, fsm, people))
+        year = doc.fiscal_year or current
+        data = doc.model_dump(mode="json", exclude={"account", "fiscal_year"})
+        row = conn.execute(select(AP).where(AP.c.account_id == account_id,
+                                            AP.c.fiscal_year == year).with_for_update()).first()
+        if row is not None and row.document == data:
+            return _saved(account_id, year, row.revision, [], unchanged=True)
+        changes = diff(row.document if row is not None else {}, data)
+        derived = {
+            "document": data, "updated_at": at, "updated_by": actor or "operator",
+            "target_revenue": doc.target.revenue if doc.target else None,
+            "monthly_targets": monthly_targets(doc.target, year, fsm) if doc.target else None,
+            "closeness": doc.closeness(),
+        }
+        if row is None:
+            revision = 1
+            plan_id = conn.execute(AP.insert().values(
+                account_id=account_id, fiscal_year=year, revision=1, created_at=at, **derived)
+                .returning(AP.c.id)).scalar_one()
+        else:
+            revision, plan_id = row.revision + 1, row.id
+            conn.execute(AP.update().where(AP.c.id == row.id, AP.c.revision == row.revision)
+                         .values(revision=revision, **derived))
+        conn.execute(PE.insert().values(
+            plan_id=plan_id, kind="edit", period=f"FY{year}", at=at, actor=actor or "operator",
+            revision=revision, fields={}, changes=changes, document=data))
+        audit.append(conn, [{
+            "at": at, "actor": actor or "operator", "entity": "plan",
+            "entity_id": f"{account_id}/FY{year}", "action": "created" if row is None else "edited",
+            "before": None if row is None else {"revision": row.revision},
+            "after": {"revision": revision, "changed": [c["field"] for c in changes]}}])
+    return _saved(account_id, year, revision, changes)
+
+
+def _saved(account_id: str, year: int, revision: int, changes: list[dict[str, Any]],
+           unchanged: bool = False) -> dict[str, Any]:
+    return {"account": account_id, "fiscal_year": year, "revision": revision,
+            "unchanged": unchanged, "changes": changes}
+
+
+def _cross_check(doc: PlanDocument, account_id: str, current: int, fsm: int,
+                 people: set[str]) -> Iterator[tuple[Path_, str]]:
+    """What the document alone cannot know: the account, the fiscal year's months, our people."""
+    if doc.account is not None and doc.account != account_id:
+        yield ("account",), f"says '{doc.account}' but the plan is being saved for '{account_id}'"
+    year = doc.fiscal_year or current
+    months = fiscal_months(year, fsm)
+    if doc.target is not None:
+        for month in doc.target.by_month or {}:
+            if month not in months:
+                yield (("target", "by_month", month),
+                       f"{month} is not in fiscal year FY{year} ({months[0]} to {months[-1]})")
+    for i, person in enumerate(doc.relationships):
+        if person.owner not in people:
+            yield ("relationships", i, "owner"), f"unknown person '{person.owner}' on our side"
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Field-by-field changes; list items with a key or a name are matched by it."""
+    old, new = dict(_flat(before)), dict(_flat(after))
+    out = []
+    for path in sorted(set(old) | set(new)):
+        if old.get(path) != new.get(path):
+            out.append({"field": path, "before": old.get(path), "after": new.get(path)})
+    return out
+
+
+def _flat(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _flat(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(value, list) and value and all(
+            isinstance(v, Mapping) and ("key" in v or "name" in v) for v in value):
+        for v in value:
+            yield from _flat({k: x for k, x in v.items() if k not in ("key", "name")},
+                             f"{path}[{v.get('key') or v.get('name')}]")
+    elif value not in (None, [], "", {}):
+        yield path, value
+
+
+# -- the plan's steps -------------------------------------------------------------------
+
+
+def on_step_done(conn: Connection, task: Any, step: Step, outcome: str | None,
+                 note: str | None, fields: Mapping[str, Any], at: datetime, actor: str) -> None:
+    """Record a plan step's completion on its plan (same transaction as the task's)."""
+    fsm = active_book(conn).organization.fiscal_year_start_month
+    year = task_fiscal_year(task.period, task.start, fsm)
+    plan = conn.execute(select(AP).where(AP.c.account_id == task.account_id,
+                                         AP.c.fiscal_year == year)).first()
+    if plan is None:
+        what = {"draft": "is done once the plan is written",
+                "evaluation": "evaluates the plan", "tracking": "tracks the plan's target"}
+        raise Refused(f"task {task.id} {what[step.plan or 'draft']}, but account "
+                      f"'{task.account_id}' has no plan for FY{year}: write one with "
+                      f"`kamflow plan edit {task.account_id} --from FILE.yaml` "
+                      f"(`kamflow plan template` prints an empty one)")
+    revenue, target, ratio = attainment_of(conn, plan, fsm, at)
+    changes: list[dict[str, Any]] = []
+    if step.plan == "evaluation":
+        # What changed since the previous evaluation, or since the plan was first written.
+        since = [PE.c.plan_id == plan.id, PE.c.document.is_not(None)]
+        previous = conn.execute(select(PE.c.document).where(*since, PE.c.kind == "evaluation")
+                                .order_by(PE.c.id.desc()).limit(1)).scalar()
+        if previous is None:
+            previous = conn.execute(select(PE.c.document).where(*since, PE.c.kind == "edit")
+                                    .order_by(PE.c.id).limit(1)).scalar()
+        changes = diff(previous or {}, plan.document)
+    conn.execute(PE.insert().values(
+        plan_id=plan.id, kind=step.plan, period=task.period, task_id=task.id, at=at, actor=actor,
+        revision=plan.revision, outcome=outcome, note=note, fields=dict(fields),
+        revenue_fy=revenue, target_fy=target, attainment=ratio, changes=changes,
+        document=plan.document if step.plan == "evaluation" else None))
+
+
+def attainment_of(conn: Connection, plan: Any, fsm: int, at: datetime
+                  ) -> tuple[float, float | None, float | None]:
+    """(revenue, target, attainment) of the plan's fiscal year over the months complete at
+    `at` (all twelve once the year is over)."""
+    start = date(plan.fiscal_year, fsm, 1)
+    end = min(date(at.year, at.month, 1), add_months(start, 12))
+    months = max(0, months_between(start, end))
+    revenue = float(conn.execute(select(func.coalesce(func.sum(R.c.amount), 0.0)).where(
+        R.c.account_id == plan.account_id, R.c.month >= start, R.c.month < end)).scalar_one())
+    target, ratio = attainment(revenue, plan.monthly_targets, months)
+    return revenue, target, ratio
+
+
+# -- reading ----------------------------------------------------------------------------
+
+
+def show(conn: Connection, account_id: str, year: int | None, at: datetime) -> dict[str, Any]:
+    _account(conn, account_id)
+    fsm = active_book(conn).organization.fiscal_year_start_month
+    year = year or fiscal_year_of(at.date(), fsm)
+    plan = conn.execute(select(AP).where(AP.c.account_id == account_id,
+                                         AP.c.fiscal_year == year)).first()
+    if plan is None:
+        years = conn.execute(select(AP.c.fiscal_year).where(AP.c.account_id == account_id)
+                             .order_by(AP.c.fiscal_year)).scalars().all()
+        have = f"; it has plans for {', '.join(f'FY{y}' for y in years)}" if years else ""
+        raise NotFound(f"account '{account_id}' has no plan for FY{year}{have}")
+    revenue, target, ratio = attainment_of(conn, plan, fsm, at)
+    entries = conn.execute(select(PE).where(PE.c.plan_id == plan.id, PE.c.at <= at)
+                           .order_by(PE.c.at, PE.c.id)).all()
+    history = [{"at": e.at.isoformat(), "kind": e.kind, "period": e.period, "task": e.task_id,
+                "actor": e.actor, "revision": e.revision, "outcome": e.outcome, "note": e.note,
+                "fields": e.fields, "revenue_fy": e.revenue_fy, "target_fy": e.target_fy,
+                "attainment": e.attainment, "changes": e.changes} for e in entries]
+    return {
+        "account": account_id, "fiscal_year": year, "revision": plan.revision,
+        "updated_at": plan.updated_at.isoformat(), "updated_by": plan.updated_by,
+        "as_of": at.isoformat(),
+        "attainment": {"revenue_fy": revenue, "target_fy": target, "attainment": ratio,
+                       "target_revenue": plan.target_revenue},
+        "closeness": plan.closeness,
+        "document": {"account": account_id, "fiscal_year": year, **plan.document},
+        "evaluations": [h for h in history if h["kind"] == "evaluation"],
+        "history": history,
+    }
+
+
+def as_yaml(document: Mapping[str, Any]) -> str:
+    return dump_plan(document)
