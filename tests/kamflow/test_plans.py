@@ -243,12 +243,18 @@ def test_retention_score_shows_each_factor_and_drives_a_guard(db: DB, tmp_path: 
     with_weak.write_text("account_id,month,amount\n" + "".join(
         f"WEAK,2025-{m:02d},20000\n" for m in range(1, 13)))
     assert db.cli("import", "revenue", str(with_weak), "--at", "2026-01-01").code == 0
+    feedback = tmp_path / "feedback.csv"
+    feedback.write_text("account_id,date,score,comment\nBIG,2025-06-01,6,\nBIG,2025-12-01,8,\n"
+                        "BIG,2026-03-01,3,after the sweep date\n")
+    assert db.cli("import", "feedback", str(feedback), "--at", "2026-01-01").code == 0
 
     shown = json.loads(db.cli("account", "show", "BIG", "--at", "2026-02-01", "--json").stdout)
     factors = {f["factor"]: f for f in shown["retention"]}
     assert factors["supply_agreement"]["value"] == 10 and factors["supply_agreement"]["score"] == 10
     assert factors["closeness"]["value"] is None  # no plan yet: scored as missing (0)
     assert factors["contact_regularity"]["value"] == 11  # 2025-03 .. 2026-01 had a visit
+    assert factors["feedback_trend"]["value"] == 2  # 8 after 6; the later 3 is not seen yet
+    assert factors["feedback_level"]["value"] == 8
     assert shown["retention_score"] == shown["metrics"]["retention_score"]
     assert sum(f["points"] for f in shown["retention"]) == pytest.approx(
         shown["retention_score"], abs=0.5)
