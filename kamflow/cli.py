@@ -687,6 +687,7 @@ def _add_subcommands() -> None:
     __import__("kamflow.cli_ops").cli_ops.register(app)  # run, scheduler, status
     app.add_typer(__import__("kamflow.cli_prefect").cli_prefect.prefect_app, name="prefect")
     __import__("kamflow.cli_web").cli_web.register(app, people_app)  # serve, token, people password
+    app.add_typer(__import__("kamflow.cli_report").cli_report.report_app, name="report")
 
 
 _add_subcommands()

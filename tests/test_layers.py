@@ -21,7 +21,7 @@ ONE_HOME = {
     "prefect": {"kamflow/flows.py"},
     "typer": {"kamflow/cli.py", "kamflow/cli_audit.py", "kamflow/cli_notify.py",
               "kamflow/cli_ops.py", "kamflow/cli_plan.py", "kamflow/cli_prefect.py",
-              "kamflow/cli_web.py"},
+              "kamflow/cli_report.py", "kamflow/cli_web.py"},
     "argon2": {"kamflow/web/security.py"},
     "httpx": {"notifications/channels.py"},
     "alembic": {"kamflow/db.py", "kamflow/migrations/env.py"},

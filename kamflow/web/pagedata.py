@@ -135,14 +135,6 @@ def revenue_by_account(conn: Connection, at: datetime) -> list[AccountRevenue]:
                            float(r.t12 or 0)) for r in conn.execute(q)]
 
 
-def concentration(rows: list[AccountRevenue], tops: Iterable[int] = (1, 5, 10)
-                  ) -> list[tuple[int, float]]:
-    """(n, share of all revenue made by the n largest accounts)."""
-    revenues = sorted((r.revenue for r in rows), reverse=True)
-    total = sum(revenues)
-    return [(n, sum(revenues[:n]) / total if total else 0.0) for n in tops]
-
-
 def sample(rows: list[AccountRevenue], at_most: int) -> list[AccountRevenue]:
     """Every k-th account (by id) when there are more than `at_most`."""
     if len(rows) <= at_most:

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from kamflow import accounts, audit, portfolio, taskops
+from kamflow import accounts, audit, plans, reports, taskops
 from kamflow.versions import active_book, lifecycle_of
 from kamflow.web import charts, pagedata, policy
 from kamflow.web.auth import Principal
@@ -25,6 +25,7 @@ from playbooks.schema import Step
 router = APIRouter()
 SCATTER_POINTS = 2000
 TOP_GAPS = 10
+KEY_ACCOUNTS_SHOWN = 20
 DEFAULT_DAYS = 91  # the adherence period when none is given: the last 13 weeks
 
 
@@ -124,14 +125,17 @@ def adherence_csv(request: Request, viewer: Viewer,
 
 @router.get("/portfolio", response_class=HTMLResponse)
 def portfolio_page(request: Request, viewer: Viewer) -> Response:
-    """The potential x contribution matrix, sleeping revenue, concentration, states."""
+    """The potential x contribution matrix, sleeping revenue, concentration, key accounts,
+    states; losses per year and effort against potential per class (kamflow.reports)."""
 
     def build(user: Principal) -> Response:
         policy.may_see_portfolio(user)
         ctx = context(request)
         now = ctx.clock.now()
         with ctx.engine.connect() as conn:
-            summary = portfolio.summary(conn, now)
+            report = reports.report(conn, "portfolio", now, TOP_GAPS)
+            lost = reports.report(conn, "losses", now)
+            effort = reports.report(conn, "investment", now)
             thresholds = active_book(conn).classification
             rows = pagedata.revenue_by_account(conn, now)
         shown = pagedata.sample(rows, SCATTER_POINTS)
@@ -153,21 +157,19 @@ def portfolio_page(request: Request, viewer: Viewer) -> Response:
                      ("B", (0, pot.high), (con.high, math.inf)),
                      ("C", (pot.medium, math.inf), (0, con.high)),
                      ("D", (0, pot.medium), (0, con.high))])
-        per_state: dict[str, int] = dict.fromkeys(summary["states"], 0)
-        for figures in summary["classes"].values():
-            for state, n in figures["states"].items():
-                per_state[state] = per_state.get(state, 0) + n
+        per_state = {state: f["accounts"] for state, f in report["states"].items()}
         states_svg = charts.hbars(list(per_state.items()), "Accounts per state",
                                   fmt=lambda v: f"{v:.0f}")
-        concentration = pagedata.concentration(rows)
+        concentration = [(int(k.removeprefix("top_")), v or 0.0)
+                         for k, v in report["concentration"].items()]
         conc_svg = charts.hbars([(f"top {n}", s) for n, s in concentration],
                                 "Share of revenue in the largest accounts", fmt=charts.percent,
                                 top_value=1.0, colour="#d95f02")
-        gaps = sorted(rows, key=lambda r: (-r.gap, r.id))[:TOP_GAPS]
-        return render(request, "portfolio.html", user, summary=summary, scatter=scatter,
+        return render(request, "portfolio.html", user, report=report, scatter=scatter,
                       shown=len(shown), total=len(rows), states_svg=states_svg,
                       per_state=per_state, conc_svg=conc_svg, concentration=concentration,
-                      gaps=gaps, thresholds=thresholds)
+                      gaps=report["top_gaps"], thresholds=thresholds, lost=lost, effort=effort,
+                      key_shown=KEY_ACCOUNTS_SHOWN)
 
     return page(request, viewer, build)
 
@@ -187,6 +189,10 @@ def account_page(request: Request, viewer: Viewer,
         with ctx.engine.connect() as conn:
             policy.visible_account(conn, user, account_id)
             shown = accounts.show(conn, account_id, now)
+            try:
+                plan = plans.show(conn, account_id, None, now)
+            except accounts.NotFound:
+                plan = None
             tasks = taskops.list_tasks(conn, now.date(), status="all", account=account_id,
                                        scope=policy.task_scope(user))
             contacts = pagedata.contacts(conn, account_id)
@@ -195,7 +201,7 @@ def account_page(request: Request, viewer: Viewer,
         tasks.sort(key=lambda t: (t["status"] not in ("open", "snoozed"), t["due"]),
                    reverse=False)
         return render(request, "account.html", user, a=shown, tasks=tasks[:200],
-                      contacts=contacts, feedback=feedback, channels=channels,
+                      contacts=contacts, feedback=feedback, channels=channels, plan=plan,
                       transitions=list(reversed(shown["transitions"])))
 
     return page(request, viewer, build)

@@ -129,6 +129,11 @@ def may_move_account(p: Principal, account: Any) -> None:
           f"only the owner, the sponsor or an admin may move account '{account.id}'")
 
 
+def may_edit_plan(p: Principal, account: Any) -> None:
+    _deny(p.role == ADMIN or p.email in (account.owner_email, account.sponsor_email),
+          f"only the owner, the sponsor or an admin may edit the plan of account '{account.id}'")
+
+
 def may_post_event(p: Principal, account: Any) -> None:
     _deny(p.role in (ADMIN, LEAD) or p.email in (account.owner_email, account.sponsor_email),
           f"only the owner, the sponsor, a department lead or an admin may report events on "

@@ -99,6 +99,17 @@ class TransitionOut(Output):
     playbook_version: str
 
 
+class RetentionFactorOut(Output):
+    """One stability factor's part of the retention score."""
+
+    factor: str
+    title: str
+    value: float | None
+    score: float
+    weight: float
+    points: float
+
+
 class AccountDetail(Output):
     """What `kamflow account show` prints: why the account is where it is."""
 
@@ -120,7 +131,71 @@ class AccountDetail(Output):
     portrait: dict[str, float]
     metrics: dict[str, Any]
     baseline_revenue: float | None
+    retention_score: float | None
+    retention: list[RetentionFactorOut]
     transitions: list[TransitionOut]
+
+
+# -- account plans -------------------------------------------------------------------------
+
+
+class PlanIn(Input):
+    """The plan as the YAML document `kamflow plan template` describes."""
+
+    yaml: Annotated[str, _text(200_000, 1)]
+
+
+class PlanChange(Output):
+    field: str
+    before: Any
+    after: Any
+
+
+class PlanSaved(Output):
+    account: str
+    fiscal_year: int
+    revision: int
+    unchanged: bool
+    changes: list[PlanChange]
+
+
+class PlanEntryOut(Output):
+    at: str
+    kind: str
+    period: str
+    task: int | None
+    actor: str
+    revision: int
+    outcome: str | None
+    note: str | None
+    fields: dict[str, Any]
+    revenue_fy: float | None
+    target_fy: float | None
+    attainment: float | None
+    changes: list[PlanChange]
+
+
+class PlanAttainment(Output):
+    revenue_fy: float
+    target_fy: float | None
+    attainment: float | None
+    target_revenue: float | None
+
+
+class PlanOut(Output):
+    """`kamflow plan show --json`: the document, attainment now, evaluations and history."""
+
+    account: str
+    fiscal_year: int
+    revision: int
+    updated_at: str
+    updated_by: str
+    as_of: str
+    attainment: PlanAttainment
+    closeness: float | None
+    document: dict[str, Any]
+    evaluations: list[PlanEntryOut]
+    history: list[PlanEntryOut]
 
 
 class MoveIn(Input):

@@ -246,6 +246,26 @@ def test_portfolio(world: World) -> None:
     assert "loyal" in data["states"]
 
 
+def test_reports(world: World) -> None:
+    summary = call(world, "GET", "/api/portfolio?at=2026-06-15").json()
+    data = call(world, "GET", "/api/reports/portfolio?at=2026-06-15").json()
+    assert (data["report"], data["accounts"]) == ("portfolio", 7)
+    assert data["revenue_t12"] == pytest.approx(summary["revenue_t12"])
+    assert data["wallet_gap"] == pytest.approx(summary["wallet_gap"])
+    assert data["key_accounts"]["accounts"] == summary["key_accounts"]
+    assert data["top_gaps"][0]["id"] == "UNHAPPY"
+    assert data == world.client.get("/api/reports/portfolio?at=2026-06-15",
+                                    headers=world.as_("mia@x.test")).json()
+    losses = call(world, "GET", "/api/reports/losses?at=2026-06-15").json()
+    assert [y["year"] for y in losses["years"]] == [2024, 2025, 2026]
+    effort = call(world, "GET", "/api/reports/investment?at=2026-06-15").json()
+    assert sum(c["accounts"] for c in effort["classes"].values()) == 7
+    assert "unknown report 'churn'" in error(call(world, "GET", "/api/reports/churn"), 404,
+                                             "name")
+    error(call(world, "GET", "/api/reports/portfolio?top=0"), 422, "top")
+    error(call(world, "GET", "/api/reports/losses", ANN), 403)
+
+
 # -- people -------------------------------------------------------------------------------
 
 
@@ -312,3 +332,29 @@ def test_the_openapi_document_and_docs(world: World) -> None:
     move = doc["paths"]["/api/accounts/{account_id}/move"]["post"]
     assert {"200", "401", "403", "404", "409", "422"} <= set(move["responses"])
     assert world.client.get("/api/docs").status_code == 200
+
+
+def test_an_account_plan_is_read_and_saved_as_yaml(world: World) -> None:
+    ann = world.as_("ann@x.test")
+    r = world.client.get("/api/accounts/STEADY/plan?year=2026", headers=ann)
+    assert r.status_code == 200, r.text
+    assert r.json()["document"]["target"]["revenue"] == 480000
+    assert r.json()["revision"] == 1
+    plan = ("fiscal_year: 2026\ntarget: {revenue: 600000}\nrelationships:\n"
+            "  - {name: Jo, role: buyer, influence: 2, closeness: 9, owner: ann@x.test}\n")
+    r = world.client.put("/api/accounts/STEADY/plan", headers=ann, json={"yaml": plan})
+    assert r.status_code == 422
+    assert r.json()["error"] == "plan.yaml:4: relationships[0].closeness: Input should be less " \
+        "than or equal to 5"
+    r = world.client.put("/api/accounts/STEADY/plan", headers=ann,
+                         json={"yaml": plan.replace("closeness: 9", "closeness: 4")})
+    assert r.status_code == 200, r.text
+    saved = r.json()
+    assert saved["revision"] == 2 and {c["field"] for c in saved["changes"]} == {
+        "target.revenue", "relationships[Jo].closeness", "relationships[Jo].influence",
+        "relationships[Jo].owner", "relationships[Jo].role"}
+    detail = world.client.get("/api/accounts/STEADY", headers=ann).json()
+    assert detail["metrics"]["relationship_closeness"] == 4.0
+    assert {f["factor"] for f in detail["retention"]} >= {"closeness", "wallet_share"}
+    closeness = next(f for f in detail["retention"] if f["factor"] == "closeness")
+    assert closeness["value"] == 4.0 and closeness["score"] == 7.5  # 1..5 onto 0..10

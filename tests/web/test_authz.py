@@ -68,6 +68,12 @@ MATRIX: list[Case] = [
     Case("POST", "/api/accounts/{account}/events", ACCOUNTS,
          {"event": "complaint", "ref": "C-1"},
          per_role((201, 404), (201, 404), (403, 403), (201, 201))),
+    # account plans (only STEADY has one)
+    Case("GET", "/api/accounts/{account}/plan", ACCOUNTS, None,
+         per_role((200, 404), (200, 404), (200, 404), (200, 404))),
+    Case("PUT", "/api/accounts/{account}/plan", ACCOUNTS,
+         {"yaml": "fiscal_year: 2026\ntarget: {revenue: 500000}\n"},
+         per_role((200, 404), (403, 404), (403, 403), (200, 200))),
     # tasks
     Case("LIST", "/api/tasks?status=all", TASK_OBJECTS, None,
          per_role(("in", "in", "in", "out"), ("out", "out", "in", "out"),
@@ -95,6 +101,7 @@ MATRIX: list[Case] = [
     Case("GET", "/api/audit/events?entity=account&id=STEADY", (), None, MANAGERS),
     Case("GET", "/api/audit/verify", (), None, MANAGERS),
     Case("GET", "/api/portfolio", (), None, MANAGERS),
+    Case("GET", "/api/reports/losses", (), None, MANAGERS),
     Case("GET", "/metrics", (), None, MANAGERS),
     # people: admins
     Case("GET", "/api/people", (), None, ADMINS),

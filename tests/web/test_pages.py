@@ -295,9 +295,32 @@ def test_portfolio_account_and_playbook_pages_show_their_figures(world: World) -
     assert page.count('class="point"') == 7  # one dot per account
     assert page.count('class="threshold"') == 5  # 2 potential, 2 contribution, the 40% line
     assert "top 1" in page and "UNHAPPY" in page.split('id="gaps"')[1].split("</tr>")[1]
+    report = client.get("/api/reports/portfolio").json()  # the figures of kamflow.reports
+    top_1 = report["concentration"]["top_1"]
+    assert f"top 1 <strong>{top_1 * 100:.0f}%</strong>" in page
+    keys = page.split('id="key-accounts"')[1].split("</table>")[0]
+    assert [a["id"] for a in report["key_accounts"]["list"]] and all(
+        a["id"] in keys for a in report["key_accounts"]["list"])
+    losses = page.split('id="losses"')[1].split("</table>")[0]
+    assert [y["year"] for y in client.get("/api/reports/losses").json()["years"]] == [
+        int(y) for y in re.findall(r"<tr><td>(\d{4})</td>", losses)]
+    effort = client.get("/api/reports/investment").json()["classes"]
+    rows = page.split('id="investment"')[1].split("</table>")[0].split("</tr>")[1:-1]
+    assert len(rows) == len(effort) and all(
+        f"{c['tasks_done']}</td>" in row and c["verdict"] in row
+        for c, row in zip(effort.values(), rows, strict=True))
     account = client.get("/accounts/DRIFT").text
     assert "drifting_away" in account and "revenue_trend" in account
     assert "revenue_trend &lt;= -15%" in account  # the condition, escaped
+    assert "No plan for this fiscal year" in account
+    steady = client.get("/accounts/STEADY").text
+    detail = client.get("/api/accounts/STEADY").json()
+    retention = steady.split('id="retention"')[1].split("</table>")[0]
+    assert retention.count("<tr>") == len(detail["retention"]) + 1  # the header row
+    assert f"{detail['retention_score']:.0f} / 100" in steady
+    plan = client.get("/api/accounts/STEADY/plan").json()
+    assert f"Account plan FY{plan['fiscal_year']}" in steady
+    assert f"{plan['attainment']['attainment'] * 100:.0f}" in steady.split('id="plan"')[1]
     playbooks = client.get("/playbooks").text
     assert playbooks.count('<g class="state"') == 7
     assert "stateDiagram-v2" in playbooks and 'class="grid raci-matrix"' in playbooks

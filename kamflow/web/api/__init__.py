@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from kamflow.web.api import accounts, audit, people, playbooks, portfolio, session, tasks
+from kamflow.web.api import (
+    accounts,
+    audit,
+    people,
+    plans,
+    playbooks,
+    portfolio,
+    reports,
+    session,
+    tasks,
+)
 from kamflow.web.errors import ERRORS
 
 router = APIRouter(prefix="/api", responses=ERRORS)
-for module in (session, accounts, tasks, playbooks, audit, people, portfolio):
+for module in (session, accounts, plans, tasks, playbooks, audit, people, portfolio, reports):
     router.include_router(module.router)

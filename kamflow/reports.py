@@ -1,0 +1,515 @@
+"""Portfolio analytics: the `portfolio`, `losses` and `investment` reports behind
+`kamflow report`, `GET /api/reports/{name}` and the portfolio page.
+
+Every figure is as of a moment `at`. Revenue is the trailing 12 months of the sweep
+(the 12 complete calendar months before `at`'s month, `engine.metrics.windows`). Class and
+key-account flag are those the last sweep stored on the account (`account.klass`,
+`account.key_account`); accounts never classified count under class "-".
+
+Set-based: one aggregate query (GROUP BY) per figure, whatever the portfolio's size. Only
+the small sets of lost transitions and of the tasks that recorded a loss cause are fetched
+row by row and combined in Python.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from engine.metrics import add_months, windows
+from kamflow.facts import _t12
+from kamflow.models import Account, Revenue, Task, Transition
+from kamflow.versions import active_book
+
+A = Account.__table__  # type: ignore[attr-defined]
+R = Revenue.__table__  # type: ignore[attr-defined]
+T = Task.__table__  # type: ignore[attr-defined]
+TR = Transition.__table__  # type: ignore[attr-defined]
+
+REPORTS = ("portfolio", "losses", "investment")
+TOP = 10  # accounts in the top-gap list
+THRESHOLD = 0.10  # revenue share above which one account is a concentration risk
+CONCENTRATION = (1, 5, 10)
+NO_CLASS = "-"
+UNRECORDED = "unrecorded"
+LOSS_CAUSE = "loss_cause"  # the task field that records why an account was lost
+NOT_WON_BACK = ("lost", "recovery", "declining")  # moving into these is not a win-back
+BALANCED = 0.05  # |effort share - gap share| up to this reads "in line"
+CLASSES_NOTE = "class and key-account flag as stored by the last sweep"
+CHUNK = 900  # ids per IN list (SQLite's bound-parameter limit)
+
+
+def _revenue(at: datetime) -> Any:
+    """Per account with revenue rows: the trailing-12-month revenue as of `at`."""
+    return (select(R.c.account_id, func.sum(R.c.amount).label("t12"))
+            .where(_t12(at)).group_by(R.c.account_id).subquery())
+
+
+def _gap(potential: Any, revenue: Any) -> ColumnElement[Any]:
+    """max(potential - revenue, 0), the same on SQLite and PostgreSQL."""
+    return case((potential - revenue > 0, potential - revenue), else_=0.0)
+
+
+def _months(at: datetime) -> dict[str, str]:
+    w = windows(at)
+    return {"from": f"{w.t12_start:%Y-%m}", "to": f"{add_months(w.end, -1):%Y-%m}"}
+
+
+def _share(part: float, whole: float) -> float | None:
+    return part / whole if whole > 0 else None
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """The accounts of one class, state and key flag, with their revenue, potential, gap."""
+
+    klass: str
+    state: str
+    key_account: bool
+    accounts: int
+    revenue: float
+    potential: float
+    gap: float
+
+
+def cells(conn: Connection, at: datetime) -> list[Cell]:
+    """One aggregate query: accounts, revenue, potential and wallet gap per class x state x
+    key flag."""
+    rev = _revenue(at)
+    t12 = func.coalesce(rev.c.t12, 0.0)
+    klass = func.coalesce(A.c.klass, NO_CLASS)
+    q = (
+        select(klass.label("klass"), A.c.state, A.c.key_account, func.count().label("n"),
+               func.coalesce(func.sum(t12), 0).label("revenue"),
+               func.coalesce(func.sum(A.c.potential), 0).label("potential"),
+               func.coalesce(func.sum(_gap(A.c.potential, t12)), 0).label("gap"))
+        .select_from(A.outerjoin(rev, rev.c.account_id == A.c.id))
+        .group_by(klass, A.c.state, A.c.key_account)
+    )
+    return [Cell(str(r.klass), str(r.state), bool(r.key_account), int(r.n), float(r.revenue),
+                 float(r.potential), float(r.gap)) for r in conn.execute(q)]
+
+
+def summary(conn: Connection, at: datetime) -> dict[str, Any]:
+    """Accounts per class and state, key accounts and wallet gap (`kamflow portfolio`,
+    GET /api/portfolio). Class and key flag are those of the last sweep; revenue as of `at`."""
+    states = list(active_book(conn).lifecycle.states)
+    classes: dict[str, dict[str, Any]] = {}
+    total = key_accounts = 0
+    revenue = key_revenue = gap = 0.0
+    for c in cells(conn, at):
+        k = classes.setdefault(c.klass, {"accounts": 0, "revenue_t12": 0.0, "potential": 0.0,
+                                         "states": {}})
+        k["accounts"] += c.accounts
+        k["revenue_t12"] += c.revenue
+        k["potential"] += c.potential
+        k["states"][c.state] = k["states"].get(c.state, 0) + c.accounts
+        total += c.accounts
+        revenue += c.revenue
+        gap += c.gap
+        if c.key_account:
+            key_accounts += c.accounts
+            key_revenue += c.revenue
+    return {
+        "as_of": at.isoformat(),
+        "states": states,
+        "accounts": total,
+        "revenue_t12": revenue,
+        "key_accounts": key_accounts,
+        "key_revenue_share": key_revenue / revenue if revenue else 0.0,
+        "wallet_gap": gap,
+        "classes": dict(sorted(classes.items())),
+    }
+
+
+def _figures() -> dict[str, Any]:
+    return {"accounts": 0, "revenue_t12": 0.0, "potential": 0.0, "wallet_gap": 0.0}
+
+
+def _add(into: dict[str, Any], c: Cell) -> None:
+    into["accounts"] += c.accounts
+    into["revenue_t12"] += c.revenue
+    into["potential"] += c.potential
+    into["wallet_gap"] += c.gap
+
+
+# -- portfolio --------------------------------------------------------------------------------
+
+
+def portfolio(conn: Connection, at: datetime, top: int = TOP, threshold: float = THRESHOLD
+              ) -> dict[str, Any]:
+    """Accounts and revenue per class and per state; the wallet gap in total and its top
+    `top` accounts; the revenue share of the largest 1, 5 and 10 accounts and the accounts
+    above `threshold` of all revenue; the key accounts with their revenue and share."""
+    if top < 1:
+        raise ValueError(f"--top: {top} is not a positive number")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"--threshold: {threshold:g} is not a share between 0 and 1 (0.10)")
+    lifecycle = list(active_book(conn).lifecycle.states)
+    total = _figures()
+    classes: dict[str, dict[str, Any]] = {}
+    states: dict[str, dict[str, Any]] = {s: _figures() for s in lifecycle}
+    for c in cells(conn, at):
+        _add(total, c)
+        k = classes.setdefault(c.klass, {**_figures(), "states": {}})
+        _add(k, c)
+        k["states"][c.state] = k["states"].get(c.state, 0) + c.accounts
+        _add(states.setdefault(c.state, _figures()), c)
+    revenue = total["revenue_t12"]
+    for figures in (*classes.values(), *states.values()):
+        figures["revenue_share"] = _share(figures["revenue_t12"], revenue)
+        figures["wallet_share"] = _share(figures["revenue_t12"], figures["potential"])
+
+    rev = _revenue(at)
+    t12 = func.coalesce(rev.c.t12, 0.0)
+    gap = _gap(A.c.potential, t12)
+    joined = A.outerjoin(rev, rev.c.account_id == A.c.id)
+    columns = (A.c.id, A.c.name, A.c.klass, A.c.state, A.c.key_account,
+               t12.label("t12"), A.c.potential, gap.label("gap"))
+
+    def listed(rows: Iterable[Any]) -> list[dict[str, Any]]:
+        return [{"id": r.id, "name": r.name, "class": r.klass or NO_CLASS, "state": r.state,
+                 "key_account": bool(r.key_account), "revenue_t12": float(r.t12),
+                 "revenue_share": _share(float(r.t12), revenue),
+                 "potential": float(r.potential), "gap": float(r.gap)} for r in rows]
+
+    top_gaps = listed(conn.execute(select(*columns).select_from(joined).where(gap > 0)
+                                   .order_by(gap.desc(), A.c.id).limit(top)))
+    largest = [float(v) for v in conn.execute(
+        select(rev.c.t12).order_by(rev.c.t12.desc()).limit(max(CONCENTRATION))).scalars()]
+    concentration = {f"top_{n}": _share(sum(largest[:n]), revenue) for n in CONCENTRATION}
+    above = (listed(conn.execute(select(*columns).select_from(joined)
+                                 .where(t12 > threshold * revenue)
+                                 .order_by(t12.desc(), A.c.id)))
+             if revenue > 0 else [])
+    keys = listed(conn.execute(select(*columns).select_from(joined)
+                               .where(A.c.key_account.is_(True)).order_by(t12.desc(), A.c.id)))
+    key_revenue = sum(k["revenue_t12"] for k in keys)
+    return {
+        "report": "portfolio",
+        "as_of": at.isoformat(),
+        "revenue_months": _months(at),
+        "note": CLASSES_NOTE,
+        **total,
+        "wallet_share": _share(revenue, total["potential"]),
+        "classes": dict(sorted(classes.items())),
+        "states": states,
+        "top": top,
+        "top_gaps": top_gaps,
+        "concentration": concentration,
+        "threshold": threshold,
+        "above_threshold": above,
+        "key_accounts": {"accounts": len(keys), "revenue_t12": key_revenue,
+                         "revenue_share": _share(key_revenue, revenue), "list": keys},
+    }
+
+
+# -- losses -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Loss:
+    account_id: str
+    name: str
+    klass: str
+    at: datetime
+    rule: str
+    revenue: float | None
+    potential: float
+    cause: str = UNRECORDED
+    won_back_at: datetime | None = None
+    won_back_to: str | None = None
+
+
+def _number(metrics: Mapping[str, Any], key: str) -> float | None:
+    value = metrics.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _revenue_at(conn: Connection, wanted: Sequence[tuple[str, datetime]]
+                ) -> dict[tuple[str, datetime], float]:
+    """max(trailing 12 months, the 12 before) as of each (account, moment): for moves whose
+    metrics did not record them (the sweep records only what its guard read)."""
+    if not wanted:
+        return {}
+    spans = {key: windows(key[1]) for key in wanted}
+    first = min(w.prev_start for w in spans.values())
+    end = max(w.end for w in spans.values())
+    ids = sorted({a for a, _ in wanted})
+    months: dict[str, list[tuple[date, float]]] = defaultdict(list)
+    for i in range(0, len(ids), CHUNK):
+        q = (select(R.c.account_id, R.c.month, R.c.amount)
+             .where(R.c.account_id.in_(ids[i:i + CHUNK]), R.c.month >= first, R.c.month < end))
+        for account_id, month, amount in conn.execute(q):
+            months[account_id].append((month, float(amount)))
+    out = {}
+    for key, w in spans.items():
+        rows = months.get(key[0], [])
+        t12 = sum(a for m, a in rows if w.t12_start <= m < w.end)
+        prev = sum(a for m, a in rows if w.prev_start <= m < w.t12_start)
+        out[key] = max(t12, prev)
+    return out
+
+
+def losses(conn: Connection, at: datetime) -> dict[str, Any]:
+    """For the year of `at` and the two before: the accounts lost (moved into `lost`, once
+    per account and year, up to `at`), their revenue and potential, the loss rate against the
+    customers at the start of the year, the recorded causes, and how many were won back."""
+    years = [at.year - 2, at.year - 1, at.year]
+    start = datetime(years[0], 1, 1)
+    lost_q = (select(TR.c.account_id, TR.c.at, TR.c.rule, TR.c.metrics, A.c.name, A.c.klass,
+                     A.c.potential)
+              .select_from(TR.join(A, A.c.id == TR.c.account_id))
+              .where(TR.c.to_state == "lost", TR.c.at >= start, TR.c.at <= at)
+              .order_by(TR.c.account_id, TR.c.at, TR.c.id))
+    per_year: dict[int, dict[str, _Loss]] = {y: {} for y in years}
+    for r in conn.execute(lost_q):
+        of_year = per_year[r.at.year]
+        if r.account_id in of_year:
+            continue  # the first loss of the year counts
+        metrics = r.metrics or {}
+        recorded = [v for v in (_number(metrics, "revenue_t12"), _number(metrics, "revenue_prev12"))
+                    if v is not None]
+        potential = _number(metrics, "potential")
+        of_year[r.account_id] = _Loss(r.account_id, r.name, r.klass or NO_CLASS, r.at, r.rule,
+                                   max(recorded) if recorded else None,
+                                   float(r.potential) if potential is None else potential)
+    every = [loss for of_year in per_year.values() for loss in of_year.values()]
+    missing = _revenue_at(conn, [(x.account_id, x.at) for x in every if x.revenue is None])
+    for x in every:
+        if x.revenue is None:
+            x.revenue = missing[(x.account_id, x.at)]
+
+    lost_ids = (select(TR.c.account_id)
+                .where(TR.c.to_state == "lost", TR.c.at >= start, TR.c.at <= at)
+                .scalar_subquery())
+    cause = T.c.fields[LOSS_CAUSE].as_string()
+    causes: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for account_id, done_at, value in conn.execute(
+        select(T.c.account_id, T.c.done_at, cause)
+        .where(T.c.status == "done", T.c.done_at.is_not(None), T.c.done_at >= start,
+               T.c.done_at <= at, cause.is_not(None), T.c.account_id.in_(lost_ids))
+        .order_by(T.c.account_id, T.c.done_at, T.c.id)
+    ):
+        if str(value).strip():
+            causes[account_id].append((done_at, str(value).strip()))
+    moves: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for account_id, moved_at, to_state in conn.execute(
+        select(TR.c.account_id, TR.c.at, TR.c.to_state)
+        .where(TR.c.account_id.in_(lost_ids), TR.c.at > start, TR.c.at <= at,
+               TR.c.to_state.not_in(NOT_WON_BACK))
+        .order_by(TR.c.account_id, TR.c.at, TR.c.id)
+    ):
+        moves[account_id].append((moved_at, to_state))
+    for x in every:
+        x.cause = next((c for done, c in causes[x.account_id] if done >= x.at), UNRECORDED)
+        back = next(((m, s) for m, s in moves[x.account_id] if m > x.at), None)
+        if back is not None:
+            x.won_back_at, x.won_back_to = back
+
+    customers = _customers_at_start(conn, years)
+    rows = []
+    for year in years:
+        lost = sorted(per_year[year].values(), key=lambda x: (x.at, x.account_id))
+        counts: dict[str, int] = defaultdict(int)
+        for x in lost:
+            counts[x.cause] += 1
+        rows.append({
+            "year": year,
+            "from": date(year, 1, 1).isoformat(),
+            "to": (at if year == at.year else datetime(year, 12, 31)).date().isoformat(),
+            "customers_at_start": customers[year],
+            "lost": len(lost),
+            "loss_rate": len(lost) / customers[year] if customers[year] else None,
+            "lost_revenue": sum((x.revenue or 0.0 for x in lost), 0.0),
+            "lost_potential": sum((x.potential for x in lost), 0.0),
+            "causes": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "won_back": sum(1 for x in lost if x.won_back_at is not None),
+            "accounts": [{"id": x.account_id, "name": x.name, "class": x.klass,
+                          "lost_at": x.at.isoformat(), "rule": x.rule, "revenue": x.revenue,
+                          "potential": x.potential, "cause": x.cause,
+                          "won_back_at": x.won_back_at.isoformat() if x.won_back_at else None,
+                          "won_back_to": x.won_back_to} for x in lost],
+        })
+    return {"report": "losses", "as_of": at.isoformat(), "note": CLASSES_NOTE, "years": rows}
+
+
+def _customers_at_start(conn: Connection, years: Sequence[int]) -> dict[int, int]:
+    """Per year: the accounts with revenue > 0 in the 12 calendar months before 1 January."""
+    sums = [func.sum(case((and_(R.c.month >= date(y - 1, 1, 1), R.c.month < date(y, 1, 1)),
+                           R.c.amount), else_=0.0)).label(f"y{i}") for i, y in enumerate(years)]
+    per_account = (select(R.c.account_id, *sums)
+                   .where(R.c.month >= date(min(years) - 1, 1, 1),
+                          R.c.month < date(max(years), 1, 1))
+                   .group_by(R.c.account_id).subquery())
+    counts = conn.execute(select(*[
+        func.coalesce(func.sum(case((per_account.c[f"y{i}"] > 0, 1), else_=0)), 0)
+        for i in range(len(years))])).one()
+    return {y: int(n) for y, n in zip(years, counts, strict=True)}
+
+
+# -- investment -------------------------------------------------------------------------------
+
+
+def _count(cond: ColumnElement[bool]) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+def verdict(balance: float | None) -> str:
+    """Effort share minus gap share, in words: more than 5 points either way is a mismatch."""
+    if balance is None:
+        return "n/a"
+    if balance > BALANCED:
+        return "effort above gap"
+    if balance < -BALANCED:
+        return "effort below gap"
+    return "in line"
+
+
+def investment(conn: Connection, at: datetime) -> dict[str, Any]:
+    """Effort against potential per class: accounts, revenue, potential and wallet gap; the
+    tasks due and done in the 365 days before `at`, per Responsible department; and each
+    class's share of the effort (done tasks), of the revenue and of the gap."""
+    since = at - timedelta(days=365)
+    classes: dict[str, dict[str, Any]] = {}
+
+    def figures(klass: str) -> dict[str, Any]:
+        return classes.setdefault(klass, {**_figures(), "tasks_due": 0, "tasks_done": 0,
+                                          "done_on_time": 0, "departments": {}})
+
+    for c in cells(conn, at):
+        _add(figures(c.klass), c)
+    due = and_(T.c.due > since.date(), T.c.due <= at.date(), T.c.status != "cancelled")
+    done = and_(T.c.status == "done", T.c.done_at > since, T.c.done_at <= at)
+    klass = func.coalesce(A.c.klass, NO_CLASS)
+    q = (select(klass.label("klass"), T.c.responsible_dept, _count(due).label("due"),
+                _count(done).label("done"),
+                _count(and_(done, func.date(T.c.done_at) <= T.c.due)).label("on_time"))
+         .select_from(T.join(A, A.c.id == T.c.account_id))
+         .where(or_(due, done))
+         .group_by(klass, T.c.responsible_dept))
+    for r in conn.execute(q):
+        f = figures(str(r.klass))
+        f["tasks_due"] += int(r.due)
+        f["tasks_done"] += int(r.done)
+        f["done_on_time"] += int(r.on_time)
+        dept = f["departments"].setdefault(r.responsible_dept, {"due": 0, "done": 0})
+        dept["due"] += int(r.due)
+        dept["done"] += int(r.done)
+    total = {**_figures(), "tasks_due": 0, "tasks_done": 0, "done_on_time": 0}
+    departments: dict[str, dict[str, int]] = {}
+    for f in classes.values():
+        for key in total:
+            total[key] += f[key]
+        for name, n in f["departments"].items():
+            d = departments.setdefault(name, {"due": 0, "done": 0})
+            d["due"] += n["due"]
+            d["done"] += n["done"]
+    for f in (*classes.values(), total):
+        f["on_time_share"] = _share(f["done_on_time"], f["tasks_done"])
+    total["departments"] = dict(sorted(departments.items()))
+    for f in classes.values():
+        f["departments"] = dict(sorted(f["departments"].items()))
+        f["effort_share"] = _share(f["tasks_done"], total["tasks_done"])
+        f["revenue_share"] = _share(f["revenue_t12"], total["revenue_t12"])
+        f["gap_share"] = _share(f["wallet_gap"], total["wallet_gap"])
+        balance = (None if f["effort_share"] is None or f["gap_share"] is None
+                   else f["effort_share"] - f["gap_share"])
+        f["effort_minus_gap_share"] = balance
+        f["verdict"] = verdict(balance)
+    return {
+        "report": "investment",
+        "as_of": at.isoformat(),
+        "window": {"from": since.isoformat(), "to": at.isoformat()},
+        "revenue_months": _months(at),
+        "note": CLASSES_NOTE,
+        "classes": dict(sorted(classes.items())),
+        "total": total,
+    }
+
+
+# -- one entry point, and CSV ------------------------------------------------------------------
+
+
+MONEY = frozenset({"revenue_t12", "potential", "wallet_gap", "gap", "revenue", "lost_revenue",
+                   "lost_potential"})
+
+
+def report(conn: Connection, name: str, at: datetime, top: int = TOP,
+           threshold: float = THRESHOLD) -> dict[str, Any]:
+    """One report by name, its amounts rounded to cents (shares are not rounded)."""
+    if name == "portfolio":
+        data = portfolio(conn, at, top, threshold)
+    elif name == "losses":
+        data = losses(conn, at)
+    elif name == "investment":
+        data = investment(conn, at)
+    else:
+        raise ValueError(f"name: unknown report '{name}'; reports: {', '.join(REPORTS)}")
+    tidied: dict[str, Any] = tidy(data)
+    return tidied
+
+
+def tidy(value: Any, key: str | None = None) -> Any:
+    """Amounts (MONEY keys) rounded to 2 decimals: sums of floats carry noise."""
+    if isinstance(value, dict):
+        return {k: tidy(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [tidy(v, key) for v in value]
+    if isinstance(value, float) and key in MONEY:
+        return round(value, 2)
+    return value
+
+
+PORTFOLIO_CSV = ("id", "name", "class", "state", "key_account", "revenue_t12", "revenue_share",
+                 "potential", "gap", "gap_rank", "above_threshold")
+
+
+def csv_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """One table per report, for a spreadsheet: portfolio: one row per account named in a
+    list (top gaps, above the threshold, key accounts); losses: one row per year with a
+    column per cause; investment: one row per class, then the total, with a due and a done
+    column per department. None is an empty cell."""
+    kind = data["report"]
+    if kind == "portfolio":
+        gap_rank = {a["id"]: i for i, a in enumerate(data["top_gaps"], 1)}
+        above = {a["id"] for a in data["above_threshold"]}
+        seen: dict[str, dict[str, Any]] = {}
+        for a in (*data["top_gaps"], *data["above_threshold"], *data["key_accounts"]["list"]):
+            seen.setdefault(a["id"], a)
+        ordered = sorted(seen.values(), key=lambda a: (gap_rank.get(a["id"], len(seen) + 1),
+                                                      -a["revenue_t12"], a["id"]))
+        rows = [[*(a[c] for c in PORTFOLIO_CSV[:9]), gap_rank.get(a["id"]), a["id"] in above]
+                for a in ordered]
+        return list(PORTFOLIO_CSV), [_cells(r) for r in rows]
+    if kind == "losses":
+        names = sorted({c for y in data["years"] for c in y["causes"]})
+        head = ["year", "customers_at_start", "lost", "loss_rate", "lost_revenue",
+                "lost_potential", "won_back"]
+        return ([*head, *(f"cause:{c}" for c in names)],
+                [_cells([*(y[h] for h in head), *(y["causes"].get(c, 0) for c in names)])
+                 for y in data["years"]])
+    if kind == "investment":
+        depts = sorted(data["total"]["departments"])
+        head = ["accounts", "revenue_t12", "potential", "wallet_gap", "tasks_due", "tasks_done",
+                "on_time_share"]
+        shares = ["effort_share", "revenue_share", "gap_share", "effort_minus_gap_share",
+                  "verdict"]
+        rows = []
+        for name, f in [*data["classes"].items(), ("total", data["total"])]:
+            per = [n for d in depts for n in (f["departments"].get(d, {}).get("due", 0),
+                                              f["departments"].get(d, {}).get("done", 0))]
+            rows.append(_cells([name, *(f[h] for h in head), *(f.get(s) for s in shares), *per]))
+        return (["class", *head, *shares, *(f"{k}:{d}" for d in depts for k in ("due", "done"))],
+                rows)
+    raise ValueError(f"unknown report '{kind}'")
+
+
+def _cells(values: Iterable[Any]) -> list[Any]:
+    return ["" if v is None else v for v in values]

@@ -1,0 +1,37 @@
+"""/api/accounts/{id}/plan: an account's plan for a fiscal year, read and saved as YAML."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from kamflow import plans
+from kamflow.web import policy
+from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
+from kamflow.web.schemas import Clean, PlanIn, PlanOut, PlanSaved
+
+router = APIRouter(prefix="/accounts", tags=["plans"])
+Ctx = Annotated[WebContext, Depends(context)]
+AccountId = Annotated[str, Path(min_length=1, max_length=64), Clean]
+Year = Annotated[int | None, Query(ge=1900, le=9999,
+                                   description="Fiscal year (default: the one `at` falls in).")]
+
+
+@router.get("/{account_id}/plan", response_model=PlanOut)
+def show_plan(ctx: Ctx, user: User, account_id: AccountId, clock: Moment,
+              year: Year = None) -> dict[str, object]:
+    """The plan, its target attainment now, its quarterly evaluations and its history."""
+    with ctx.engine.connect() as conn:
+        policy.visible_account(conn, user, account_id)
+        return plans.show(conn, account_id, year, clock.now())
+
+
+@router.put("/{account_id}/plan", response_model=PlanSaved)
+def save_plan(ctx: Ctx, user: User, account_id: AccountId, body: PlanIn,
+              clock: ActingMoment) -> dict[str, object]:
+    """Validate the YAML and store it as the plan of its fiscal year (a new revision if it
+    changed). A problem is a 422 naming the line and the field; nothing is saved then."""
+    with ctx.engine.connect() as conn:
+        policy.may_edit_plan(user, policy.visible_account(conn, user, account_id))
+    return plans.save(ctx.engine, account_id, body.yaml, "plan.yaml", user.email, clock)
