@@ -657,6 +657,7 @@ def demo(
 
     from kamflow.demo import write_demo
     from kamflow.importer import import_csv
+    from kamflow.plans import save
 
     engine = _engine()
     clock = _clock(at)
@@ -676,6 +677,13 @@ def demo(
 
                 result = import_csv(engine, kind, path, clock, advance)
             out.print(f"{kind}: {result.rows} rows ({result.new} new)")
+        written = sorted((folder / "plans").glob("*.yaml"))
+        with _progress(len(written), "saving account plans") as tick:
+            for plan in written:  # as their owners would: validated, one revision each
+                save(engine, plan.stem, plan.read_text(encoding="utf-8"), plan.name,
+                     None, clock)
+                tick(1)
+        out.print(f"account plans: {len(written)}")
 
 
 def _add_subcommands() -> None:

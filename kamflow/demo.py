@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from engine.metrics import add_months
+from playbooks.loader import dump_plan
 
 DEPARTMENTS = ("sales", "management", "quotes", "production", "delivery", "service", "finance",
                "marketing")
@@ -133,6 +134,11 @@ def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str,
                          str(ties.randint(2, 9) if good else ties.randint(0, 4)),
                          "10" if good and ties.random() < 0.6 else "0"])
         yearly = potential * rng.uniform(*kind.share)
+        if kind.name == "loyal_strategic" and ties.random() < 0.7:  # some plans are late
+            plan = folder / "plans" / f"{account_id}.yaml"
+            plan.parent.mkdir(exist_ok=True)
+            plan.write_text(_plan(ties, yearly * kind.trend, acc_rows[-1][3], sellers),
+                            encoding="utf-8")
         for m in range(36):
             month = add_months(first_month, m)
             if kind.name == "prospect_target":
@@ -176,6 +182,39 @@ def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str,
            con_rows)
     _write(paths["feedback"], ["account_id", "date", "score", "comment"], fb_rows)
     return paths
+
+
+ROLES = ("decision_maker", "buyer", "user", "influencer", "approver")
+STRENGTHS = ("delivery record", "technical support on site", "broad product range",
+             "long relationship with the plant managers")
+THREATS = ("a low-cost competitor", "a new purchasing director", "budget cuts",
+           "in-sourcing of maintenance")
+PRIORITIES = ("less downtime", "lower energy use", "a second plant", "fewer suppliers",
+              "shorter lead times", "digital ordering")
+
+
+def _plan(rng: random.Random, yearly: float, owner: str, sellers: list[str]) -> str:
+    """An account plan as its owner would write it (kamflow plan template), for the demo."""
+    target = round(yearly * rng.uniform(1.0, 1.15), -3)
+    machines = round(target * 0.6, -3)
+    people = [{"name": f"{rng.choice(FIRST)} {rng.choice(LAST)}", "role": role,
+               "influence": rng.randint(2, 5), "closeness": rng.randint(1, 5),
+               "owner": owner if role in ("decision_maker", "buyer") else rng.choice(sellers)}
+              for role in rng.sample(ROLES, rng.randint(2, 4))]
+    return dump_plan({
+        "analysis": {"industry": "Capacity investments are back after two flat years.",
+                     "customer": "Family-owned, three plants, central purchasing."},
+        "swot": {"strengths": [rng.choice(STRENGTHS)], "weaknesses": ["slow quotes"],
+                 "opportunities": ["retrofit of the oldest line"],
+                 "threats": [rng.choice(THREATS)]},
+        "priorities": {"short_term": [rng.choice(PRIORITIES)],
+                       "mid_term": [rng.choice(PRIORITIES)], "long_term": ["a second site"]},
+        "relationships": people,
+        "opportunities": [{"key": "retrofit", "title": "Retrofit of the oldest line",
+                           "status": "expected", "expected_value": round(target * 0.1, -3)}],
+        "target": {"revenue": target,
+                   "by_product_line": {"machines": machines, "service": target - machines}},
+    })
 
 
 def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:

@@ -16,6 +16,7 @@ from importlib.resources import files
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from engine.clock import Clock
 from engine.metrics import add_months, attainment, fiscal_year_start, months_between
@@ -89,9 +90,13 @@ def save(engine: Engine, account_id: str, text: str, source: str, actor: str | N
         }
         if row is None:
             revision = 1
-            plan_id = conn.execute(AP.insert().values(
-                account_id=account_id, fiscal_year=year, revision=1, created_at=at, **derived)
-                .returning(AP.c.id)).scalar_one()
+            try:
+                plan_id = conn.execute(AP.insert().values(
+                    account_id=account_id, fiscal_year=year, revision=1, created_at=at,
+                    **derived).returning(AP.c.id)).scalar_one()
+            except IntegrityError as e:  # someone saved the first revision meanwhile
+                raise Refused(f"the FY{year} plan of '{account_id}' was just created by "
+                              "someone else; show it and save again") from e
         else:
             revision, plan_id = row.revision + 1, row.id
             conn.execute(AP.update().where(AP.c.id == row.id, AP.c.revision == row.revision)

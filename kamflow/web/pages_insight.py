@@ -187,12 +187,17 @@ def account_page(request: Request, viewer: Viewer,
         ctx = context(request)
         now = ctx.clock.now()
         with ctx.engine.connect() as conn:
-            policy.visible_account(conn, user, account_id)
+            row = policy.visible_account(conn, user, account_id)
             shown = accounts.show(conn, account_id, now)
             try:
                 plan = plans.show(conn, account_id, None, now)
             except accounts.NotFound:
                 plan = None
+            try:
+                policy.may_edit_plan(user, row)
+                plan_yaml = plans.as_yaml(plan["document"]) if plan else plans.template()
+            except policy.Forbidden:
+                plan_yaml = None  # shown, not editable
             tasks = taskops.list_tasks(conn, now.date(), status="all", account=account_id,
                                        scope=policy.task_scope(user))
             contacts = pagedata.contacts(conn, account_id)
@@ -202,6 +207,7 @@ def account_page(request: Request, viewer: Viewer,
                    reverse=False)
         return render(request, "account.html", user, a=shown, tasks=tasks[:200],
                       contacts=contacts, feedback=feedback, channels=channels, plan=plan,
+                      plan_yaml=plan_yaml,
                       transitions=list(reversed(shown["transitions"])))
 
     return page(request, viewer, build)

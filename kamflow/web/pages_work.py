@@ -18,15 +18,17 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection, and_
 from sqlalchemy.sql.elements import ColumnElement
 
-from kamflow import taskops
+from kamflow import plans, taskops
 from kamflow.accounts import NotFound
 from kamflow.versions import active_book
 from kamflow.web import pagedata, policy
 from kamflow.web.auth import Principal
 from kamflow.web.deps import context
+from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import Viewer, action, back, is_htmx, page, render
 from kamflow.web.policy import ADMIN, LEAD, MANAGER, Forbidden
-from kamflow.web.schemas import MAX_ID, ContactIn, DoneIn, ReassignIn, SkipIn, SnoozeIn
+from kamflow.web.schemas import MAX_ID, ContactIn, DoneIn, PlanIn, ReassignIn, SkipIn, SnoozeIn
+from playbooks.errors import PlaybookError
 
 router = APIRouter()
 T = pagedata.T
@@ -342,6 +344,39 @@ async def log_contact(request: Request, viewer: Viewer,
         more = (f"; it completed {done} contact check{'s' if done != 1 else ''}" if done else "")
         return render(request, "_flash.html", user,
                       message=f"Contact logged: {body.channel} on {day}{more}.")
+
+    def failed(status: int, message: str) -> Response:
+        return render(request, "_flash.html", viewer, status, error=message)
+
+    return await action(request, viewer, work, failed)
+
+
+# -- account plans ----------------------------------------------------------------------------
+
+
+@router.post("/accounts/{account_id}/plan", response_class=HTMLResponse)
+async def save_plan(request: Request, viewer: Viewer,
+                    account_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+    """Save the account plan edited on the account page (the YAML of `kamflow plan edit`)."""
+    form = await request.form()
+
+    def work(user: Principal) -> Response:
+        ctx = context(request)
+        body = PlanIn(yaml=str(form.get("yaml") or ""))
+        with ctx.engine.connect() as conn:
+            policy.may_edit_plan(user, policy.visible_account(conn, user, account_id))
+        try:
+            saved = plans.save(ctx.engine, account_id, body.yaml, "plan.yaml", user.email,
+                               ctx.clock)
+        except PlaybookError as e:  # every problem, each naming its line and field
+            raise ApiError(422, str(e)) from e
+        if not is_htmx(request):
+            return back(request, f"/accounts/{account_id}")
+        year, revision = saved["fiscal_year"], saved["revision"]
+        message = (f"The FY{year} plan is unchanged (revision {revision})." if saved["unchanged"]
+                   else f"Saved the FY{year} plan as revision {revision}"
+                   + (f": {len(saved['changes'])} field(s) changed." if revision > 1 else "."))
+        return render(request, "_flash.html", user, message=message)
 
     def failed(status: int, message: str) -> Response:
         return render(request, "_flash.html", viewer, status, error=message)

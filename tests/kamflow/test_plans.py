@@ -4,7 +4,7 @@ the target attainment recorded at each evaluation; and the retention score."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -297,3 +297,21 @@ def test_plan_helpers() -> None:
     assert diff(before, after) == [
         {"field": "relationships[Y].closeness", "before": None, "after": 1},
         {"field": "swot.strengths", "before": ["a"], "after": ["a", "b"]}]
+
+
+def test_two_people_saving_the_first_plan_at_once_lose_nothing(db: DB, tmp_path: Path) -> None:
+    from engine.clock import FixedClock
+    from kamflow.accounts import Refused
+    from kamflow.plans import save
+    from support import run_at_once
+
+    _portfolio(tmp_path, db)
+    clock = FixedClock(datetime(2026, 1, 5))
+    texts = iter([PLAN, PLAN.replace("closeness: 2", "closeness: 3")])
+    errors = run_at_once(lambda: save(db.engine, "BIG", next(texts), "plan.yaml", None, clock))
+    assert all(isinstance(e, Refused) and "just created by someone else" in str(e)
+               for e in errors), errors
+    with db.engine.connect() as conn:
+        edits = conn.execute(select(func.count()).where(PE.c.kind == "edit")).scalar()
+    shown = json.loads(db.cli("plan", "show", "BIG", "--at", "2026-01-05", "--json").stdout)
+    assert shown["revision"] == edits == 2 - len(errors)

@@ -338,3 +338,27 @@ def test_every_page_works_offline(world: World) -> None:
         page = client.get(path).text
         external: list[Any] = re.findall(r'(?:src|href)="(https?:)?//', page)
         assert external == [], path
+
+
+def test_the_owner_writes_the_plan_on_the_account_page(world: World) -> None:
+    ann, csrf = logged_in(world, AM)
+    page = ann.get("/accounts/DRIFT").text
+    form = page.split('id="plan-edit"')[1].split("</details>")[0]
+    assert "relationships: []" in form  # no plan yet: the template to fill in
+    bad = "fiscal_year: 2026\ntarget: {revenue: 100}\nrelationships:\n" \
+          "  - {name: Jo, role: buyer, influence: 7, closeness: 2, owner: nobody@x.test}\n"
+    r = post(ann, "/accounts/DRIFT/plan", {"yaml": bad}, csrf)
+    assert r.status_code == 422
+    assert "plan.yaml:4: relationships[0].influence: Input should be less than or equal " \
+           "to 5" in r.text
+    assert "No plan for this fiscal year" in ann.get("/accounts/DRIFT").text  # unchanged
+    good = bad.replace("influence: 7", "influence: 3").replace("nobody@x.test", AM)
+    assert post(ann, "/accounts/DRIFT/plan", {"yaml": good}, None).status_code == 403
+    r = post(ann, "/accounts/DRIFT/plan", {"yaml": good}, csrf)
+    assert r.status_code == 200 and "Saved the FY2026 plan as revision 1." in r.text
+    page = ann.get("/accounts/DRIFT").text
+    assert "Account plan FY2026" in page and "Jo" in page.split('id="plan-edit"')[1]
+    # Mark (marketing lead) sees STEADY but may not edit its plan: no form for him.
+    mark, _ = logged_in(world, MARK)
+    steady = mark.get("/accounts/STEADY").text
+    assert "Account plan FY2026" in steady and 'id="plan-edit"' not in steady

@@ -261,3 +261,24 @@ def test_an_account_page_shows_why_and_another_managers_account_is_hidden(
     assert response is not None and response.status == 404
     expect(page.locator("main")).to_contain_text("unknown account 'GONE'")
     shot(page, "account-hidden")
+
+
+def test_the_owner_writes_an_account_plan_in_the_page_and_errors_name_the_line(
+        page: Page, live: Live) -> None:
+    login(page, live, AM, "/accounts/DRIFT")
+    editor = page.locator("#plan-edit textarea")
+    expect(editor).to_have_value(re.compile(r"relationships: \[\]"))  # the template to fill in
+    editor.fill("fiscal_year: 2026\ntarget: {revenue: 400000}\nrelationships:\n"
+                "  - {name: Jo Buyer, role: buyer, influence: 6, closeness: 4, owner: ann@x.test}\n")
+    page.get_by_role("button", name="Save the plan").click()
+    error = page.locator("#plan-result .flash.error")
+    expect(error).to_contain_text("plan.yaml:4: relationships[0].influence")
+    expect(editor).to_have_value(re.compile("influence: 6"))  # what was typed stays, to fix
+    editor.fill(editor.input_value().replace("influence: 6", "influence: 4"))
+    page.get_by_role("button", name="Save the plan").click()
+    expect(page.locator("#plan-result .flash.ok")).to_contain_text(
+        "Saved the FY2026 plan as revision 1.")
+    page.reload()
+    expect(page.locator("#plan h2")).to_contain_text("Account plan FY2026")
+    expect(page.locator("#retention")).to_contain_text("Relationship closeness")
+    shot(page, "account-plan")
