@@ -74,6 +74,46 @@ def edit(
         out.print(f"  {c['field']}: {_short(c['before'])} → {_short(c['after'])}", markup=False)
 
 
+@plan_app.command("list")
+@_user_errors
+def list_plans(
+    year: int | None = typer.Option(None, help="Fiscal year (default: the one --at falls in)."),
+    at: str | None = typer.Option(None, help=AT_HELP),
+    missing: bool = typer.Option(False, "--missing",
+                                 help="Only the accounts asked for a plan that have none."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """The fiscal year's plans with attainment and evaluations, and the accounts whose plan
+    step asked for one that was not written."""
+    from rich.table import Table
+
+    from kamflow.cli import _clock, _engine, _fmt, _print_json, out
+    from kamflow.plans import coverage
+
+    with _engine().connect() as conn:
+        data = coverage(conn, year, _clock(at).now())
+    if missing:
+        data["plans"] = []
+    if as_json:
+        _print_json(data)
+        return
+    if not missing:
+        t = Table("account", "owner", "class", "state", "rev.", "target", "attainment",
+                  "evaluations", "last evaluated",
+                  title=f"account plans FY{data['fiscal_year']} "
+                        f"({data['months_complete']} month(s) complete)")
+        for p in data["plans"]:
+            t.add_row(p["account"], p["owner"], p["class"] or "-", p["state"],
+                      str(p["revision"]), _fmt(p["target_revenue"]), _pct(p["attainment"]),
+                      str(p["evaluations"]), (p["last_evaluation"] or "-")[:10])
+        out.print(t)
+    m = Table("account", "owner", "class", "state", "draft due", title="asked for, not written")
+    for p in data["missing"]:
+        due = p["draft_due"] + (" [red](overdue)[/red]" if p["overdue"] else "")
+        m.add_row(p["account"], p["owner"], p["class"] or "-", p["state"], due)
+    out.print(m)
+
+
 @plan_app.command("show")
 @_user_errors
 def show(

@@ -22,7 +22,7 @@ from engine.clock import Clock
 from engine.metrics import add_months, attainment, fiscal_year_start, months_between
 from kamflow import audit
 from kamflow.accounts import NotFound, Refused
-from kamflow.models import Account, AccountPlan, Person, PlanEntry, Revenue
+from kamflow.models import Account, AccountPlan, Person, PlanEntry, Revenue, Task
 from kamflow.versions import active_book
 from playbooks.loader import Path_, dump_plan, load_plan
 from playbooks.plan import PlanDocument, fiscal_months, monthly_targets
@@ -238,6 +238,58 @@ def show(conn: Connection, account_id: str, year: int | None, at: datetime) -> d
         "evaluations": [h for h in history if h["kind"] == "evaluation"],
         "history": history,
     }
+
+
+def coverage(conn: Connection, year: int | None, at: datetime) -> dict[str, Any]:
+    """Every plan of a fiscal year, and every account a draft step asked to plan that year
+    without one: for the manager auditing whether the plans exist and are evaluated."""
+    book = active_book(conn)
+    fsm = book.organization.fiscal_year_start_month
+    year = year or fiscal_year_of(at.date(), fsm)
+    start = date(year, fsm, 1)
+    end = min(date(at.year, at.month, 1), add_months(start, 12))
+    months = max(0, months_between(start, end))
+    drafts = [f"{state}.{s.key}" for state, pb in book.states.items() for s in pb.steps
+              if s.plan == "draft"]
+    T = Task.__table__  # type: ignore[attr-defined]
+    asked = dict(conn.execute(
+        select(T.c.account_id, func.min(T.c.due))
+        .where(T.c.step.in_(drafts), T.c.start >= start, T.c.start < add_months(start, 12),
+               T.c.status != "cancelled", T.c.created_at <= at)
+        .group_by(T.c.account_id)).tuples().all())
+    revenue = (select(R.c.account_id, func.sum(R.c.amount).label("fy"))
+               .where(R.c.month >= start, R.c.month < end).group_by(R.c.account_id).subquery())
+    evaluated = (select(PE.c.plan_id, func.count().label("n"), func.max(PE.c.at).label("last"))
+                 .where(PE.c.kind == "evaluation", PE.c.at <= at).group_by(PE.c.plan_id)
+                 .subquery())
+    rows = conn.execute(
+        select(AP.c.account_id, A.c.name, A.c.owner_email, A.c.klass, A.c.state, AP.c.revision,
+               AP.c.target_revenue, AP.c.monthly_targets, AP.c.closeness, AP.c.updated_at,
+               revenue.c.fy, evaluated.c.n, evaluated.c.last)
+        .select_from(AP.join(A, A.c.id == AP.c.account_id)
+                     .outerjoin(revenue, revenue.c.account_id == AP.c.account_id)
+                     .outerjoin(evaluated, evaluated.c.plan_id == AP.c.id))
+        .where(AP.c.fiscal_year == year, AP.c.created_at <= at).order_by(AP.c.account_id)).all()
+    plans = []
+    for r in rows:
+        target, ratio = attainment(float(r.fy or 0), r.monthly_targets, months)
+        plans.append({"account": r.account_id, "name": r.name, "owner": r.owner_email,
+                      "class": r.klass, "state": r.state, "revision": r.revision,
+                      "target_revenue": r.target_revenue, "revenue_fy": float(r.fy or 0),
+                      "target_fy": target, "attainment": ratio, "closeness": r.closeness,
+                      "evaluations": int(r.n or 0),
+                      "last_evaluation": r.last.isoformat() if r.last else None})
+    have = {p["account"] for p in plans}
+    missing_ids = sorted(set(asked) - have)
+    info = {r.id: r for r in conn.execute(
+        select(A.c.id, A.c.name, A.c.owner_email, A.c.klass, A.c.state)
+        .where(A.c.id.in_(missing_ids)))} if missing_ids else {}
+    missing = [{"account": a, "name": info[a].name, "owner": info[a].owner_email,
+                "class": info[a].klass, "state": info[a].state,
+                "draft_due": asked[a].isoformat(), "overdue": asked[a] < at.date()}
+               for a in missing_ids]
+    return {"fiscal_year": year, "as_of": at.isoformat(), "months_complete": months,
+            "plans": plans, "missing": missing}
 
 
 def as_yaml(document: Mapping[str, Any]) -> str:

@@ -315,3 +315,36 @@ def test_two_people_saving_the_first_plan_at_once_lose_nothing(db: DB, tmp_path:
         edits = conn.execute(select(func.count()).where(PE.c.kind == "edit")).scalar()
     shown = json.loads(db.cli("plan", "show", "BIG", "--at", "2026-01-05", "--json").stdout)
     assert shown["revision"] == edits == 2 - len(errors)
+
+
+def test_plan_list_shows_coverage_and_the_plans_asked_for_but_not_written(
+        db: DB, tmp_path: Path) -> None:
+    _portfolio(tmp_path, db, "OTHER,Other AG,food,ann@x.test,sam@x.test,1000000,loyal,"
+                             "2024-01-01,0,0\n")
+    other = tmp_path / "other.csv"
+    other.write_text("account_id,month,amount\n" + "".join(
+        f"OTHER,{y}-{m:02d},70000\n" for y in (2025, 2026) for m in range(1, 13)))
+    assert db.cli("import", "revenue", str(other), "--at", "2026-01-01").code == 0
+    visits = tmp_path / "visits.csv"
+    visits.write_text("account_id,date,channel,person_email,note\n"
+                      "OTHER,2025-12-01,visit,ann@x.test,\n")
+    assert db.cli("import", "contacts", str(visits), "--at", "2026-01-01").code == 0
+    _replay(db, "2026-01-02", "2026-01-02")
+    (tmp_path / "plan.yaml").write_text(PLAN)
+    assert db.cli("plan", "edit", "BIG", "--from", str(tmp_path / "plan.yaml"), "--at",
+                  "2026-01-05").code == 0
+    r = db.cli("plan", "list", "--at", "2026-03-10", "--json")
+    assert r.code == 0, r.stderr
+    listed = json.loads(r.stdout)
+    assert listed["fiscal_year"] == 2026 and listed["months_complete"] == 2
+    [big] = listed["plans"]
+    assert (big["account"], big["revision"], big["evaluations"]) == ("BIG", 1, 0)
+    assert big["revenue_fy"] == 150_000 and big["target_fy"] == 150_000  # Jan + Feb
+    assert big["attainment"] == pytest.approx(1.0)
+    [missing] = listed["missing"]
+    assert (missing["account"], missing["draft_due"], missing["overdue"]) == (
+        "OTHER", "2026-01-31", True)
+    early = json.loads(db.cli("plan", "list", "--at", "2026-01-05", "--json").stdout)
+    assert early["missing"][0]["overdue"] is False
+    text = db.cli("plan", "list", "--missing", "--at", "2026-03-10")
+    assert "OTHER" in text.stdout and "BIG" not in text.stdout and "overdue" in text.stdout
