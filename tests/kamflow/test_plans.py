@@ -348,3 +348,44 @@ def test_plan_list_shows_coverage_and_the_plans_asked_for_but_not_written(
     assert early["missing"][0]["overdue"] is False
     text = db.cli("plan", "list", "--missing", "--at", "2026-03-10")
     assert "OTHER" in text.stdout and "BIG" not in text.stdout and "overdue" in text.stdout
+
+
+def test_fiscal_windows_and_attainment_follow_the_fiscal_start_month() -> None:
+    from engine.metrics import AccountFacts, base_metrics, windows
+    from playbooks.plan import Target, fiscal_months, monthly_targets
+
+    assert windows(datetime(2026, 2, 10), 4).fy_start == date(2025, 4, 1)
+    assert windows(datetime(2026, 4, 1), 4).fy_start == date(2026, 4, 1)
+    assert fiscal_months(2025, 4)[0] == "2025-04" and fiscal_months(2025, 4)[-1] == "2026-03"
+    targets = monthly_targets(Target(revenue=1200, by_month={"2025-04": 300, "2026-03": 900}),
+                              2025, 4)
+    assert targets[0] == 300 and targets[-1] == 900 and sum(targets) == 1200
+    facts = AccountFacts("X", "loyal", datetime(2024, 1, 1), datetime(2024, 1, 1), 0.0,
+                         revenue_fy=450.0, fy_months=11, plan_targets=tuple(targets))
+    values = base_metrics(facts, datetime(2026, 3, 15))
+    assert (values["target_fy"], values["target_attainment"]) == (300.0, 1.5)
+    assert base_metrics(AccountFacts("X", "loyal", datetime(2024, 1, 1), datetime(2024, 1, 1),
+                                     0.0, fy_months=0, plan_targets=tuple(targets)),
+                        datetime(2025, 4, 2))["target_attainment"] is None
+
+
+def test_a_fiscal_year_from_april_in_the_store(db: DB, tmp_path: Path) -> None:
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    for f in bundled_dir().glob("*.yaml"):
+        (folder / f.name).write_text(f.read_text())
+    org = (folder / "organization.yaml").read_text()
+    (folder / "organization.yaml").write_text(org.replace("fiscal_year_start_month: 1",
+                                                          "fiscal_year_start_month: 4"))
+    assert db.cli("playbook", "load", str(folder)).code == 0
+    _portfolio(tmp_path, db)
+    (tmp_path / "p.yaml").write_text("target: {revenue: 960000}\n")
+    r = db.cli("plan", "edit", "BIG", "--from", str(tmp_path / "p.yaml"), "--at", "2026-05-10",
+               "--json")
+    assert json.loads(r.stdout)["fiscal_year"] == 2026  # April 2026 to March 2027
+    metrics = json.loads(db.cli("account", "show", "BIG", "--at", "2026-06-10",
+                                "--json").stdout)["metrics"]
+    assert (metrics["revenue_fy"], metrics["target_fy"]) == (165_000, 160_000)  # April, May
+    assert metrics["target_attainment"] == pytest.approx(165 / 160, abs=1e-4)  # shown rounded
+    shown = json.loads(db.cli("plan", "show", "BIG", "--at", "2026-06-10", "--json").stdout)
+    assert shown["attainment"]["attainment"] == pytest.approx(165 / 160)
