@@ -136,6 +136,7 @@ def portfolio_page(request: Request, viewer: Viewer) -> Response:
             report = reports.report(conn, "portfolio", now, TOP_GAPS)
             lost = reports.report(conn, "losses", now)
             effort = reports.report(conn, "investment", now)
+            coverage = plans.coverage(conn, None, now)
             thresholds = active_book(conn).classification
             rows = pagedata.revenue_by_account(conn, now)
         shown = pagedata.sample(rows, SCATTER_POINTS)
@@ -169,7 +170,7 @@ def portfolio_page(request: Request, viewer: Viewer) -> Response:
                       shown=len(shown), total=len(rows), states_svg=states_svg,
                       per_state=per_state, conc_svg=conc_svg, concentration=concentration,
                       gaps=report["top_gaps"], thresholds=thresholds, lost=lost, effort=effort,
-                      key_shown=KEY_ACCOUNTS_SHOWN)
+                      key_shown=KEY_ACCOUNTS_SHOWN, coverage=coverage)
 
     return page(request, viewer, build)
 

@@ -309,6 +309,9 @@ def test_portfolio_account_and_playbook_pages_show_their_figures(world: World) -
     assert len(rows) == len(effort) and all(
         f"{c['tasks_done']}</td>" in row and c["verdict"] in row
         for c, row in zip(effort.values(), rows, strict=True))
+    plans = page.split('id="plans"')[1].split("</section>")[0]
+    assert "Account plans FY2026" in plans and "STEADY" in plans  # its plan, with a target
+    assert "1 written" in plans
     account = client.get("/accounts/DRIFT").text
     assert "drifting_away" in account and "revenue_trend" in account
     assert "revenue_trend &lt;= -15%" in account  # the condition, escaped
