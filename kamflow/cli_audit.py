@@ -8,31 +8,18 @@ command runs, as in kamflow.cli.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
+
+from kamflow.cli_errors import user_errors as _user_errors
 
 audit_app = typer.Typer(help="Verify the audit trail, list its events, report adherence.",
                         no_args_is_help=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 JSON_HELP = "Print machine-readable JSON."
 BY_HELP = "Group by step | department | person | class | state."
-
-
-def _user_errors(fn: F) -> F:
-    """kamflow.cli.user_errors, looked up when the command runs."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kamflow.cli import user_errors
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _date(option: str, value: str) -> date:

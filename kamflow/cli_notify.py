@@ -7,30 +7,15 @@ everything from kamflow.cli and every heavy library is imported inside the comma
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
-
 import typer
+
+from kamflow.cli_errors import user_errors as _user_errors
 
 notify_app = typer.Typer(help="Notifications: deliver the outbox, queue digests, list the outbox.",
                          no_args_is_help=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 AT_HELP = "Moment to act at: ISO date or datetime (UTC). Default: now."
 JSON_HELP = "Print machine-readable JSON."
-
-
-def _user_errors(fn: F) -> F:
-    """kamflow.cli.user_errors, looked up when the command runs."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kamflow.cli import user_errors
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @notify_app.command("deliver")

@@ -7,28 +7,17 @@ kamflow.cli_audit, kamflow.cli is imported inside the commands.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
+
+from kamflow.cli_errors import user_errors as _user_errors
 
 plan_app = typer.Typer(help="Account plans: show, edit from YAML, print an empty template.",
                        no_args_is_help=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 AT_HELP = "Moment to act at: ISO date or datetime (UTC). Default: now."
-
-
-def _user_errors(fn: F) -> F:
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kamflow.cli import user_errors
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @plan_app.command("template")

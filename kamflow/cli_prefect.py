@@ -7,34 +7,19 @@ the only module that imports it) is imported inside the commands: importing Pref
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
-
 import typer
+
+from kamflow.cli_errors import user_errors as _user_errors
 
 prefect_app = typer.Typer(help="Run the scheduled jobs on a Prefect server and its workers.",
                           no_args_is_help=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 SHARDS_HELP = "How many shard tasks the sweep spreads its chunks over."
 URL_HELP = ("Database URL to store in the deployments. Default: none, so each worker uses its "
             "own KAMFLOW_DATABASE_URL (keeps passwords out of the Prefect server).")
 JOB_HELP = "Only this job (repeatable): sweep | escalation | digests | deliver. Default: all."
 ONE_DRIVER = ("Prefect now drives these jobs: do not run them from `kamflow scheduler` as well "
               "(switch them off there with KAMFLOW_SCHEDULE_<JOB>=off)")
-
-
-def _user_errors(fn: F) -> F:
-    """kamflow.cli.user_errors, looked up when the command runs."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kamflow.cli import user_errors
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @prefect_app.command("deploy")

@@ -8,32 +8,19 @@ the commands, so `kamflow --help` stays fast and there is no import cycle.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
+
+from kamflow.cli_errors import user_errors as _user_errors
 
 report_app = typer.Typer(help="Portfolio analytics: portfolio, losses, investment.",
                          no_args_is_help=True)
 
-F = TypeVar("F", bound=Callable[..., Any])
 AT_HELP = "Moment to report at: ISO date or datetime (UTC). Default: now."
 JSON_HELP = "Print the report as one JSON object."
 CSV_HELP = "Print the report as one CSV table (see README: Reports)."
 SHOWN = 25  # rows of a long list a table shows; --json and --csv have them all
-
-
-def _user_errors(fn: F) -> F:
-    """kamflow.cli.user_errors, looked up when the command runs."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kamflow.cli import user_errors
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _run(name: str, at: str | None, as_json: bool, as_csv: bool, **options: Any

@@ -11,27 +11,15 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 
+from kamflow.cli_errors import user_errors as _user_errors
+
 token_app = typer.Typer(help="API tokens for scripts: create, list, revoke.",
                         no_args_is_help=True)
-F = TypeVar("F", bound=Callable[..., Any])
 JSON_HELP = "Print machine-readable JSON."
-
-
-def _user_errors(fn: F) -> F:
-    """kamflow.cli.user_errors, looked up when the command runs."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from kamflow.cli import user_errors
-
-        return user_errors(fn)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @_user_errors

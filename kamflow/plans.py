@@ -33,6 +33,7 @@ P = Person.__table__  # type: ignore[attr-defined]
 R = Revenue.__table__  # type: ignore[attr-defined]
 AP = AccountPlan.__table__  # type: ignore[attr-defined]
 PE = PlanEntry.__table__  # type: ignore[attr-defined]
+T = Task.__table__  # type: ignore[attr-defined]
 
 
 def template() -> str:
@@ -251,7 +252,6 @@ def coverage(conn: Connection, year: int | None, at: datetime) -> dict[str, Any]
     months = max(0, months_between(start, end))
     drafts = [f"{state}.{s.key}" for state, pb in book.states.items() for s in pb.steps
               if s.plan == "draft"]
-    T = Task.__table__  # type: ignore[attr-defined]
     asked = dict(conn.execute(
         select(T.c.account_id, func.min(T.c.due))
         .where(T.c.step.in_(drafts), T.c.start >= start, T.c.start < add_months(start, 12),

@@ -81,6 +81,14 @@ def db(db_url: str) -> DB:
 
 
 @pytest.fixture
+def pg_db(tmp_path: Path) -> Iterator[DB]:
+    """`db` on PostgreSQL only, for what SQLite cannot show (it skips, visibly, without
+    KAMFLOW_TEST_POSTGRES_URL, and fails in CI)."""
+    with fresh_url("postgres", tmp_path) as url:
+        yield _ready(url)
+
+
+@pytest.fixture
 def twin(db_url: str, tmp_path: Path) -> Iterator[DB]:
     """A second database of the same kind as `db`, to compare two ways of doing the same."""
     kind = make_url(db_url).get_backend_name()

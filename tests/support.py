@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from engine.metrics import add_months
+from engine.metrics import AccountFacts, add_months
 from kamflow.cli import app
 
 
@@ -102,3 +103,16 @@ def run_at_once(fn: Callable[[], object], times: int = 2) -> list[BaseException]
     for t in threads:
         t.join()
     return errors
+
+
+def account_facts(**kw: Any) -> AccountFacts:
+    """One steady loyal account's facts (engine tests), with `kw` changed."""
+    base: dict[str, Any] = {
+        "account_id": "X", "state": "loyal", "state_since": datetime(2024, 1, 1),
+        "created_at": datetime(2020, 1, 1), "potential": 600_000, "revenue_t12": 400_000,
+        "revenue_prev12": 400_000, "months_with_revenue": 12,
+        "last_revenue_month": date(2026, 5, 1), "last_contact": date(2026, 6, 1),
+        "feedback_score": 9.0,
+    }
+    base.update(kw)
+    return AccountFacts(**base)

@@ -191,9 +191,10 @@ def test_driver_writes_store_what_core_stored(db: DB, monkeypatch: pytest.Monkey
     assert all(isinstance(m[3], date) for m in answer["made"])  # RETURNING went through types
 
 
-def test_too_long_text_fails_as_before_on_postgresql(db: DB) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("postgres only: SQLite does not enforce varchar lengths")
+@pytest.mark.postgres
+def test_too_long_text_fails_as_before_on_postgresql(pg_db: DB) -> None:
+    """PostgreSQL only: SQLite does not enforce varchar lengths."""
+    db = pg_db
     with db.engine.connect() as conn, conn.begin():
         _base(conn)
         with pytest.raises(DataError):  # a cast to varchar(n)[] would have truncated silently

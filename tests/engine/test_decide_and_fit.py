@@ -7,7 +7,7 @@ Each is compared with a reference copy of the previous implementation on random 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from hypothesis import given, settings
@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 from engine.classify import PortfolioStats, classify, portrait_fit
 from engine.lifecycle import Decision, LifecycleEngine, _Token
-from engine.metrics import AccountFacts, Values, base_metrics
+from engine.metrics import Values, base_metrics
 from engine.sweep import assess, full_metrics
 from playbooks.loader import PlaybookSet, bundled_dir, load_dir
 from playbooks.metrics import METRICS, MetricType
 from playbooks.schema import Classification, Criterion, Levels
+from support import account_facts as _facts
 
 BOOK: PlaybookSet = load_dir(bundled_dir())
 LIFE = LifecycleEngine(BOOK)
@@ -125,18 +126,6 @@ def test_only_accounts_that_move_reach_the_machine() -> None:
         for rule in originals:
             del events[rule].trigger
     assert len(LIFE.machine.models) == 0
-
-
-def _facts(**kw: Any) -> AccountFacts:
-    base: dict[str, Any] = {
-        "account_id": "X", "state": "loyal", "state_since": datetime(2024, 1, 1),
-        "created_at": datetime(2020, 1, 1), "potential": 600_000, "revenue_t12": 400_000,
-        "revenue_prev12": 400_000, "months_with_revenue": 12,
-        "last_revenue_month": date(2026, 5, 1), "last_contact": date(2026, 6, 1),
-        "feedback_score": 9.0,
-    }
-    base.update(kw)
-    return AccountFacts(**base)
 
 
 # -- portrait fit -------------------------------------------------------------------------------

@@ -10,27 +10,16 @@ import pytest
 from engine.classify import PortfolioStats, classify, portfolio_stats
 from engine.errors import IllegalTransition
 from engine.lifecycle import LifecycleEngine
-from engine.metrics import AccountFacts, base_metrics, windows
+from engine.metrics import base_metrics, windows
 from engine.sweep import assess, next_baseline
 from playbooks.loader import PlaybookSet, bundled_dir, load_dir
+from support import account_facts as facts
 
 AT = datetime(2026, 6, 15)
 BOOK: PlaybookSet = load_dir(bundled_dir())
 LIFE = LifecycleEngine(BOOK)
 STATS = PortfolioStats(accounts=100, total_revenue=10_000_000, average_revenue=100_000,
                        key_cutoff=400_000)
-
-
-def facts(**kw: Any) -> AccountFacts:
-    base: dict[str, Any] = {
-        "account_id": "X", "state": "loyal", "state_since": datetime(2024, 1, 1),
-        "created_at": datetime(2020, 1, 1), "potential": 600_000, "revenue_t12": 400_000,
-        "revenue_prev12": 400_000, "months_with_revenue": 12,
-        "last_revenue_month": date(2026, 5, 1), "last_contact": date(2026, 6, 1),
-        "feedback_score": 9.0,
-    }
-    base.update(kw)
-    return AccountFacts(**base)
 
 
 def test_windows_are_complete_calendar_months() -> None:
