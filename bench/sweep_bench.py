@@ -38,12 +38,12 @@ from sqlalchemy import Engine, Table, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 import kamflow
-from engine.clock import FixedClock
-from engine.metrics import add_months
-from kamflow.db import dispose, engine_for, migrate
-from kamflow.models import Account, Contact, Department, Feedback, Person, Revenue, Transition
+from kamflow.engine.clock import FixedClock
+from kamflow.engine.metrics import add_months
+from kamflow.store.db import db_for, dispose, migrate
+from kamflow.store.models import Account, Contact, Department, Feedback, Person, Revenue, Transition
+from kamflow.store.versions import activate, active_version
 from kamflow.sweep import SweepSummary, run_sweep
-from kamflow.versions import activate, active_version
 
 ACC: Table = Account.__table__  # type: ignore[attr-defined]
 REV: Table = Revenue.__table__  # type: ignore[attr-defined]
@@ -226,12 +226,12 @@ def generate(rng: random.Random, first: int, count: int, months: int, at: dateti
     return out
 
 
-def populate(engine: Engine, accounts: int, months: int, seed: int, at: datetime,
+def populate(db: Engine, accounts: int, months: int, seed: int, at: datetime,
              log: Callable[[str], None]) -> dict[str, Any]:
     """Generate and insert the whole portfolio in blocks; return counts and timings."""
     rng = random.Random(seed)
     gen_s = ins_s = 0.0
-    with engine.begin() as conn:
+    with db.begin() as conn:
         departments = list(conn.execute(select(DEPT.c.key).order_by(DEPT.c.key)).scalars())
         version = active_version(conn) or ""
         t0 = perf_counter()
@@ -252,7 +252,7 @@ def populate(engine: Engine, accounts: int, months: int, seed: int, at: datetime
         t0 = perf_counter()
         block = generate(rng, first, size, months, at, sellers, sponsors, version)
         t1 = perf_counter()
-        with engine.begin() as conn:
+        with db.begin() as conn:
             for table, rows, key in ((ACC, block.accounts, "accounts"),
                                      (TRN, block.initial, "transitions"),
                                      (REV, block.revenue, "revenue"),
@@ -267,20 +267,20 @@ def populate(engine: Engine, accounts: int, months: int, seed: int, at: datetime
             log(f"  ... {counts['accounts']:,} accounts ({gen_s + ins_s:.1f} s)")
             next_report += step
     t0 = perf_counter()
-    analyze(engine)
+    analyze(db)
     analyze_s = perf_counter() - t0
     return {"rows": counts, "generate_seconds": gen_s, "insert_seconds": ins_s,
             "analyze_seconds": analyze_s, "seconds": gen_s + ins_s + analyze_s}
 
 
-def analyze(engine: Engine) -> None:
+def analyze(db: Engine) -> None:
     """Fresh planner statistics, as a maintained database would have after a bulk load."""
     tables = ("person", "account", "revenue", "contact", "feedback", "transition")
-    if engine.dialect.name == "sqlite":
-        with engine.begin() as conn:
+    if db.dialect.name == "sqlite":
+        with db.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with db.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for t in tables:
             conn.exec_driver_sql(f'VACUUM ANALYZE "{t}"')
 
@@ -321,15 +321,15 @@ def database(kind: str, workdir: Path, name: str = "kamflow") -> Iterator[Target
         admin.dispose()
 
 
-def server_version(engine: Engine) -> str:
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
+def server_version(db: Engine) -> str:
+    with db.connect() as conn:
+        if db.dialect.name == "sqlite":
             return "SQLite " + str(conn.exec_driver_sql("select sqlite_version()").scalar())
         return f"PostgreSQL {conn.exec_driver_sql('show server_version').scalar()}"
 
 
-def table_counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
+def table_counts(db: Engine) -> dict[str, int]:
+    with db.connect() as conn:
         return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
                 for t in (PER, ACC, REV, CON, FB, TRN)}
 
@@ -427,21 +427,21 @@ def reset_peak() -> bool:
 # sweeps. Times are exclusive: a wrapped call inside another (audit.append inside
 # tasking.generate) counts for itself, under "outer > inner", not for the outer one.
 PHASES = (
-    ("kamflow.facts", "stats", "facts.stats"),
-    ("kamflow.facts", "chunk_bounds", "facts.chunk_bounds"),
-    ("kamflow.facts", "load", "facts.load"),
+    ("kamflow.store.facts", "stats", "facts.stats"),
+    ("kamflow.store.facts", "chunk_bounds", "facts.chunk_bounds"),
+    ("kamflow.store.facts", "load", "facts.load"),
     ("kamflow.sweep", "assess", "assess"),
     ("kamflow.sweep", "update_by_key", "update_by_key"),
     ("kamflow.sweep", "insert_new", "insert_new"),
-    ("kamflow.audit", "append", "audit.append"),
-    ("kamflow.tasking", "retire_changed_steps", "tasking.retire_changed_steps"),
-    ("kamflow.tasking", "cancel_for_moves", "tasking.cancel_for_moves"),
-    ("kamflow.tasking", "generate", "tasking.generate"),
-    ("kamflow.tasking", "link_feedback", "tasking.link_feedback"),
-    ("kamflow.tasking", "wake", "tasking.wake"),
-    ("kamflow.tasking", "escalate", "tasking.escalate"),
-    ("kamflow.tasking", "insert_returning", "insert_returning"),
-    ("kamflow.tasking", "update_by_key", "update_by_key"),
+    ("kamflow.store.audit", "append", "audit.append"),
+    ("kamflow.store.task_writes", "retire_changed_steps", "tasking.retire_changed_steps"),
+    ("kamflow.store.task_writes", "cancel_for_moves", "tasking.cancel_for_moves"),
+    ("kamflow.store.task_writes", "generate", "tasking.generate"),
+    ("kamflow.store.task_writes", "link_feedback", "tasking.link_feedback"),
+    ("kamflow.store.task_writes", "wake", "tasking.wake"),
+    ("kamflow.store.task_writes", "escalate", "tasking.escalate"),
+    ("kamflow.store.task_writes", "insert_returning", "insert_returning"),
+    ("kamflow.store.task_writes", "update_by_key", "update_by_key"),
 )
 # Parts of the sweep before task generation existed; everything under tasking.* is tasks.
 LIFECYCLE = ("facts.stats", "facts.chunk_bounds", "facts.load", "assess", "update_by_key",
@@ -518,11 +518,11 @@ def split_lines(split: dict[str, Any], total: float) -> list[str]:
 
 # -- profile ---------------------------------------------------------------------------------
 
-def profiled_sweep(engine: Engine, at: datetime, top: int,
+def profiled_sweep(db: Engine, at: datetime, top: int,
                    dump: Path | None) -> tuple[SweepSummary, str]:
     prof = cProfile.Profile()
     prof.enable()
-    summary = run_sweep(engine, FixedClock(at))
+    summary = run_sweep(db, FixedClock(at))
     prof.disable()
     if dump is not None:
         prof.dump_stats(dump)
@@ -538,13 +538,13 @@ def profiled_sweep(engine: Engine, at: datetime, top: int,
 def prepare(target: Target, args: argparse.Namespace, at: datetime,
             log: Callable[[str], None]) -> dict[str, Any]:
     """Migrate, activate the bundled playbooks and fill the database with the portfolio."""
-    engine = engine_for(target.url)
+    db = db_for(target.url)
     t0 = perf_counter()
-    migrate(engine)
-    with engine.begin() as conn:
+    migrate(db)
+    with db.begin() as conn:
         activate(conn, None, at)
     migrate_s = perf_counter() - t0
-    gen = populate(engine, args.accounts, args.months, args.seed, at, log)
+    gen = populate(db, args.accounts, args.months, args.seed, at, log)
     gen["migrate_seconds"] = migrate_s
     return gen
 
@@ -569,13 +569,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     with tempfile.TemporaryDirectory(prefix="kamflow-bench-") as tmp, \
             database(args.db, Path(tmp)) as target:
-        engine = engine_for(target.url)
-        result["server"] = server_version(engine)
+        db = db_for(target.url)
+        result["server"] = server_version(db)
         log(f"kamflow sweep bench: {args.accounts:,} accounts, {args.months} months, seed "
             f"{args.seed}, {result['server']}, at {at.isoformat()}")
         log("generating ...")
         gen = prepare(target, args, at, log)
-        rows = table_counts(engine)
+        rows = table_counts(db)
         result["rows"] = rows
         result["generation"] = {k: round(v, 3) for k, v in gen.items() if k.endswith("seconds")}
         log("rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
@@ -595,7 +595,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def after_chunk(_n: int) -> None:
             chunk_rss.append(status_mib("VmRSS") or 0.0)
 
-        first = run_sweep(engine, FixedClock(at), progress=after_chunk)
+        first = run_sweep(db, FixedClock(at), progress=after_chunk)
         sweep_hwm = status_mib("VmHWM") if hwm_reset else None
         split1 = timer.reset()
         rss_after = status_mib("VmRSS")
@@ -613,7 +613,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if chunk_rss:
             log(f"  RSS after each of {len(chunk_rss)} chunks: "
                 + ", ".join(f"{v:.0f}" for v in chunk_rss) + " MiB")
-        second = run_sweep(engine, FixedClock(at))
+        second = run_sweep(db, FixedClock(at))
         split2 = timer.reset()
         timer.uninstall()
         f2 = sweep_figures(second)
@@ -660,7 +660,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log("profiled sweep: regenerating the same data in a fresh database ...")
             with database(args.db, Path(tmp), "profile") as again:
                 prepare(again, args, at, lambda _m: None)
-                summary, report = profiled_sweep(engine_for(again.url), at, args.top,
+                summary, report = profiled_sweep(db_for(again.url), at, args.top,
                                                  args.profile_out)
             pf = sweep_figures(summary)
             result["profiled_sweep"] = {"seconds": pf["seconds"],
@@ -668,7 +668,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             log(f"profiled sweep: {pf['transitions_total']:,} transitions, {summary.seconds:.2f} s "
                 "(cProfile overhead included)")
             print(report)
-        engine.dispose()
+        db.dispose()
     return result
 
 

@@ -41,38 +41,43 @@ import uvicorn
 from sqlalchemy import func, select
 from sweep_bench import DEFAULT_AT, database, prepare, server_version, table_counts
 
-from engine.clock import FixedClock
-from kamflow.db import engine_for
-from kamflow.models import Person, Task
+from kamflow import people, security
+from kamflow.engine.clock import FixedClock
+from kamflow.store.db import db_for
+from kamflow.store.tables import PERSON, TASK
 from kamflow.sweep import run_sweep
-from kamflow.web import auth, security
 from kamflow.web.app import create_app
 
-T = Task.__table__  # type: ignore[attr-defined]
-P = Person.__table__  # type: ignore[attr-defined]
 PASSWORD = "web-bench-password"
 
 
-def pick_people(engine: Any) -> tuple[str, int, list[tuple[str, str, int]]]:
+def pick_people(db: Any) -> tuple[str, int, list[tuple[str, str, int]]]:
     """The account manager with the most open tasks and their count; (department, its lead,
     open tasks naming it) for the departments with the most and the fewest."""
-    with engine.connect() as conn:
-        live = T.c.status.in_(("open", "snoozed"))
+    with db.connect() as conn:
+        live = TASK.c.status.in_(("open", "snoozed"))
         per_person = Counter(dict(conn.execute(
-            select(T.c.assignee, func.count()).where(live, T.c.assignee.is_not(None))
-            .group_by(T.c.assignee)).all()))
-        managers = set(conn.execute(select(P.c.email).where(P.c.role == "account_manager"))
+            select(TASK.c.assignee, func.count()).where(live, TASK.c.assignee.is_not(None))
+            .group_by(TASK.c.assignee)).all()))
+        managers = set(conn.execute(select(PERSON.c.email).where(PERSON.c.role == "account_manager"))
                        .scalars())
         am, am_tasks = next((e, n) for e, n in per_person.most_common() if e in managers)
         depts: Counter[str] = Counter()
-        for row in conn.execute(select(T.c.responsible_dept, T.c.accountable_dept, T.c.consulted,
-                                       T.c.informed, T.c.co_responsible).where(live)):
+        for row in conn.execute(
+            select(
+                TASK.c.responsible_dept,
+                TASK.c.accountable_dept,
+                TASK.c.consulted,
+                TASK.c.informed,
+                TASK.c.co_responsible,
+            ).where(live)
+        ):
             named = {row.responsible_dept, row.accountable_dept}
             for parties in (row.consulted, row.informed, row.co_responsible):
                 named.update(p for p in parties.split(",") if p and "@" not in p)
             depts.update(named)
-        leads = dict(conn.execute(select(P.c.department, P.c.email)
-                                  .where(P.c.role == "department_lead")).all())
+        leads = dict(conn.execute(select(PERSON.c.department, PERSON.c.email)
+                                  .where(PERSON.c.role == "department_lead")).all())
         ranked = [(d, leads[d], n) for d, n in depts.most_common() if d in leads]
     return am, am_tasks, [ranked[0], ranked[-1]] if len(ranked) > 1 else ranked
 
@@ -136,22 +141,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     security.set_cost(1, 64, 1)  # the logins are not what is measured
     with tempfile.TemporaryDirectory(prefix="kamflow-web-bench-") as tmp, \
             database(args.db, Path(tmp)) as target:
-        engine = engine_for(target.url)
-        result["server"] = server_version(engine)
+        db = db_for(target.url)
+        result["server"] = server_version(db)
         log(f"kamflow web bench: {args.accounts:,} accounts, {result['server']}")
         t0 = perf_counter()
         prepare(target, args, at, log)
         log(f"generated in {perf_counter() - t0:.1f} s; sweeping ...")
         t0 = perf_counter()
-        summary = run_sweep(engine, FixedClock(at))
+        summary = run_sweep(db, FixedClock(at))
         log(f"sweep: {perf_counter() - t0:.1f} s, {summary.as_dict().get('tasks_created')} "
             "tasks created")
-        with engine.connect() as conn:
-            tasks = int(conn.execute(select(func.count()).select_from(T)).scalar_one())
-        result["rows"] = {**table_counts(engine), "task": tasks}
-        am, am_tasks, boards = pick_people(engine)
+        with db.connect() as conn:
+            tasks = int(conn.execute(select(func.count()).select_from(TASK)).scalar_one())
+        result["rows"] = {**table_counts(db), "task": tasks}
+        am, am_tasks, boards = pick_people(db)
         for email in [am] + [lead for _, lead, _ in boards]:
-            auth.set_password(engine, email, PASSWORD, FixedClock(at))
+            people.set_password(db, email, PASSWORD, FixedClock(at))
         result["queue_owner"] = {"email": am, "open_tasks": am_tasks}
         log(f"queue: {am} with {am_tasks} open tasks; boards: "
             + ", ".join(f"{d} ({n:,} open tasks name it)" for d, _, n in boards))

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from engine.metrics import Values
-from playbooks.schema import Classification, Factor, KeyAccountRule, Levels
+from kamflow.engine.metrics import Values
+from kamflow.playbooks.schema import Classification, Factor, KeyAccountRule, Levels
 
 SEGMENTS = {"A": "loyal", "B": "loyal", "C": "high_potential", "D": "small"}
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from transitions import EventData, Machine, MachineError
 
-from engine.errors import IllegalTransition
-from engine.metrics import Values
-from playbooks.expr import Condition
-from playbooks.loader import PlaybookSet
-from playbooks.schema import TransitionDef
+from kamflow.engine.errors import IllegalTransition
+from kamflow.engine.metrics import Values
+from kamflow.playbooks.expr import Condition
+from kamflow.playbooks.loader import PlaybookSet
+from kamflow.playbooks.schema import TransitionDef
 
 MANUAL_PREFIX = "move_to_"
 

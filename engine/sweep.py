@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.classify import Classified, PortfolioStats, classify, retention_score
-from engine.lifecycle import Decision, LifecycleEngine
-from engine.metrics import AccountFacts, Values, base_metrics
-from playbooks.loader import PlaybookSet
+from kamflow.engine.classify import Classified, PortfolioStats, classify, retention_score
+from kamflow.engine.lifecycle import Decision, LifecycleEngine
+from kamflow.engine.metrics import AccountFacts, Values, base_metrics
+from kamflow.playbooks.loader import PlaybookSet
 
 
 @dataclass(frozen=True, slots=True)

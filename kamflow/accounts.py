@@ -8,51 +8,50 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
-from engine.classify import retention_score
-from engine.clock import Clock
-from engine.sweep import full_metrics, next_baseline
-from kamflow import audit, facts, outbox, tasking
-from kamflow.models import Account, Person, Transition
+from kamflow.engine.classify import retention_score
+from kamflow.engine.clock import Clock
+from kamflow.engine.sweep import full_metrics, next_baseline
+from kamflow.errors import NotFound, Refused
+from kamflow.store import audit, facts, outbox, task_writes
+from kamflow.store.tables import ACCOUNT, PERSON, TRANSITION
+from kamflow.store.versions import active_book, active_version, lifecycle_of
 from kamflow.sweep import jsonable
-from kamflow.versions import active_book, active_version, lifecycle_of
-
-A = Account.__table__  # type: ignore[attr-defined]
-P = Person.__table__  # type: ignore[attr-defined]
-T = Transition.__table__  # type: ignore[attr-defined]
-
-
-class NotFound(LookupError):
-    pass
-
-
-class Refused(ValueError):
-    """A request that would break a rule; nothing was changed."""
 
 
 def list_accounts(conn: Connection, klass: str | None = None, state: str | None = None,
                   owner: str | None = None, key_only: bool = False, *, scope: Any = None,
                   limit: int | None = None) -> list[dict[str, Any]]:
     """`scope`: an extra condition on the account table (the web app's visibility rule)."""
-    q = select(A.c.id, A.c.name, A.c.owner_email, A.c.state, A.c.state_since, A.c.klass,
-               A.c.segment, A.c.key_account, A.c.portrait_fit, A.c.potential).order_by(A.c.id)
+    q = select(
+        ACCOUNT.c.id,
+        ACCOUNT.c.name,
+        ACCOUNT.c.owner_email,
+        ACCOUNT.c.state,
+        ACCOUNT.c.state_since,
+        ACCOUNT.c.klass,
+        ACCOUNT.c.segment,
+        ACCOUNT.c.key_account,
+        ACCOUNT.c.portrait_fit,
+        ACCOUNT.c.potential,
+    ).order_by(ACCOUNT.c.id)
     if scope is not None:
         q = q.where(scope)
     if limit:
         q = q.limit(limit)
     if klass:
-        q = q.where(A.c.klass == klass)
+        q = q.where(ACCOUNT.c.klass == klass)
     if state:
-        q = q.where(A.c.state == state)
+        q = q.where(ACCOUNT.c.state == state)
     if owner:
-        q = q.where(A.c.owner_email == owner)
+        q = q.where(ACCOUNT.c.owner_email == owner)
     if key_only:
-        q = q.where(A.c.key_account.is_(True))
+        q = q.where(ACCOUNT.c.key_account.is_(True))
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
 def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
     """Metrics, class, state and the full transition history: why the account is where it is."""
-    row = conn.execute(select(A).where(A.c.id == account_id)).first()
+    row = conn.execute(select(ACCOUNT).where(ACCOUNT.c.id == account_id)).first()
     if row is None:
         raise NotFound(f"unknown account '{account_id}'")
     book = active_book(conn)
@@ -62,7 +61,9 @@ def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
     values, c = full_metrics(f, at, book, stats)
     retention, parts = retention_score(values, f.criteria, book.classification)
     history = conn.execute(
-        select(T).where(T.c.account_id == account_id).order_by(T.c.at, T.c.id)
+        select(TRANSITION)
+        .where(TRANSITION.c.account_id == account_id)
+        .order_by(TRANSITION.c.at, TRANSITION.c.id)
     ).all()
     rules = book.lifecycle.transitions
     described = {t.rule: (t.description or t.when or "") for t in rules}
@@ -99,16 +100,16 @@ class Moved:
     at: datetime
 
 
-def move(engine: Engine, account_id: str, dest: str, reason: str, actor: str | None,
+def move(db: Engine, account_id: str, dest: str, reason: str, actor: str | None,
          clock: Clock) -> Moved:
     """A person's move: only along a declared transition, with a reason, recorded like any other."""
     if not reason.strip():
         raise Refused("--reason: a manual move needs a reason")
     at = clock.now()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         row = conn.execute(
-            select(A.c.state, A.c.state_since, A.c.baseline_revenue)
-            .where(A.c.id == account_id).with_for_update()
+            select(ACCOUNT.c.state, ACCOUNT.c.state_since, ACCOUNT.c.baseline_revenue)
+            .where(ACCOUNT.c.id == account_id).with_for_update()
         ).first()
         if row is None:
             raise NotFound(f"unknown account '{account_id}'")
@@ -116,7 +117,7 @@ def move(engine: Engine, account_id: str, dest: str, reason: str, actor: str | N
         if dest not in book.lifecycle.states:
             raise Refused(f"unknown state '{dest}'; states: {', '.join(book.lifecycle.states)}")
         if actor is not None:
-            active = conn.execute(select(P.c.active).where(P.c.email == actor)).scalar()
+            active = conn.execute(select(PERSON.c.active).where(PERSON.c.email == actor)).scalar()
             if active is None:
                 raise NotFound(f"--by: unknown person '{actor}'")
             if not active:
@@ -129,13 +130,13 @@ def move(engine: Engine, account_id: str, dest: str, reason: str, actor: str | N
         assert f is not None
         stats = facts.stats(conn, at, book.classification.key_account)
         values, _ = full_metrics(f, at, book, stats)
-        conn.execute(T.insert().values(
+        conn.execute(TRANSITION.insert().values(
             account_id=account_id, from_state=row.state, to_state=dest, at=at, rule=rule,
             metrics=jsonable(values), actor=actor or "operator", reason=reason.strip(),
             playbook_version=active_version(conn),
         ))
         baseline = next_baseline(book, dest, row.baseline_revenue, values)
-        conn.execute(A.update().where(A.c.id == account_id).values(
+        conn.execute(ACCOUNT.update().where(ACCOUNT.c.id == account_id).values(
             state=dest, state_since=at, baseline_revenue=baseline))
         audit.append(conn, [{
             "at": at, "actor": actor or "operator", "entity": "account", "entity_id": account_id,
@@ -144,6 +145,6 @@ def move(engine: Engine, account_id: str, dest: str, reason: str, actor: str | N
                       "playbook_version": active_version(conn)}}])
         outbox.on_manual_move(conn, account_id, row.state, dest, rule, active_version(conn) or "",
                               at, actor or "operator", reason.strip())
-        tasking.cancel_for_moves(conn, [(account_id, row.state, dest)], at, actor or "operator")
-        tasking.refresh_account(conn, account_id, at)
+        task_writes.cancel_for_moves(conn, [(account_id, row.state, dest)], at, actor or "operator")
+        task_writes.refresh_account(conn, account_id, at)
     return Moved(account_id, row.state, dest, rule, at)

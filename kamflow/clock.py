@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from engine.clock import Clock, FixedClock
+from kamflow.engine.clock import Clock, FixedClock
 
 
 class SystemClock:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from engine.metrics import add_months
-from playbooks.loader import dump_plan
+from kamflow.engine.metrics import add_months
+from kamflow.playbooks.loader import dump_plan
 
 DEPARTMENTS = ("sales", "management", "quotes", "production", "delivery", "service", "finance",
                "marketing")

@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, select
 
-from engine.clock import Clock
-from kamflow import audit, tasking
-from kamflow.bulk import insert_new, upsert
-from kamflow.models import (
+from kamflow.engine.clock import Clock
+from kamflow.playbooks.loader import PlaybookSet
+from kamflow.store import audit, task_writes
+from kamflow.store.bulk import insert_new, upsert
+from kamflow.store.models import (
     ROLES,
     Account,
     Contact,
@@ -30,8 +31,7 @@ from kamflow.models import (
     Revenue,
     Transition,
 )
-from kamflow.versions import active_book, active_version
-from playbooks.loader import PlaybookSet
+from kamflow.store.versions import active_book, active_version
 
 KINDS = ("people", "accounts", "revenue", "contacts", "feedback")
 Row = dict[str, Any]
@@ -114,7 +114,7 @@ class _Refs:
     criteria_columns: frozenset[str] = field(default_factory=frozenset)
 
 
-def import_csv(engine: Engine, kind: str, path: Path, clock: Clock,
+def import_csv(db: Engine, kind: str, path: Path, clock: Clock,
                progress: Callable[[int, int], None] | None = None) -> ImportResult:
     """Validate the whole file, then write it in one transaction (or not at all)."""
     if kind not in SPECS:
@@ -124,7 +124,7 @@ def import_csv(engine: Engine, kind: str, path: Path, clock: Clock,
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise ImportRejected([f"{path}: cannot read: {e}"]) from e
-    with engine.begin() as conn:  # BEGIN IMMEDIATE on SQLite: references cannot change under us
+    with db.begin() as conn:  # BEGIN IMMEDIATE on SQLite: references cannot change under us
         refs = _load_refs(conn, clock.now())
         rows, problems = _validate(kind, spec, str(path), text, refs, progress)
         if problems:
@@ -145,7 +145,7 @@ def import_csv(engine: Engine, kind: str, path: Path, clock: Clock,
         else:
             upsert(conn, spec.table, rows, spec.keys, spec.updates, tick)
             if kind == "contacts":
-                tasking.complete_checks_for(conn, refs.book, {r["account_id"] for r in rows},
+                task_writes.complete_checks_for(conn, refs.book, {r["account_id"] for r in rows},
                                             refs.now)
     return ImportResult(kind, str(path), len(rows), new, len(existing))
 

@@ -1,5 +1,5 @@
 """The notification jobs: deliver the outbox, queue the daily digests, queue due-soon
-reminders. Plain functions of an engine and a clock, for the scheduler or the CLI.
+reminders. Plain functions of a database and a clock, for the scheduler or the CLI.
 
 Delivery never loses or doubles a message:
 - a deliverer first *claims* rows in a short transaction (SELECT ... FOR UPDATE SKIP
@@ -26,12 +26,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, and_, select, update
 
-from engine.clock import Clock
-from kamflow import outbox
-from kamflow.outbox import NP, OB, TASK_COLUMNS, A, T, task_info
-from kamflow.tasking import Directory
-from notifications import messages
-from notifications.channels import (
+from kamflow.engine.clock import Clock
+from kamflow.notifications import messages
+from kamflow.notifications.channels import (
     Channel,
     EmailChannel,
     LogChannel,
@@ -40,7 +37,11 @@ from notifications.channels import (
     Unreachable,
     WebhookChannel,
 )
-from notifications.messages import Draft, TaskInfo
+from kamflow.notifications.messages import Draft, TaskInfo
+from kamflow.store import outbox
+from kamflow.store.outbox import TASK_COLUMNS, task_info
+from kamflow.store.tables import ACCOUNT, NOTIFICATION_PREF, OUTBOX, TASK
+from kamflow.store.task_writes import Directory
 
 if TYPE_CHECKING:
     from kamflow.settings import Settings
@@ -84,19 +85,40 @@ def default_channels(settings: Settings | None = None) -> dict[str, Channel]:
 # -- delivery ------------------------------------------------------------------------
 
 
-def _claim(engine: Engine, now: datetime, batch: int) -> list[tuple[Any, str | None]]:
-    due = and_(OB.c.status.in_(("pending", "sending")), OB.c.next_attempt_at <= now)
-    with engine.begin() as conn:
-        ids = conn.execute(select(OB.c.id).where(due).order_by(OB.c.next_attempt_at, OB.c.id)
-                           .limit(batch).with_for_update(skip_locked=True)).scalars().all()
+def _claim(db: Engine, now: datetime, batch: int) -> list[tuple[Any, str | None]]:
+    due = and_(OUTBOX.c.status.in_(("pending", "sending")), OUTBOX.c.next_attempt_at <= now)
+    with db.begin() as conn:
+        ids = (
+            conn.execute(
+                select(OUTBOX.c.id)
+                .where(due)
+                .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
         if not ids:
             return []
         # The guard repeats `due`: a row another deliverer claimed meanwhile is left alone.
         claimed = conn.execute(
-            update(OB).where(OB.c.id.in_(ids), due)
-            .values(status="sending", attempts=OB.c.attempts + 1, next_attempt_at=now + LEASE)
-            .returning(OB.c.id, OB.c.kind, OB.c.recipient, OB.c.channel, OB.c.subject, OB.c.body_txt,
-                       OB.c.body_html, OB.c.payload, OB.c.dedupe_key, OB.c.attempts)).all()
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(ids), due)
+            .values(status="sending", attempts=OUTBOX.c.attempts + 1, next_attempt_at=now + LEASE)
+            .returning(
+                OUTBOX.c.id,
+                OUTBOX.c.kind,
+                OUTBOX.c.recipient,
+                OUTBOX.c.channel,
+                OUTBOX.c.subject,
+                OUTBOX.c.body_txt,
+                OUTBOX.c.body_html,
+                OUTBOX.c.payload,
+                OUTBOX.c.dedupe_key,
+                OUTBOX.c.attempts,
+            )
+        ).all()
         urls = _webhook_urls(conn, {r.recipient for r in claimed if r.channel == "webhook"})
     return [(r, urls.get(r.recipient)) for r in sorted(claimed, key=lambda r: r.id)]
 
@@ -104,15 +126,17 @@ def _claim(engine: Engine, now: datetime, batch: int) -> list[tuple[Any, str | N
 def _webhook_urls(conn: Connection, emails: set[str]) -> dict[str, str]:
     if not emails:
         return {}
-    q = select(NP.c.email, NP.c.webhook_url).where(NP.c.email.in_(sorted(emails)))
+    q = select(NOTIFICATION_PREF.c.email, NOTIFICATION_PREF.c.webhook_url).where(
+        NOTIFICATION_PREF.c.email.in_(sorted(emails))
+    )
     return {r.email: r.webhook_url for r in conn.execute(q) if r.webhook_url}
 
 
-def _settle(engine: Engine, row: Any, values: Mapping[str, Any]) -> None:
+def _settle(db: Engine, row: Any, values: Mapping[str, Any]) -> None:
     """Record the outcome of our own claim (same attempt number, still `sending`)."""
-    with engine.begin() as conn:
-        conn.execute(update(OB).where(OB.c.id == row.id, OB.c.status == "sending",
-                                     OB.c.attempts == row.attempts).values(**values))
+    with db.begin() as conn:
+        conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id, OUTBOX.c.status == "sending",
+                                     OUTBOX.c.attempts == row.attempts).values(**values))
 
 
 def _send(row: Any, address: str | None, channels: Mapping[str, Channel]) -> None:
@@ -123,7 +147,7 @@ def _send(row: Any, address: str | None, channels: Mapping[str, Channel]) -> Non
                          row.dedupe_key, dict(row.payload or {}), address))
 
 
-def deliver(engine: Engine, clock: Clock, channels: Mapping[str, Channel] | None = None,
+def deliver(db: Engine, clock: Clock, channels: Mapping[str, Channel] | None = None,
             batch: int = 100, max_attempts: int = 8) -> DeliveryResult:
     """Send every pending row that is due, `batch` rows per claim, until none is left.
 
@@ -135,7 +159,7 @@ def deliver(engine: Engine, clock: Clock, channels: Mapping[str, Channel] | None
     down: dict[tuple[str, str | None], str] = {}  # (channel, address) -> why, in this run
     try:
         while True:
-            claimed = _claim(engine, now, batch)
+            claimed = _claim(db, now, batch)
             result.claimed += len(claimed)
             for row, address in claimed:
                 server = (row.channel, address if row.channel == "webhook" else None)
@@ -147,10 +171,10 @@ def deliver(engine: Engine, clock: Clock, channels: Mapping[str, Channel] | None
                     error = str(e) if server in down else f"{type(e).__name__}: {e}"
                     if isinstance(e, Unreachable):
                         down[server] = error
-                    _failed(engine, row, error[:ERROR_MAX], now, max_attempts, result)
+                    _failed(db, row, error[:ERROR_MAX], now, max_attempts, result)
                 else:
                     result.sent += 1
-                    _settle(engine, row, {"status": "sent", "sent_at": now})
+                    _settle(db, row, {"status": "sent", "sent_at": now})
             if len(claimed) < batch:
                 break
     finally:
@@ -159,16 +183,16 @@ def deliver(engine: Engine, clock: Clock, channels: Mapping[str, Channel] | None
     return result
 
 
-def _failed(engine: Engine, row: Any, error: str, now: datetime, max_attempts: int,
+def _failed(db: Engine, row: Any, error: str, now: datetime, max_attempts: int,
             result: DeliveryResult) -> None:
     if len(result.errors) < 10:
         result.errors.append(f"{row.dedupe_key}: {error}")
     if row.attempts >= max_attempts:
         result.failed += 1
-        _settle(engine, row, {"status": "failed", "last_error": error})
+        _settle(db, row, {"status": "failed", "last_error": error})
     else:
         result.retried += 1
-        _settle(engine, row, {"status": "pending", "last_error": error,
+        _settle(db, row, {"status": "pending", "last_error": error,
                               "next_attempt_at": now + backoff(row.attempts)})
 
 
@@ -188,19 +212,19 @@ def _open_tasks(conn: Connection, assignees: Sequence[str], until: date
                 ) -> dict[str, list[TaskInfo]]:
     out: dict[str, list[TaskInfo]] = defaultdict(list)
     for start in range(0, len(assignees), outbox.IN_CHUNK):
-        q = (select(*TASK_COLUMNS).select_from(T.join(A, A.c.id == T.c.account_id))
-             .where(T.c.assignee.in_(assignees[start:start + outbox.IN_CHUNK]),
-                    T.c.status == "open", T.c.due <= until))
+        q = (select(*TASK_COLUMNS).select_from(TASK.join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id))
+             .where(TASK.c.assignee.in_(assignees[start:start + outbox.IN_CHUNK]),
+                    TASK.c.status == "open", TASK.c.due <= until))
         for r in conn.execute(q):
             out[r.assignee].append(task_info(r))
     return out
 
 
-def queue_digests(engine: Engine, clock: Clock) -> int:
+def queue_digests(db: Engine, clock: Clock) -> int:
     """One digest per active person and local date, once their local time has passed their
     digest hour, when they have open tasks overdue, due today or due within the week."""
     at = clock.now()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         due: dict[str, tuple[date, outbox.Prefs]] = {}
         for email, who in outbox.recipients(conn).items():
             if not who.active or "digest" in who.prefs.opted_out:
@@ -219,18 +243,25 @@ def queue_digests(engine: Engine, clock: Clock) -> int:
         return outbox.enqueue(conn, drafts, at)
 
 
-def queue_due_soon(engine: Engine, clock: Clock) -> int:
+def queue_due_soon(db: Engine, clock: Clock) -> int:
     """A reminder to the assignee (or the queue's lead) of each open task due within two
     days (UTC dates), once per task."""
     at = clock.now()
     today = at.date()
-    with engine.begin() as conn:
-        q = (select(*TASK_COLUMNS).select_from(T.join(A, A.c.id == T.c.account_id))
-             .where(T.c.status == "open", T.c.due >= today,
-                    T.c.due <= today + timedelta(days=messages.DUE_SOON_DAYS)))
+    with db.begin() as conn:
+        q = (select(*TASK_COLUMNS).select_from(TASK.join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id))
+             .where(TASK.c.status == "open", TASK.c.due >= today,
+                    TASK.c.due <= today + timedelta(days=messages.DUE_SOON_DAYS)))
         tasks = [task_info(r) for r in conn.execute(q)]
         d = Directory.load(conn)
         drafts: list[Draft] = [messages.due_soon(t, to, today) for t in tasks
                                for to in messages.task_recipients(t.assignee, t.queue, d.people,
                                                                   d.leads)]
         return outbox.enqueue(conn, drafts, at, skip_known=True)
+
+
+def list_outbox(db: Engine, status: str | None = None, limit: int = 50, recipient: str | None = None,
+           kind: str | None = None) -> list[dict[str, Any]]:
+    """The newest notifications first, without their bodies."""
+    with db.connect() as conn:
+        return outbox.list_outbox(conn, status, limit, recipient, kind)

@@ -18,27 +18,20 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
-from engine.clock import Clock
-from engine.metrics import add_months, attainment, fiscal_year_start, months_between
-from kamflow import audit
-from kamflow.accounts import NotFound, Refused
-from kamflow.models import Account, AccountPlan, Person, PlanEntry, Revenue, Task
-from kamflow.versions import active_book
-from playbooks.loader import Path_, dump_plan, load_plan
-from playbooks.plan import PlanDocument, fiscal_months, monthly_targets
-from playbooks.schema import Step
-
-A = Account.__table__  # type: ignore[attr-defined]
-P = Person.__table__  # type: ignore[attr-defined]
-R = Revenue.__table__  # type: ignore[attr-defined]
-AP = AccountPlan.__table__  # type: ignore[attr-defined]
-PE = PlanEntry.__table__  # type: ignore[attr-defined]
-T = Task.__table__  # type: ignore[attr-defined]
+from kamflow.engine.clock import Clock
+from kamflow.engine.metrics import add_months, attainment, fiscal_year_start, months_between
+from kamflow.errors import NotFound, Refused
+from kamflow.playbooks.loader import Path_, dump_plan, load_plan
+from kamflow.playbooks.plan import PlanDocument, fiscal_months, monthly_targets
+from kamflow.playbooks.schema import Step
+from kamflow.store import audit
+from kamflow.store.tables import ACCOUNT, ACCOUNT_PLAN, PERSON, PLAN_ENTRY, REVENUE, TASK
+from kamflow.store.versions import active_book
 
 
 def template() -> str:
     """An empty plan, commented, to copy and fill in."""
-    return files("playbooks").joinpath("templates", "plan.yaml").read_text(encoding="utf-8")
+    return files("kamflow.playbooks").joinpath("templates", "plan.yaml").read_text(encoding="utf-8")
 
 
 def fiscal_year_of(day: date, fiscal_start_month: int) -> int:
@@ -56,30 +49,33 @@ def task_fiscal_year(period: str, start: date, fiscal_start_month: int) -> int:
 
 
 def _account(conn: Connection, account_id: str) -> None:
-    if conn.execute(select(A.c.id).where(A.c.id == account_id)).first() is None:
+    if conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.id == account_id)).first() is None:
         raise NotFound(f"unknown account '{account_id}'")
 
 
 # -- writing a plan ---------------------------------------------------------------------
 
 
-def save(engine: Engine, account_id: str, text: str, source: str, actor: str | None,
+def save(db: Engine, account_id: str, text: str, source: str, actor: str | None,
          clock: Clock) -> dict[str, Any]:
     """Validate and store a plan document; a new revision only when something changed."""
     at = clock.now()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         _account(conn, account_id)
         fsm = active_book(conn).organization.fiscal_year_start_month
-        if actor is not None and conn.execute(select(P.c.email).where(P.c.email == actor)
+        if actor is not None and conn.execute(select(PERSON.c.email).where(PERSON.c.email == actor)
                                               ).first() is None:
             raise NotFound(f"--by: unknown person '{actor}'")
-        people = set(conn.execute(select(P.c.email)).scalars())
+        people = set(conn.execute(select(PERSON.c.email)).scalars())
         current = fiscal_year_of(at.date(), fsm)
         doc = load_plan(text, source, lambda d: _cross_check(d, account_id, current, fsm, people))
         year = doc.fiscal_year or current
         data = doc.model_dump(mode="json", exclude={"account", "fiscal_year"})
-        row = conn.execute(select(AP).where(AP.c.account_id == account_id,
-                                            AP.c.fiscal_year == year).with_for_update()).first()
+        row = conn.execute(
+            select(ACCOUNT_PLAN)
+            .where(ACCOUNT_PLAN.c.account_id == account_id, ACCOUNT_PLAN.c.fiscal_year == year)
+            .with_for_update()
+        ).first()
         if row is not None and row.document == data:
             return _saved(account_id, year, row.revision, [], unchanged=True)
         changes = diff(row.document if row is not None else {}, data)
@@ -92,17 +88,20 @@ def save(engine: Engine, account_id: str, text: str, source: str, actor: str | N
         if row is None:
             revision = 1
             try:
-                plan_id = conn.execute(AP.insert().values(
+                plan_id = conn.execute(ACCOUNT_PLAN.insert().values(
                     account_id=account_id, fiscal_year=year, revision=1, created_at=at,
-                    **derived).returning(AP.c.id)).scalar_one()
+                    **derived).returning(ACCOUNT_PLAN.c.id)).scalar_one()
             except IntegrityError as e:  # someone saved the first revision meanwhile
                 raise Refused(f"the FY{year} plan of '{account_id}' was just created by "
                               "someone else; show it and save again") from e
         else:
             revision, plan_id = row.revision + 1, row.id
-            conn.execute(AP.update().where(AP.c.id == row.id, AP.c.revision == row.revision)
-                         .values(revision=revision, **derived))
-        conn.execute(PE.insert().values(
+            conn.execute(
+                ACCOUNT_PLAN.update()
+                .where(ACCOUNT_PLAN.c.id == row.id, ACCOUNT_PLAN.c.revision == row.revision)
+                .values(revision=revision, **derived)
+            )
+        conn.execute(PLAN_ENTRY.insert().values(
             plan_id=plan_id, kind="edit", period=f"FY{year}", at=at, actor=actor or "operator",
             revision=revision, fields={}, changes=changes, document=data))
         audit.append(conn, [{
@@ -167,8 +166,8 @@ def on_step_done(conn: Connection, task: Any, step: Step, outcome: str | None,
     """Record a plan step's completion on its plan (same transaction as the task's)."""
     fsm = active_book(conn).organization.fiscal_year_start_month
     year = task_fiscal_year(task.period, task.start, fsm)
-    plan = conn.execute(select(AP).where(AP.c.account_id == task.account_id,
-                                         AP.c.fiscal_year == year)).first()
+    plan = conn.execute(select(ACCOUNT_PLAN).where(ACCOUNT_PLAN.c.account_id == task.account_id,
+                                         ACCOUNT_PLAN.c.fiscal_year == year)).first()
     if plan is None:
         what = {"draft": "is done once the plan is written",
                 "evaluation": "evaluates the plan", "tracking": "tracks the plan's target"}
@@ -180,14 +179,22 @@ def on_step_done(conn: Connection, task: Any, step: Step, outcome: str | None,
     changes: list[dict[str, Any]] = []
     if step.plan == "evaluation":
         # What changed since the previous evaluation, or since the plan was first written.
-        since = [PE.c.plan_id == plan.id, PE.c.document.is_not(None)]
-        previous = conn.execute(select(PE.c.document).where(*since, PE.c.kind == "evaluation")
-                                .order_by(PE.c.id.desc()).limit(1)).scalar()
+        since = [PLAN_ENTRY.c.plan_id == plan.id, PLAN_ENTRY.c.document.is_not(None)]
+        previous = conn.execute(
+            select(PLAN_ENTRY.c.document)
+            .where(*since, PLAN_ENTRY.c.kind == "evaluation")
+            .order_by(PLAN_ENTRY.c.id.desc())
+            .limit(1)
+        ).scalar()
         if previous is None:
-            previous = conn.execute(select(PE.c.document).where(*since, PE.c.kind == "edit")
-                                    .order_by(PE.c.id).limit(1)).scalar()
+            previous = conn.execute(
+                select(PLAN_ENTRY.c.document)
+                .where(*since, PLAN_ENTRY.c.kind == "edit")
+                .order_by(PLAN_ENTRY.c.id)
+                .limit(1)
+            ).scalar()
         changes = diff(previous or {}, plan.document)
-    conn.execute(PE.insert().values(
+    conn.execute(PLAN_ENTRY.insert().values(
         plan_id=plan.id, kind=step.plan, period=task.period, task_id=task.id, at=at, actor=actor,
         revision=plan.revision, outcome=outcome, note=note, fields=dict(fields),
         revenue_fy=revenue, target_fy=target, attainment=ratio, changes=changes,
@@ -201,8 +208,13 @@ def attainment_of(conn: Connection, plan: Any, fsm: int, at: datetime
     start = date(plan.fiscal_year, fsm, 1)
     end = min(date(at.year, at.month, 1), add_months(start, 12))
     months = max(0, months_between(start, end))
-    revenue = float(conn.execute(select(func.coalesce(func.sum(R.c.amount), 0.0)).where(
-        R.c.account_id == plan.account_id, R.c.month >= start, R.c.month < end)).scalar_one())
+    revenue = float(
+        conn.execute(
+            select(func.coalesce(func.sum(REVENUE.c.amount), 0.0)).where(
+                REVENUE.c.account_id == plan.account_id, REVENUE.c.month >= start, REVENUE.c.month < end
+            )
+        ).scalar_one()
+    )
     target, ratio = attainment(revenue, plan.monthly_targets, months)
     return revenue, target, ratio
 
@@ -214,16 +226,26 @@ def show(conn: Connection, account_id: str, year: int | None, at: datetime) -> d
     _account(conn, account_id)
     fsm = active_book(conn).organization.fiscal_year_start_month
     year = year or fiscal_year_of(at.date(), fsm)
-    plan = conn.execute(select(AP).where(AP.c.account_id == account_id,
-                                         AP.c.fiscal_year == year)).first()
+    plan = conn.execute(select(ACCOUNT_PLAN).where(ACCOUNT_PLAN.c.account_id == account_id,
+                                         ACCOUNT_PLAN.c.fiscal_year == year)).first()
     if plan is None:
-        years = conn.execute(select(AP.c.fiscal_year).where(AP.c.account_id == account_id)
-                             .order_by(AP.c.fiscal_year)).scalars().all()
+        years = (
+            conn.execute(
+                select(ACCOUNT_PLAN.c.fiscal_year)
+                .where(ACCOUNT_PLAN.c.account_id == account_id)
+                .order_by(ACCOUNT_PLAN.c.fiscal_year)
+            )
+            .scalars()
+            .all()
+        )
         have = f"; it has plans for {', '.join(f'FY{y}' for y in years)}" if years else ""
         raise NotFound(f"account '{account_id}' has no plan for FY{year}{have}")
     revenue, target, ratio = attainment_of(conn, plan, fsm, at)
-    entries = conn.execute(select(PE).where(PE.c.plan_id == plan.id, PE.c.at <= at)
-                           .order_by(PE.c.at, PE.c.id)).all()
+    entries = conn.execute(
+        select(PLAN_ENTRY)
+        .where(PLAN_ENTRY.c.plan_id == plan.id, PLAN_ENTRY.c.at <= at)
+        .order_by(PLAN_ENTRY.c.at, PLAN_ENTRY.c.id)
+    ).all()
     history = [{"at": e.at.isoformat(), "kind": e.kind, "period": e.period, "task": e.task_id,
                 "actor": e.actor, "revision": e.revision, "outcome": e.outcome, "note": e.note,
                 "fields": e.fields, "revenue_fy": e.revenue_fy, "target_fy": e.target_fy,
@@ -253,23 +275,46 @@ def coverage(conn: Connection, year: int | None, at: datetime) -> dict[str, Any]
     drafts = [f"{state}.{s.key}" for state, pb in book.states.items() for s in pb.steps
               if s.plan == "draft"]
     asked = dict(conn.execute(
-        select(T.c.account_id, func.min(T.c.due))
-        .where(T.c.step.in_(drafts), T.c.start >= start, T.c.start < add_months(start, 12),
-               T.c.status != "cancelled", T.c.created_at <= at)
-        .group_by(T.c.account_id)).tuples().all())
-    revenue = (select(R.c.account_id, func.sum(R.c.amount).label("fy"))
-               .where(R.c.month >= start, R.c.month < end).group_by(R.c.account_id).subquery())
-    evaluated = (select(PE.c.plan_id, func.count().label("n"), func.max(PE.c.at).label("last"))
-                 .where(PE.c.kind == "evaluation", PE.c.at <= at).group_by(PE.c.plan_id)
-                 .subquery())
+        select(TASK.c.account_id, func.min(TASK.c.due))
+        .where(TASK.c.step.in_(drafts), TASK.c.start >= start, TASK.c.start < add_months(start, 12),
+               TASK.c.status != "cancelled", TASK.c.created_at <= at)
+        .group_by(TASK.c.account_id)).tuples().all())
+    revenue = (
+        select(REVENUE.c.account_id, func.sum(REVENUE.c.amount).label("fy"))
+        .where(REVENUE.c.month >= start, REVENUE.c.month < end)
+        .group_by(REVENUE.c.account_id)
+        .subquery()
+    )
+    evaluated = (
+        select(PLAN_ENTRY.c.plan_id, func.count().label("n"), func.max(PLAN_ENTRY.c.at).label("last"))
+        .where(PLAN_ENTRY.c.kind == "evaluation", PLAN_ENTRY.c.at <= at)
+        .group_by(PLAN_ENTRY.c.plan_id)
+        .subquery()
+    )
     rows = conn.execute(
-        select(AP.c.account_id, A.c.name, A.c.owner_email, A.c.klass, A.c.state, AP.c.revision,
-               AP.c.target_revenue, AP.c.monthly_targets, AP.c.closeness, AP.c.updated_at,
-               revenue.c.fy, evaluated.c.n, evaluated.c.last)
-        .select_from(AP.join(A, A.c.id == AP.c.account_id)
-                     .outerjoin(revenue, revenue.c.account_id == AP.c.account_id)
-                     .outerjoin(evaluated, evaluated.c.plan_id == AP.c.id))
-        .where(AP.c.fiscal_year == year, AP.c.created_at <= at).order_by(AP.c.account_id)).all()
+        select(
+            ACCOUNT_PLAN.c.account_id,
+            ACCOUNT.c.name,
+            ACCOUNT.c.owner_email,
+            ACCOUNT.c.klass,
+            ACCOUNT.c.state,
+            ACCOUNT_PLAN.c.revision,
+            ACCOUNT_PLAN.c.target_revenue,
+            ACCOUNT_PLAN.c.monthly_targets,
+            ACCOUNT_PLAN.c.closeness,
+            ACCOUNT_PLAN.c.updated_at,
+            revenue.c.fy,
+            evaluated.c.n,
+            evaluated.c.last,
+        )
+        .select_from(
+            ACCOUNT_PLAN.join(ACCOUNT, ACCOUNT.c.id == ACCOUNT_PLAN.c.account_id)
+            .outerjoin(revenue, revenue.c.account_id == ACCOUNT_PLAN.c.account_id)
+            .outerjoin(evaluated, evaluated.c.plan_id == ACCOUNT_PLAN.c.id)
+        )
+        .where(ACCOUNT_PLAN.c.fiscal_year == year, ACCOUNT_PLAN.c.created_at <= at)
+        .order_by(ACCOUNT_PLAN.c.account_id)
+    ).all()
     plans = []
     for r in rows:
         target, ratio = attainment(float(r.fy or 0), r.monthly_targets, months)
@@ -282,8 +327,8 @@ def coverage(conn: Connection, year: int | None, at: datetime) -> dict[str, Any]
     have = {p["account"] for p in plans}
     missing_ids = sorted(set(asked) - have)
     info = {r.id: r for r in conn.execute(
-        select(A.c.id, A.c.name, A.c.owner_email, A.c.klass, A.c.state)
-        .where(A.c.id.in_(missing_ids)))} if missing_ids else {}
+        select(ACCOUNT.c.id, ACCOUNT.c.name, ACCOUNT.c.owner_email, ACCOUNT.c.klass, ACCOUNT.c.state)
+        .where(ACCOUNT.c.id.in_(missing_ids)))} if missing_ids else {}
     missing = [{"account": a, "name": info[a].name, "owner": info[a].owner_email,
                 "class": info[a].klass, "state": info[a].state,
                 "draft_due": asked[a].isoformat(), "overdue": asked[a] < at.date()}

@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, Engine, select
 
-from engine.clock import Clock
-from kamflow import audit
-from kamflow.accounts import NotFound
-from kamflow.bulk import upsert
-from kamflow.outbox import NP, P, Prefs, prefs_of
-from notifications.messages import CHANNELS, KINDS
+from kamflow.engine.clock import Clock
+from kamflow.errors import NotFound
+from kamflow.notifications.messages import CHANNELS, KINDS
+from kamflow.store import audit
+from kamflow.store.bulk import upsert
+from kamflow.store.outbox import Prefs, prefs_of
+from kamflow.store.tables import NOTIFICATION_PREF, PERSON
 
 
 def check_timezone(name: str) -> str:
@@ -35,16 +36,23 @@ def _check_kinds(option: str, kinds: Sequence[str]) -> None:
 
 def get_prefs(conn: Connection, email: str) -> Prefs:
     row = conn.execute(
-        select(P.c.email, NP.c.channel, NP.c.webhook_url, NP.c.digest_hour, NP.c.timezone,
-               NP.c.opted_out)
-        .select_from(P.outerjoin(NP, NP.c.email == P.c.email)).where(P.c.email == email)
+        select(
+            PERSON.c.email,
+            NOTIFICATION_PREF.c.channel,
+            NOTIFICATION_PREF.c.webhook_url,
+            NOTIFICATION_PREF.c.digest_hour,
+            NOTIFICATION_PREF.c.timezone,
+            NOTIFICATION_PREF.c.opted_out,
+        )
+        .select_from(PERSON.outerjoin(NOTIFICATION_PREF, NOTIFICATION_PREF.c.email == PERSON.c.email))
+        .where(PERSON.c.email == email)
     ).first()
     if row is None:
         raise NotFound(f"unknown person '{email}'")
     return prefs_of(row)
 
 
-def set_prefs(engine: Engine, email: str, clock: Clock, *, channel: str | None = None,
+def set_prefs(db: Engine, email: str, clock: Clock, *, channel: str | None = None,
               webhook_url: str | None = None, digest_hour: int | None = None,
               timezone: str | None = None, opt_out: Sequence[str] = (),
               opt_in: Sequence[str] = (), actor: str | None = None) -> dict[str, Any]:
@@ -61,7 +69,7 @@ def set_prefs(engine: Engine, email: str, clock: Clock, *, channel: str | None =
     _check_kinds("--opt-out", opt_out)
     _check_kinds("--opt-in", opt_in)
     at = clock.now()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         before = get_prefs(conn, email)
         out = [k for k in KINDS if (k in before.opted_out or k in opt_out) and k not in opt_in]
         after = Prefs(channel or before.channel,
@@ -73,7 +81,7 @@ def set_prefs(engine: Engine, email: str, clock: Clock, *, channel: str | None =
         if after != before:
             row = {"email": email, **asdict(after), "opted_out": list(after.opted_out),
                    "updated_at": at}
-            upsert(conn, NP, [row], ["email"], [c for c in row if c != "email"])
+            upsert(conn, NOTIFICATION_PREF, [row], ["email"], [c for c in row if c != "email"])
             audit.append(conn, [{"at": at, "actor": actor or "operator", "entity": "person",
                                  "entity_id": email, "action": "notification_prefs",
                                  "before": _jsonable(before), "after": _jsonable(after)}])

@@ -22,15 +22,10 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from engine.metrics import add_months, windows
-from kamflow.facts import _t12
-from kamflow.models import Account, Revenue, Task, Transition
-from kamflow.versions import active_book
-
-A = Account.__table__  # type: ignore[attr-defined]
-R = Revenue.__table__  # type: ignore[attr-defined]
-T = Task.__table__  # type: ignore[attr-defined]
-TR = Transition.__table__  # type: ignore[attr-defined]
+from kamflow.engine.metrics import add_months, windows
+from kamflow.store.facts import trailing_12_months
+from kamflow.store.tables import ACCOUNT, REVENUE, TASK, TRANSITION
+from kamflow.store.versions import active_book
 
 REPORTS = ("portfolio", "losses", "investment")
 TOP = 10  # accounts in the top-gap list
@@ -47,8 +42,8 @@ CHUNK = 900  # ids per IN list (SQLite's bound-parameter limit)
 
 def _revenue(at: datetime) -> Any:
     """Per account with revenue rows: the trailing-12-month revenue as of `at`."""
-    return (select(R.c.account_id, func.sum(R.c.amount).label("t12"))
-            .where(_t12(at)).group_by(R.c.account_id).subquery())
+    return (select(REVENUE.c.account_id, func.sum(REVENUE.c.amount).label("t12"))
+            .where(trailing_12_months(at)).group_by(REVENUE.c.account_id).subquery())
 
 
 def _gap(potential: Any, revenue: Any) -> ColumnElement[Any]:
@@ -83,14 +78,14 @@ def cells(conn: Connection, at: datetime) -> list[Cell]:
     key flag."""
     rev = _revenue(at)
     t12 = func.coalesce(rev.c.t12, 0.0)
-    klass = func.coalesce(A.c.klass, NO_CLASS)
+    klass = func.coalesce(ACCOUNT.c.klass, NO_CLASS)
     q = (
-        select(klass.label("klass"), A.c.state, A.c.key_account, func.count().label("n"),
+        select(klass.label("klass"), ACCOUNT.c.state, ACCOUNT.c.key_account, func.count().label("n"),
                func.coalesce(func.sum(t12), 0).label("revenue"),
-               func.coalesce(func.sum(A.c.potential), 0).label("potential"),
-               func.coalesce(func.sum(_gap(A.c.potential, t12)), 0).label("gap"))
-        .select_from(A.outerjoin(rev, rev.c.account_id == A.c.id))
-        .group_by(klass, A.c.state, A.c.key_account)
+               func.coalesce(func.sum(ACCOUNT.c.potential), 0).label("potential"),
+               func.coalesce(func.sum(_gap(ACCOUNT.c.potential, t12)), 0).label("gap"))
+        .select_from(ACCOUNT.outerjoin(rev, rev.c.account_id == ACCOUNT.c.id))
+        .group_by(klass, ACCOUNT.c.state, ACCOUNT.c.key_account)
     )
     return [Cell(str(r.klass), str(r.state), bool(r.key_account), int(r.n), float(r.revenue),
                  float(r.potential), float(r.gap)) for r in conn.execute(q)]
@@ -168,10 +163,10 @@ def portfolio(conn: Connection, at: datetime, top: int = TOP, threshold: float =
 
     rev = _revenue(at)
     t12 = func.coalesce(rev.c.t12, 0.0)
-    gap = _gap(A.c.potential, t12)
-    joined = A.outerjoin(rev, rev.c.account_id == A.c.id)
-    columns = (A.c.id, A.c.name, A.c.klass, A.c.state, A.c.key_account,
-               t12.label("t12"), A.c.potential, gap.label("gap"))
+    gap = _gap(ACCOUNT.c.potential, t12)
+    joined = ACCOUNT.outerjoin(rev, rev.c.account_id == ACCOUNT.c.id)
+    columns = (ACCOUNT.c.id, ACCOUNT.c.name, ACCOUNT.c.klass, ACCOUNT.c.state, ACCOUNT.c.key_account,
+               t12.label("t12"), ACCOUNT.c.potential, gap.label("gap"))
 
     def listed(rows: Iterable[Any]) -> list[dict[str, Any]]:
         return [{"id": r.id, "name": r.name, "class": r.klass or NO_CLASS, "state": r.state,
@@ -180,16 +175,22 @@ def portfolio(conn: Connection, at: datetime, top: int = TOP, threshold: float =
                  "potential": float(r.potential), "gap": float(r.gap)} for r in rows]
 
     top_gaps = listed(conn.execute(select(*columns).select_from(joined).where(gap > 0)
-                                   .order_by(gap.desc(), A.c.id).limit(top)))
+                                   .order_by(gap.desc(), ACCOUNT.c.id).limit(top)))
     largest = [float(v) for v in conn.execute(
         select(rev.c.t12).order_by(rev.c.t12.desc()).limit(max(CONCENTRATION))).scalars()]
     concentration = {f"top_{n}": _share(sum(largest[:n]), revenue) for n in CONCENTRATION}
     above = (listed(conn.execute(select(*columns).select_from(joined)
                                  .where(t12 > threshold * revenue)
-                                 .order_by(t12.desc(), A.c.id)))
+                                 .order_by(t12.desc(), ACCOUNT.c.id)))
              if revenue > 0 else [])
-    keys = listed(conn.execute(select(*columns).select_from(joined)
-                               .where(A.c.key_account.is_(True)).order_by(t12.desc(), A.c.id)))
+    keys = listed(
+        conn.execute(
+            select(*columns)
+            .select_from(joined)
+            .where(ACCOUNT.c.key_account.is_(True))
+            .order_by(t12.desc(), ACCOUNT.c.id)
+        )
+    )
     key_revenue = sum(k["revenue_t12"] for k in keys)
     return {
         "report": "portfolio",
@@ -244,8 +245,11 @@ def _revenue_at(conn: Connection, wanted: Sequence[tuple[str, datetime]]
     ids = sorted({a for a, _ in wanted})
     months: dict[str, list[tuple[date, float]]] = defaultdict(list)
     for i in range(0, len(ids), CHUNK):
-        q = (select(R.c.account_id, R.c.month, R.c.amount)
-             .where(R.c.account_id.in_(ids[i:i + CHUNK]), R.c.month >= first, R.c.month < end))
+        q = select(REVENUE.c.account_id, REVENUE.c.month, REVENUE.c.amount).where(
+            REVENUE.c.account_id.in_(ids[i : i + CHUNK]),
+            REVENUE.c.month >= first,
+            REVENUE.c.month < end,
+        )
         for account_id, month, amount in conn.execute(q):
             months[account_id].append((month, float(amount)))
     out = {}
@@ -263,11 +267,20 @@ def losses(conn: Connection, at: datetime) -> dict[str, Any]:
     customers at the start of the year, the recorded causes, and how many were won back."""
     years = [at.year - 2, at.year - 1, at.year]
     start = datetime(years[0], 1, 1)
-    lost_q = (select(TR.c.account_id, TR.c.at, TR.c.rule, TR.c.metrics, A.c.name, A.c.klass,
-                     A.c.potential)
-              .select_from(TR.join(A, A.c.id == TR.c.account_id))
-              .where(TR.c.to_state == "lost", TR.c.at >= start, TR.c.at <= at)
-              .order_by(TR.c.account_id, TR.c.at, TR.c.id))
+    lost_q = (
+        select(
+            TRANSITION.c.account_id,
+            TRANSITION.c.at,
+            TRANSITION.c.rule,
+            TRANSITION.c.metrics,
+            ACCOUNT.c.name,
+            ACCOUNT.c.klass,
+            ACCOUNT.c.potential,
+        )
+        .select_from(TRANSITION.join(ACCOUNT, ACCOUNT.c.id == TRANSITION.c.account_id))
+        .where(TRANSITION.c.to_state == "lost", TRANSITION.c.at >= start, TRANSITION.c.at <= at)
+        .order_by(TRANSITION.c.account_id, TRANSITION.c.at, TRANSITION.c.id)
+    )
     per_year: dict[int, dict[str, _Loss]] = {y: {} for y in years}
     for r in conn.execute(lost_q):
         of_year = per_year[r.at.year]
@@ -286,25 +299,25 @@ def losses(conn: Connection, at: datetime) -> dict[str, Any]:
         if x.revenue is None:
             x.revenue = missing[(x.account_id, x.at)]
 
-    lost_ids = (select(TR.c.account_id)
-                .where(TR.c.to_state == "lost", TR.c.at >= start, TR.c.at <= at)
+    lost_ids = (select(TRANSITION.c.account_id)
+                .where(TRANSITION.c.to_state == "lost", TRANSITION.c.at >= start, TRANSITION.c.at <= at)
                 .scalar_subquery())
-    cause = T.c.fields[LOSS_CAUSE].as_string()
+    cause = TASK.c.fields[LOSS_CAUSE].as_string()
     causes: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for account_id, done_at, value in conn.execute(
-        select(T.c.account_id, T.c.done_at, cause)
-        .where(T.c.status == "done", T.c.done_at.is_not(None), T.c.done_at >= start,
-               T.c.done_at <= at, cause.is_not(None), T.c.account_id.in_(lost_ids))
-        .order_by(T.c.account_id, T.c.done_at, T.c.id)
+        select(TASK.c.account_id, TASK.c.done_at, cause)
+        .where(TASK.c.status == "done", TASK.c.done_at.is_not(None), TASK.c.done_at >= start,
+               TASK.c.done_at <= at, cause.is_not(None), TASK.c.account_id.in_(lost_ids))
+        .order_by(TASK.c.account_id, TASK.c.done_at, TASK.c.id)
     ):
         if str(value).strip():
             causes[account_id].append((done_at, str(value).strip()))
     moves: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for account_id, moved_at, to_state in conn.execute(
-        select(TR.c.account_id, TR.c.at, TR.c.to_state)
-        .where(TR.c.account_id.in_(lost_ids), TR.c.at > start, TR.c.at <= at,
-               TR.c.to_state.not_in(NOT_WON_BACK))
-        .order_by(TR.c.account_id, TR.c.at, TR.c.id)
+        select(TRANSITION.c.account_id, TRANSITION.c.at, TRANSITION.c.to_state)
+        .where(TRANSITION.c.account_id.in_(lost_ids), TRANSITION.c.at > start, TRANSITION.c.at <= at,
+               TRANSITION.c.to_state.not_in(NOT_WON_BACK))
+        .order_by(TRANSITION.c.account_id, TRANSITION.c.at, TRANSITION.c.id)
     ):
         moves[account_id].append((moved_at, to_state))
     for x in every:
@@ -342,12 +355,12 @@ def losses(conn: Connection, at: datetime) -> dict[str, Any]:
 
 def _customers_at_start(conn: Connection, years: Sequence[int]) -> dict[int, int]:
     """Per year: the accounts with revenue > 0 in the 12 calendar months before 1 January."""
-    sums = [func.sum(case((and_(R.c.month >= date(y - 1, 1, 1), R.c.month < date(y, 1, 1)),
-                           R.c.amount), else_=0.0)).label(f"y{i}") for i, y in enumerate(years)]
-    per_account = (select(R.c.account_id, *sums)
-                   .where(R.c.month >= date(min(years) - 1, 1, 1),
-                          R.c.month < date(max(years), 1, 1))
-                   .group_by(R.c.account_id).subquery())
+    sums = [func.sum(case((and_(REVENUE.c.month >= date(y - 1, 1, 1), REVENUE.c.month < date(y, 1, 1)),
+                           REVENUE.c.amount), else_=0.0)).label(f"y{i}") for i, y in enumerate(years)]
+    per_account = (select(REVENUE.c.account_id, *sums)
+                   .where(REVENUE.c.month >= date(min(years) - 1, 1, 1),
+                          REVENUE.c.month < date(max(years), 1, 1))
+                   .group_by(REVENUE.c.account_id).subquery())
     counts = conn.execute(select(*[
         func.coalesce(func.sum(case((per_account.c[f"y{i}"] > 0, 1), else_=0)), 0)
         for i in range(len(years))])).one()
@@ -385,15 +398,15 @@ def investment(conn: Connection, at: datetime) -> dict[str, Any]:
 
     for c in cells(conn, at):
         _add(figures(c.klass), c)
-    due = and_(T.c.due > since.date(), T.c.due <= at.date(), T.c.status != "cancelled")
-    done = and_(T.c.status == "done", T.c.done_at > since, T.c.done_at <= at)
-    klass = func.coalesce(A.c.klass, NO_CLASS)
-    q = (select(klass.label("klass"), T.c.responsible_dept, _count(due).label("due"),
+    due = and_(TASK.c.due > since.date(), TASK.c.due <= at.date(), TASK.c.status != "cancelled")
+    done = and_(TASK.c.status == "done", TASK.c.done_at > since, TASK.c.done_at <= at)
+    klass = func.coalesce(ACCOUNT.c.klass, NO_CLASS)
+    q = (select(klass.label("klass"), TASK.c.responsible_dept, _count(due).label("due"),
                 _count(done).label("done"),
-                _count(and_(done, func.date(T.c.done_at) <= T.c.due)).label("on_time"))
-         .select_from(T.join(A, A.c.id == T.c.account_id))
+                _count(and_(done, func.date(TASK.c.done_at) <= TASK.c.due)).label("on_time"))
+         .select_from(TASK.join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id))
          .where(or_(due, done))
-         .group_by(klass, T.c.responsible_dept))
+         .group_by(klass, TASK.c.responsible_dept))
     for r in conn.execute(q):
         f = figures(str(r.klass))
         f["tasks_due"] += int(r.due)

@@ -13,7 +13,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,14 +22,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text, update
 
-from engine.clock import FixedClock
-from kamflow.bulk import insert_new
-from kamflow.db import is_sqlite, url_of
-from kamflow.jobs import JOBS
-from kamflow.models import JobRun
+from kamflow.engine.clock import Clock, FixedClock
+from kamflow.store.bulk import insert_new
+from kamflow.store.db import is_sqlite, url_of
+from kamflow.store.tables import JOB_RUN
 
-R = JobRun.__table__  # type: ignore[attr-defined]
-log = logging.getLogger("kamflow.scheduler")
+log = logging.getLogger("kamflow.jobs.scheduler")
+# What a job is: given the database URL and a stopped clock, do the work, return a summary.
+JobFunc = Callable[[str, Clock], dict[str, Any]]
 # A manual run may take over a moment whose earlier attempt failed or was skipped.
 RETRYABLE = ("error", "missed")
 
@@ -55,111 +55,116 @@ def _who() -> dict[str, Any]:
 
 
 @contextmanager
-def _bookkeeping(engine: Engine) -> Iterator[Connection]:
+def _bookkeeping(db: Engine) -> Iterator[Connection]:
     """A transaction for job_run rows alone. On PostgreSQL it commits without waiting for the
     WAL flush: the job's own (synchronous) commits flush the claim before any effect of the
     job is durable, and a lost finish leaves a `running` row that the next scheduler marks
     as interrupted. Saves two disk flushes per run."""
-    with engine.begin() as conn:
+    with db.begin() as conn:
         if not is_sqlite(conn):
             conn.execute(text("SET LOCAL synchronous_commit TO OFF"))
         yield conn
 
 
-def claim(engine: Engine, job: str, scheduled_for: datetime, trigger: str, started_at: datetime,
+def claim(db: Engine, job: str, scheduled_for: datetime, trigger: str, started_at: datetime,
           covers: int = 1) -> int | None:
     """Insert the moment's row; return its id, or None when another run has it already."""
     row = {"job": job, "scheduled_for": scheduled_for, "trigger": trigger, "outcome": "running",
            "covers": covers, "started_at": started_at, **_who()}
-    with _bookkeeping(engine) as conn:
-        ids = insert_new(conn, R, [row], ["job", "scheduled_for"], returning="id")
+    with _bookkeeping(db) as conn:
+        ids = insert_new(conn, JOB_RUN, [row], ["job", "scheduled_for"], returning="id")
         if ids or trigger != "manual":
             return next(iter(ids), None)
         # A person may retry a moment that failed or was skipped, never one that ran or runs.
-        retry = (update(R).where(R.c.job == job, R.c.scheduled_for == scheduled_for,
-                                 R.c.outcome.in_(RETRYABLE))
+        retry = (update(JOB_RUN).where(JOB_RUN.c.job == job, JOB_RUN.c.scheduled_for == scheduled_for,
+                                 JOB_RUN.c.outcome.in_(RETRYABLE))
                  .values(trigger=trigger, outcome="running", started_at=started_at,
                          finished_at=None, seconds=None, error=None, summary=None, **_who()))
         if conn.execute(retry).rowcount != 1:
             return None
-        return int(conn.execute(select(R.c.id).where(R.c.job == job,
-                                                     R.c.scheduled_for == scheduled_for))
+        return int(conn.execute(select(JOB_RUN.c.id).where(JOB_RUN.c.job == job,
+                                                     JOB_RUN.c.scheduled_for == scheduled_for))
                    .scalar_one())
 
 
-def execute(engine: Engine, job: str, scheduled_for: datetime, trigger: str, started_at: datetime,
-            covers: int = 1) -> RunResult:
+def execute(db: Engine, job: str, func: JobFunc, scheduled_for: datetime, trigger: str,
+            started_at: datetime, covers: int = 1) -> RunResult:
     """Claim the moment, run the job with the clock stopped at that moment, record the result."""
-    run_id = claim(engine, job, scheduled_for, trigger, started_at, covers)
+    run_id = claim(db, job, scheduled_for, trigger, started_at, covers)
     if run_id is None:
-        with engine.connect() as conn:
-            outcome = conn.execute(select(R.c.outcome).where(
-                R.c.job == job, R.c.scheduled_for == scheduled_for)).scalar_one()
+        with db.connect() as conn:
+            outcome = conn.execute(select(JOB_RUN.c.outcome).where(
+                JOB_RUN.c.job == job, JOB_RUN.c.scheduled_for == scheduled_for)).scalar_one()
         return RunResult(job, scheduled_for, False, outcome)
     began = perf_counter()
     try:
-        summary = JOBS[job].func(url_of(engine), FixedClock(scheduled_for))
+        summary = func(url_of(db), FixedClock(scheduled_for))
     except Exception as e:
         seconds = perf_counter() - began
         text = f"{type(e).__name__}: {e}"
         log.exception("%s for %s failed", job, scheduled_for.isoformat())
-        _finish(engine, run_id, "error", started_at, seconds, None,
+        _finish(db, run_id, "error", started_at, seconds, None,
                 text + "\n" + "".join(traceback.format_exception(e)))
         return RunResult(job, scheduled_for, True, "error", seconds, error=text)
     seconds = perf_counter() - began
-    _finish(engine, run_id, "ok", started_at, seconds, summary, None)
+    _finish(db, run_id, "ok", started_at, seconds, summary, None)
     log.info("%s for %s: ok in %.2fs", job, scheduled_for.isoformat(), seconds)
     return RunResult(job, scheduled_for, True, "ok", seconds, summary)
 
 
-def _finish(engine: Engine, run_id: int, outcome: str, started_at: datetime, seconds: float,
+def _finish(db: Engine, run_id: int, outcome: str, started_at: datetime, seconds: float,
             summary: dict[str, Any] | None, error: str | None) -> None:
-    with _bookkeeping(engine) as conn:
-        conn.execute(update(R).where(R.c.id == run_id).values(
+    with _bookkeeping(db) as conn:
+        conn.execute(update(JOB_RUN).where(JOB_RUN.c.id == run_id).values(
             outcome=outcome, seconds=round(seconds, 3), summary=summary, error=error,
             finished_at=started_at + timedelta(seconds=seconds)))
 
 
-def record_missed(engine: Engine, job: str, first: datetime, last: datetime, count: int,
+def record_missed(db: Engine, job: str, first: datetime, last: datetime, count: int,
                   at: datetime) -> bool:
     """One row for a stretch of moments skipped because they were older than the grace."""
     row = {"job": job, "scheduled_for": last, "trigger": "schedule", "outcome": "missed",
            "covers": count, "missed_from": first, "started_at": at, "finished_at": at,
            "error": f"{count} run(s) from {first.isoformat()} to {last.isoformat()} missed: "
                     "older than the grace when the scheduler came back", **_who()}
-    with _bookkeeping(engine) as conn:
-        went_in = bool(insert_new(conn, R, [row], ["job", "scheduled_for"], returning="id"))
+    with _bookkeeping(db) as conn:
+        went_in = bool(insert_new(conn, JOB_RUN, [row], ["job", "scheduled_for"], returning="id"))
     if went_in:
         log.warning("%s: %s", job, row["error"])
     return went_in
 
 
-def interrupt_stale(engine: Engine, at: datetime) -> int:
+def interrupt_stale(db: Engine, at: datetime) -> int:
     """Scheduled runs still marked running when a scheduler takes the lock were cut short:
     the previous holder is gone. Mark them as errors, so `kamflow run` may retry them."""
-    with engine.begin() as conn:
-        return conn.execute(update(R).where(R.c.outcome == "running", R.c.trigger == "schedule")
-                            .values(outcome="error", finished_at=at,
-                                    error="interrupted: the scheduler stopped before it finished")
-                            ).rowcount
+    with db.begin() as conn:
+        return conn.execute(
+            update(JOB_RUN)
+            .where(JOB_RUN.c.outcome == "running", JOB_RUN.c.trigger == "schedule")
+            .values(
+                outcome="error",
+                finished_at=at,
+                error="interrupted: the scheduler stopped before it finished",
+            )
+        ).rowcount
 
 
 def last_scheduled(conn: Connection) -> dict[str, datetime]:
     """The latest moment each job has a row for, whatever its outcome."""
-    q = select(R.c.job, func.max(R.c.scheduled_for)).group_by(R.c.job)
+    q = select(JOB_RUN.c.job, func.max(JOB_RUN.c.scheduled_for)).group_by(JOB_RUN.c.job)
     return dict(conn.execute(q).tuples().all())
 
 
 def latest(conn: Connection, job: str) -> dict[str, Any] | None:
     """The job's latest run that actually ran (or runs), as a dict."""
-    q = (select(R).where(R.c.job == job, R.c.outcome != "missed")
-         .order_by(R.c.scheduled_for.desc()).limit(1))
+    q = (select(JOB_RUN).where(JOB_RUN.c.job == job, JOB_RUN.c.outcome != "missed")
+         .order_by(JOB_RUN.c.scheduled_for.desc()).limit(1))
     row = conn.execute(q).mappings().first()
     return dict(row) if row else None
 
 
 def latest_missed(conn: Connection, job: str) -> dict[str, Any] | None:
-    q = (select(R).where(R.c.job == job, R.c.outcome == "missed")
-         .order_by(R.c.scheduled_for.desc()).limit(1))
+    q = (select(JOB_RUN).where(JOB_RUN.c.job == job, JOB_RUN.c.outcome == "missed")
+         .order_by(JOB_RUN.c.scheduled_for.desc()).limit(1))
     row = conn.execute(q).mappings().first()
     return dict(row) if row else None

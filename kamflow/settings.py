@@ -31,8 +31,8 @@ class Settings(BaseSettings):
     smtp_from: str = "kamflow@localhost"
     template_dir: Path | None = None
     log_channel_path: Path | None = None
-    # Unattended running (kamflow.jobs, kamflow.scheduler): a crontab expression (UTC) per job,
-    # or "off"; empty means the job's default schedule.
+    # Unattended running (kamflow.jobs.registry, kamflow.jobs.scheduler): a crontab expression
+    # (UTC) per job, or "off"; empty means the job's default schedule.
     schedule_sweep: str | None = None
     schedule_escalation: str | None = None
     schedule_digests: str | None = None

@@ -18,18 +18,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from engine.classify import PortfolioStats
-from engine.clock import Clock
-from engine.sweep import Assessment, assess
-from kamflow import audit, facts, outbox, tasking
-from kamflow.bulk import insert_new, update_by_key
-from kamflow.models import Account, Transition
-from kamflow.tasking import Directory, Holder, TaskCounts
-from kamflow.versions import active_book, active_version, book_of, lifecycle_of
-from playbooks.loader import PlaybookSet
+from kamflow.engine.classify import PortfolioStats
+from kamflow.engine.clock import Clock
+from kamflow.engine.sweep import Assessment, assess
+from kamflow.playbooks.loader import PlaybookSet
+from kamflow.store import audit, facts, outbox, task_writes
+from kamflow.store.bulk import insert_new, update_by_key
+from kamflow.store.tables import ACCOUNT, TRANSITION
+from kamflow.store.task_writes import Directory, Holder, TaskCounts
+from kamflow.store.versions import active_book, active_version, book_of, lifecycle_of
 
-A = Account.__table__  # type: ignore[attr-defined]
-T = Transition.__table__  # type: ignore[attr-defined]
 CHUNK = 10_000
 
 
@@ -73,9 +71,9 @@ class SweepSummary:
             fallback_notes=list(part["routing_notes"])))
 
 
-def count_accounts(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(A)).scalar_one())
+def count_accounts(db: Engine) -> int:
+    with db.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(ACCOUNT)).scalar_one())
 
 
 @dataclass(frozen=True)
@@ -94,46 +92,46 @@ class Plan:
     bounds: tuple[tuple[str, str], ...]
 
 
-def prepare(engine: Engine, clock: Clock, chunk: int = CHUNK) -> tuple[Plan, SweepSummary]:
+def prepare(db: Engine, clock: Clock, chunk: int = CHUNK) -> tuple[Plan, SweepSummary]:
     at = clock.now()
-    with engine.connect() as conn:
+    with db.connect() as conn:
         book = active_book(conn)
         version = active_version(conn) or ""
         stats = facts.stats(conn, at, book.classification.key_account)
         bounds = tuple(facts.chunk_bounds(conn, chunk))
     summary = SweepSummary(at, version)
-    with engine.begin() as conn:
-        summary.tasks.cancelled += tasking.retire_changed_steps(
+    with db.begin() as conn:
+        summary.tasks.cancelled += task_writes.retire_changed_steps(
             conn, book, version, at, lambda v: book_of(conn, v))
         directory = Directory.load(conn)
     return Plan(at, version, book, stats, directory, bounds), summary
 
 
-def run_chunk(engine: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary) -> int:
+def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary) -> int:
     """One transaction: assess the accounts lo..hi, move them, make their tasks. Returns count."""
     at, version, book = plan.at, plan.version, plan.book
     lifecycle = lifecycle_of(book)
-    with engine.begin() as conn:
+    with db.begin() as conn:
         # PostgreSQL: a racing sweep waits here and then reads what the first one wrote
         # (SQLite's BEGIN IMMEDIATE already serialises whole transactions).
-        conn.execute(select(A.c.id).where(A.c.id.between(lo, hi)).with_for_update())
+        conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.id.between(lo, hi)).with_for_update())
         rows = facts.load(conn, at, lo, hi, book.organization.fiscal_year_start_month)
         done = [(assess(f, at, lifecycle, plan.stats), stored) for f, stored in rows]
         reclassified = [_classification(a, at) for a, s in done if _changed(a, s)]
-        update_by_key(conn, A, reclassified, "id")
+        update_by_key(conn, ACCOUNT, reclassified, "id")
         moved = [a for a, _ in done if a.decision is not None]
-        went_in = insert_new(conn, T, [_transition(a, at, version) for a in moved],
+        went_in = insert_new(conn, TRANSITION, [_transition(a, at, version) for a in moved],
                              ["account_id", "at"], returning="account_id")
         moved = [a for a in moved if a.facts.account_id in went_in]
-        update_by_key(conn, A, [_move(a, at) for a in moved], "id", guard=["state"])
+        update_by_key(conn, ACCOUNT, [_move(a, at) for a in moved], "id", guard=["state"])
         audit.append(conn, [_moved_event(a, at, version) for a in moved])
         outbox.on_sweep_moves(conn, done, went_in, at, version)  # key accounts' owner, sponsor
         counts = TaskCounts()
-        counts.cancelled = tasking.cancel_for_moves(
+        counts.cancelled = task_writes.cancel_for_moves(
             conn, [(a.facts.account_id, a.facts.state, _dest(a)) for a in moved], at)
         holders = [_holder(a, s, a.facts.account_id in went_in, at) for a, s in done]
-        counts.add(tasking.generate(conn, book, version, holders, at, plan.directory, lo, hi))
-        tasking.link_feedback(conn, lo, hi)
+        counts.add(task_writes.generate(conn, book, version, holders, at, plan.directory, lo, hi))
+        task_writes.link_feedback(conn, lo, hi)
     summary.accounts += len(done)
     summary.reclassified += len(reclassified)
     summary.tasks.add(counts)
@@ -142,40 +140,40 @@ def run_chunk(engine: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummar
     return len(done)
 
 
-def finish(engine: Engine, plan: Plan, summary: SweepSummary) -> None:
+def finish(db: Engine, plan: Plan, summary: SweepSummary) -> None:
     """After every chunk: wake snoozed tasks and escalate overdue ones."""
-    with engine.begin() as conn:
+    with db.begin() as conn:
         _wake_and_escalate(conn, plan.book, plan.at, plan.directory, summary.tasks)
 
 
-def escalate(engine: Engine, clock: Clock) -> TaskCounts:
+def escalate(db: Engine, clock: Clock) -> TaskCounts:
     """Only the end of a sweep, in one transaction: wake snoozed tasks, escalate overdue ones.
 
-    The hourly escalation job (kamflow.jobs.escalation), so lateness is seen within the hour
+    The hourly escalation job (kamflow.jobs.registry.escalation), so lateness is seen within the hour
     instead of at the next daily sweep.
     """
     counts = TaskCounts()
     at = clock.now()
-    with engine.begin() as conn:
+    with db.begin() as conn:
         _wake_and_escalate(conn, active_book(conn), at, Directory.load(conn), counts)
     return counts
 
 
 def _wake_and_escalate(conn: Connection, book: PlaybookSet, at: datetime, directory: Directory,
                        counts: TaskCounts) -> None:
-    counts.woke += tasking.wake(conn, at)
-    counts.escalated += tasking.escalate(conn, book, at, directory)
+    counts.woke += task_writes.wake(conn, at)
+    counts.escalated += task_writes.escalate(conn, book, at, directory)
 
 
-def run_sweep(engine: Engine, clock: Clock, progress: Callable[[int], None] | None = None,
+def run_sweep(db: Engine, clock: Clock, progress: Callable[[int], None] | None = None,
               chunk: int = CHUNK) -> SweepSummary:
     started = perf_counter()
-    plan, summary = prepare(engine, clock, chunk)
+    plan, summary = prepare(db, clock, chunk)
     for lo, hi in plan.bounds:
-        n = run_chunk(engine, plan, lo, hi, summary)
+        n = run_chunk(db, plan, lo, hi, summary)
         if progress:
             progress(n)
-    finish(engine, plan, summary)
+    finish(db, plan, summary)
     summary.seconds = perf_counter() - started
     return summary
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeAlias, cast
 
-from playbooks.metrics import METRICS, MetricSpec, MetricType
+from kamflow.playbooks.metrics import METRICS, MetricSpec, MetricType
 
 Scalar: TypeAlias = bool | int | float | str
 

@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from playbooks.errors import PlaybookError, Problem
-from playbooks.expr import Condition, ExpressionError
-from playbooks.metrics import METRICS, STEP_METRICS, MetricType
-from playbooks.plan import PlanDocument
-from playbooks.schema import (
+from kamflow.playbooks.errors import PlaybookError, Problem
+from kamflow.playbooks.expr import Condition, ExpressionError
+from kamflow.playbooks.metrics import METRICS, STEP_METRICS, MetricType
+from kamflow.playbooks.plan import PlanDocument
+from kamflow.playbooks.schema import (
     CLASSES,
     PERSON_ROLES,
     Classification,
@@ -76,7 +76,7 @@ _Loader.add_implicit_resolver(
 
 def bundled_dir() -> Path:
     """The default playbooks shipped as package data."""
-    return Path(str(files("playbooks") / "defaults"))
+    return Path(str(files("kamflow.playbooks") / "defaults"))
 
 
 def version_of(sources: Mapping[str, str]) -> str:

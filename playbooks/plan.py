@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from playbooks.schema import KEY, Model
+from kamflow.playbooks.schema import KEY, Model
 
 BUYING_ROLES = ("decision_maker", "buyer", "user", "influencer", "gatekeeper", "initiator",
                 "approver")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from playbooks.schema import Step
+from kamflow.playbooks.schema import Step
 
 Person = tuple[bool, str]  # (active, department)
 

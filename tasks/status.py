@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from playbooks.schema import Step
+from kamflow.playbooks.schema import Step
 
 
 class Status(StrEnum):

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from engine.clock import FixedClock
-from kamflow.db import dispose, engine_for, migrate
-from kamflow.versions import activate
+from kamflow.engine.clock import FixedClock
+from kamflow.store.db import db_for, dispose, migrate
+from kamflow.store.versions import activate
 from support import DB
 
 START = datetime(2026, 1, 1)
@@ -67,7 +67,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _ready(url: str) -> DB:
-    engine = engine_for(url)
+    engine = db_for(url)
     migrate(engine)
     with engine.begin() as conn:
         activate(conn, None, START)

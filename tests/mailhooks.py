@@ -14,7 +14,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from notifications.channels import EmailChannel
+from kamflow.notifications.channels import EmailChannel
 
 # -- SMTP ------------------------------------------------------------------------
 

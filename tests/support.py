@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from engine.metrics import AccountFacts, add_months
 from kamflow.cli import app
+from kamflow.engine.metrics import AccountFacts, add_months
 
 
 @dataclass

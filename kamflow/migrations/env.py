@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection kamflow hands it (see kamflow.db)."""
+"""Alembic environment: runs on the connection kamflow hands it (see kamflow.store.db)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
-import kamflow.models  # noqa: F401  (registers the tables)
+import kamflow.store.models  # noqa: F401  (registers the tables)
 from kamflow.settings import Settings
 
 target_metadata = SQLModel.metadata
@@ -26,8 +26,8 @@ def run() -> None:
                           render_as_batch=True, include_object=include_object)
         context.run_migrations()
         return
-    engine = create_engine(Settings().database_url)  # `alembic` run by a developer
-    with engine.begin() as conn:
+    db = create_engine(Settings().database_url)  # `alembic` run by a developer
+    with db.begin() as conn:
         context.configure(connection=conn, target_metadata=target_metadata,
                           render_as_batch=True, include_object=include_object)
         context.run_migrations()

@@ -7,7 +7,7 @@
 It mounts the REST API under /api (OpenAPI document at /api/openapi.json, docs at
 /api/docs), the calendar feeds under /cal, and /healthz and /metrics. The pages (Jinja2 +
 htmx) are another router on the same app: `app.include_router(pages.router)`; their routes
-take `kamflow.web.deps.current_user` / `optional_user` like the API's, read the engine and
+take `kamflow.web.deps.current_user` / `optional_user` like the API's, read the database and
 clock with `kamflow.web.deps.context(request)`, and raise the same errors (JSON error
 handlers are installed app-wide by kamflow.web.errors.install; a page that wants HTML
 errors catches them itself). State lives on `app.state.kamflow` (a `WebContext`).
@@ -21,8 +21,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 
-from engine.clock import Clock
-from kamflow.db import engine_for
+from kamflow.database import connect as db_for
+from kamflow.engine.clock import Clock
 from kamflow.settings import Settings
 from kamflow.web import api, calendar, errors, ops, pages
 from kamflow.web.deps import WebContext
@@ -36,7 +36,7 @@ def create_app(database_url: str | None = None, clock: Clock | None = None,
     from kamflow.clock import SystemClock
 
     settings = settings or Settings()
-    ctx = WebContext(engine_for(database_url or settings.database_url), clock or SystemClock(),
+    ctx = WebContext(db_for(database_url or settings.database_url), clock or SystemClock(),
                      settings)
     app = FastAPI(
         title="kamflow",

@@ -10,23 +10,19 @@ TEXT values escaped, lines folded at 75 octets).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
-from sqlalchemy import Connection, select
 
-from kamflow.accounts import NotFound
-from kamflow.models import Account, Task
-from kamflow.web import auth
+from kamflow import people, queue
+from kamflow.errors import NotFound
 from kamflow.web.deps import WebContext, context
 from kamflow.web.errors import ErrorOut
 from kamflow.web.schemas import Clean
 
 router = APIRouter(tags=["calendar"])
-T = Task.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
 MAX_EVENTS = 5000
 PRODID = "-//kamflow//open tasks//EN"
 
@@ -100,16 +96,6 @@ def render(owner: str, tasks: Iterable[Any], now: datetime) -> str:
     return "".join(fold(line) + "\r\n" for line in lines)
 
 
-def open_tasks(conn: Connection, email: str) -> Sequence[Any]:
-    return conn.execute(
-        select(T.c.id, T.c.title, T.c.due, T.c.account_id, A.c.name.label("account_name"),
-               T.c.step, T.c.status, T.c.escalation_level, T.c.updated_at)
-        .select_from(T.join(A, A.c.id == T.c.account_id))
-        .where(T.c.assignee == email, T.c.status == "open")
-        .order_by(T.c.due, T.c.id).limit(MAX_EVENTS)
-    ).all()
-
-
 @router.get("/cal/{token}.ics", name="calendar_feed", response_class=Response,
             responses={200: {"content": {"text/calendar": {"schema": {"type": "string"}}},
                              "description": "iCalendar (RFC 5545) of the person's open tasks"},
@@ -118,11 +104,11 @@ def open_tasks(conn: Connection, email: str) -> Sequence[Any]:
 def calendar_feed(ctx: Annotated[WebContext, Depends(context)],
                   token: Annotated[str, Path(max_length=200), Clean]) -> Response:
     """The secret calendar feed: needs no login, the URL is the credential."""
-    with ctx.engine.connect() as conn:
-        who = auth.person_for_calendar(conn, token)
+    with ctx.db.connect() as conn:
+        who = people.person_for_calendar(conn, token)
         if who is None:
             raise NotFound("unknown calendar")
-        tasks = open_tasks(conn, who.email)
+        tasks = queue.calendar_tasks(conn, who.email, MAX_EVENTS)
     body = render(who.name, tasks, ctx.clock.now())
     return Response(body, media_type="text/calendar; charset=utf-8",
                     headers={"Cache-Control": "private, max-age=300"})

@@ -1,6 +1,6 @@
 """FastAPI dependencies for every route, the API's and the pages': reuse these.
 
-- `context(request) -> WebContext`: the engine, the clock and the settings of this app
+- `context(request) -> WebContext`: the database, the clock and the settings of this app
   (`create_app` puts one on `app.state.kamflow`).
 - `current_user` -> `Principal` (or the alias `User = Annotated[Principal,
   Depends(current_user)]`): the caller, from `Authorization: Bearer kft_...` or from the
@@ -9,7 +9,7 @@
 - `optional_user` -> `Principal | None`: the same without the 401 (pages that redirect to a
   login form). It does not check CSRF: use `current_user` (or `require_csrf`) on anything
   that changes state. `require_role("manager", "admin")`: a dependency for role-only pages.
-- Logging in from a form: `principal = kamflow.web.auth.login(ctx.engine, email, password,
+- Logging in from a form: `principal = kamflow.people.login(ctx.db, email, password,
   client_ip, ctx.clock)` raises `auth.LoginFailed` (401) or `auth.RateLimited` (429); then
   `start_session(response, ctx, principal)` sets the cookies on the response you return
   (a RedirectResponse, say). `end_session(response, ctx)` clears them.
@@ -29,20 +29,22 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from engine.clock import Clock
+from kamflow import access, people, security
 from kamflow.clock import parse_at
+from kamflow.engine.clock import Clock
+from kamflow.people import Principal
 from kamflow.settings import Settings
-from kamflow.web import auth, policy, security
-from kamflow.web.auth import Principal
 from kamflow.web.errors import ApiError
 from kamflow.web.schemas import EARLIEST, LATEST
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 SESSION_COOKIE = "kamflow_session"
 CSRF_COOKIE = "kamflow_csrf"
@@ -53,7 +55,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 @dataclass
 class WebContext:
-    engine: Engine
+    db: Engine
     clock: Clock
     settings: Settings
     _key: bytes | None = field(default=None, repr=False)
@@ -61,8 +63,8 @@ class WebContext:
     def session_key(self) -> bytes:
         if self._key is None:
             configured = self.settings.secret_key
-            self._key = auth.session_key(
-                self.engine, configured.get_secret_value() if configured else None, self.clock)
+            self._key = people.session_key(
+                self.db, configured.get_secret_value() if configured else None, self.clock)
         return self._key
 
     @property
@@ -75,8 +77,8 @@ def context(request: Request) -> WebContext:
     return ctx
 
 
-def get_engine(request: Request) -> Engine:
-    return context(request).engine
+def get_db(request: Request) -> Engine:
+    return context(request).db
 
 
 # Declared so the OpenAPI document shows both ways to authenticate.
@@ -91,16 +93,16 @@ def _identify(ctx: WebContext, bearer: HTTPAuthorizationCredentials | None,
     if header is not None:  # a token was offered: it decides, the cookie is not looked at
         if bearer is None:
             return None
-        with ctx.engine.connect() as conn:
-            return auth.principal_for_token(conn, bearer.credentials)
+        with ctx.db.connect() as conn:
+            return people.principal_for_token(conn, bearer.credentials)
     if not cookie:
         return None
     session = security.read_session(ctx.session_key(), cookie, ctx.clock.now(),
                                     ctx.session_seconds)
     if session is None:
         return None
-    with ctx.engine.connect() as conn:
-        row = auth.person(conn, session.email)
+    with ctx.db.connect() as conn:
+        row = people.person(conn, session.email)
     if row is None or not security.same(security.fingerprint(row.password_hash),
                                         session.password):
         return None
@@ -155,7 +157,7 @@ def require_role(*roles: str) -> Any:
 
     def check(user: User) -> Principal:
         if user.role not in roles:
-            raise policy.Forbidden(f"this is for: {', '.join(roles)}")
+            raise access.Forbidden(f"this is for: {', '.join(roles)}")
         return user
 
     return Depends(check)
@@ -167,8 +169,8 @@ def require_role(*roles: str) -> Any:
 def start_session(response: Response, ctx: WebContext, principal: Principal) -> str:
     """Set the session and CSRF cookies for a person who just logged in; return the CSRF
     token."""
-    with ctx.engine.connect() as conn:
-        row = auth.person(conn, principal.email)
+    with ctx.db.connect() as conn:
+        row = people.person(conn, principal.email)
     csrf = security.new_secret()
     session = security.Session(principal.email, csrf,
                                security.fingerprint(row.password_hash if row else None),
@@ -225,7 +227,7 @@ def moment(request: Request, at: At = None) -> Clock:
 
 def acting_moment(request: Request, user: User, at: At = None) -> Clock:
     if at is not None:
-        policy.may_act_at_another_moment(user)
+        access.may_act_at_another_moment(user)
     return parse_moment(at, context(request).clock)
 
 

@@ -26,16 +26,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException
 
-from engine.errors import EngineError
-from kamflow.accounts import NotFound, Refused
-from kamflow.versions import NoPlaybooks
-from kamflow.web.auth import LoginFailed, RateLimited
-from kamflow.web.policy import Forbidden
-from playbooks.errors import PlaybookError
-from tasks.status import TaskRefused
+from kamflow.access import Forbidden
+from kamflow.engine.errors import EngineError
+from kamflow.errors import Conflict, DatabaseDown, NoPlaybooks, NotFound, Refused
+from kamflow.people import LoginFailed, RateLimited
+from kamflow.playbooks.errors import PlaybookError
+from kamflow.tasks.status import TaskRefused
 
 log = logging.getLogger("kamflow.web")
 
@@ -136,12 +134,12 @@ def install(app: FastAPI) -> None:
         (Refused, lambda r, e: from_message(409, str(e))),
         (TaskRefused, lambda r, e: from_message(409, str(e))),
         (EngineError, lambda r, e: error_json(409, str(e), "state")),
-        (IntegrityError, lambda r, e: error_json(409, "a conflicting change was made at the "
+        (Conflict, lambda r, e: error_json(409, "a conflicting change was made at the "
                                                       "same time; nothing was changed")),
         (PlaybookError, lambda r, e: error_json(422, str(e).splitlines()[0])),
         (ValueError, _value),
         (NoPlaybooks, lambda r, e: error_json(503, str(e))),
-        (OperationalError, lambda r, e: error_json(503, "the database is unavailable")),
+        (DatabaseDown, lambda r, e: error_json(503, "the database is unavailable")),
         (Exception, _bug),
     ]
     for cls, handler in handlers:

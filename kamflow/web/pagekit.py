@@ -27,14 +27,14 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from engine.errors import EngineError
-from kamflow.accounts import NotFound, Refused
+from kamflow.access import ADMIN, LEAD, MANAGER, Forbidden
+from kamflow.engine.errors import EngineError
+from kamflow.errors import NotFound, Refused
+from kamflow.people import Principal
+from kamflow.tasks.status import TaskRefused
 from kamflow.web import charts
-from kamflow.web.auth import Principal
 from kamflow.web.deps import context, csrf_token, optional_user, require_csrf
 from kamflow.web.errors import ApiError
-from kamflow.web.policy import ADMIN, LEAD, MANAGER, Forbidden
-from tasks.status import TaskRefused
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=HERE / "templates")

@@ -10,7 +10,7 @@ htmx.min.js and the stylesheet) under /static, so every page works offline.
 | /board?department= (RACI by account class; the queue) | leads, managers | kamflow.web.pages_work |
 | /adherence, /adherence.csv | managers, admins | kamflow.web.pages_insight |
 | /portfolio | managers, admins | kamflow.web.pages_insight |
-| /accounts/{id} | whoever sees the account (kamflow.web.policy) | kamflow.web.pages_insight |
+| /accounts/{id} | whoever sees the account (kamflow.access) | kamflow.web.pages_insight |
 | /playbooks | everyone | kamflow.web.pages_insight |
 
 Pages use the API's dependencies (kamflow.web.deps) and policy, and call the same use
@@ -26,7 +26,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from kamflow.web import auth, pages_insight, pages_work, security
+from kamflow import people, security
+from kamflow.web import pages_insight, pages_work
 from kamflow.web.deps import context, end_session, require_csrf, start_session
 from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import STATIC, Viewer, error_page, render, safe_next
@@ -68,14 +69,14 @@ async def login(request: Request, email: Annotated[str, Form(max_length=254)] = 
     ctx = context(request)
     ip = request.client.host if request.client else "unknown"
     try:
-        user = await run_in_threadpool(auth.login, ctx.engine, email, password, ip, ctx.clock)
-    except auth.RateLimited as e:
+        user = await run_in_threadpool(people.login, ctx.db, email, password, ip, ctx.clock)
+    except people.RateLimited as e:
         minutes = max(1, round(e.retry_after / 60))
         limited = _login_form(request, 429, f"Too many failed logins: try again in {minutes} "
                                             "minutes.", email, next)
         limited.headers["Retry-After"] = str(e.retry_after)
         return limited
-    except auth.LoginFailed:
+    except people.LoginFailed:
         return _login_form(request, 401, "Wrong email or password.", email, next)
     response = RedirectResponse(safe_next(next), status_code=303)
     await run_in_threadpool(start_session, response, ctx, user)

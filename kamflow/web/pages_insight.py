@@ -13,14 +13,17 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from kamflow import accounts, audit, plans, reports, taskops
-from kamflow.versions import active_book, lifecycle_of
-from kamflow.web import charts, pagedata, policy
-from kamflow.web.auth import Principal
+from kamflow import access, accounts, plans, queue, reports, views
+from kamflow import adherence as trail
+from kamflow.activation import current as active_book
+from kamflow.activation import lifecycle_of
+from kamflow.errors import NotFound
+from kamflow.people import Principal
+from kamflow.playbooks.schema import Step
+from kamflow.web import charts
 from kamflow.web.deps import context
 from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import Viewer, page, render
-from playbooks.schema import Step
 
 router = APIRouter()
 SCATTER_POINTS = 2000
@@ -46,8 +49,8 @@ def _period(today: date, start: str | None, end: str | None, by: str
         raise ApiError(422, f"to: {last.isoformat()} is before from {first.isoformat()}", "to")
     if (last - first).days > 3 * 366:
         raise ApiError(422, "from: at most three years at a time", "from")
-    if by not in audit.BY:
-        raise ApiError(422, f"by: '{by}' is not one of {', '.join(audit.BY)}", "by")
+    if by not in trail.BY:
+        raise ApiError(422, f"by: '{by}' is not one of {', '.join(trail.BY)}", "by")
     return first, last, by
 
 
@@ -62,14 +65,14 @@ def adherence(request: Request, viewer: Viewer, start: Annotated[Text, Query(ali
     escalations; skips with their reasons."""
 
     def build(user: Principal) -> Response:
-        policy.may_audit(user)
+        access.may_audit(user)
         ctx = context(request)
         today = ctx.clock.now().date()
         first, last, group = _period(today, start, end, by)
-        with ctx.engine.connect() as conn:
-            rows = audit.adherence(conn, first, last, group, today)
-            weeks = pagedata.weekly_on_time(conn, first, last)
-            n_escalated, escalated = pagedata.escalated(conn, first, last)
+        with ctx.db.connect() as conn:
+            rows = trail.rows(conn, first, last, group, today)
+            weeks = views.weekly_on_time(conn, first, last)
+            n_escalated, escalated = views.escalated(conn, first, last)
         total = rows[-1]
         trend = charts.line_chart(
             [(w.start.strftime("%d %b"), w.rate) for w in weeks],
@@ -79,7 +82,7 @@ def adherence(request: Request, viewer: Viewer, start: Annotated[Text, Query(ali
                    for w in weeks])
         query = {"from": first.isoformat(), "to": last.isoformat(), "by": group}
         return render(request, "adherence.html", user, rows=rows[:-1], total=total,
-                      first=first, last=last, by=group, groupings=audit.BY, trend=trend,
+                      first=first, last=last, by=group, groupings=trail.BY, trend=trend,
                       weeks=weeks, escalated=escalated, n_escalated=n_escalated,
                       query=query)
 
@@ -99,12 +102,12 @@ def adherence_csv(request: Request, viewer: Viewer,
     """The adherence table as CSV (one row per group, then the total)."""
 
     def build(user: Principal) -> Response:
-        policy.may_audit(user)
+        access.may_audit(user)
         ctx = context(request)
         today = ctx.clock.now().date()
         first, last, group = _period(today, start, end, by)
-        with ctx.engine.connect() as conn:
-            rows = audit.adherence(conn, first, last, group, today)
+        with ctx.db.connect() as conn:
+            rows = trail.rows(conn, first, last, group, today)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([group if c == "group" else c for c in CSV_COLUMNS])
@@ -129,17 +132,17 @@ def portfolio_page(request: Request, viewer: Viewer) -> Response:
     states; losses per year and effort against potential per class (kamflow.reports)."""
 
     def build(user: Principal) -> Response:
-        policy.may_see_portfolio(user)
+        access.may_see_portfolio(user)
         ctx = context(request)
         now = ctx.clock.now()
-        with ctx.engine.connect() as conn:
+        with ctx.db.connect() as conn:
             report = reports.report(conn, "portfolio", now, TOP_GAPS)
             lost = reports.report(conn, "losses", now)
             effort = reports.report(conn, "investment", now)
             coverage = plans.coverage(conn, None, now)
             thresholds = active_book(conn).classification
-            rows = pagedata.revenue_by_account(conn, now)
-        shown = pagedata.sample(rows, SCATTER_POINTS)
+            rows = views.revenue_by_account(conn, now)
+        shown = views.sample(rows, SCATTER_POINTS)
         pot, con = thresholds.potential, thresholds.contribution
         share = thresholds.min_share_for_high_contribution
         scatter = charts.scatter(
@@ -187,22 +190,22 @@ def account_page(request: Request, viewer: Viewer,
     def build(user: Principal) -> Response:
         ctx = context(request)
         now = ctx.clock.now()
-        with ctx.engine.connect() as conn:
-            row = policy.visible_account(conn, user, account_id)
+        with ctx.db.connect() as conn:
+            row = access.visible_account(conn, user, account_id)
             shown = accounts.show(conn, account_id, now)
             try:
                 plan = plans.show(conn, account_id, None, now)
-            except accounts.NotFound:
+            except NotFound:
                 plan = None
             try:
-                policy.may_edit_plan(user, row)
+                access.may_edit_plan(user, row)
                 plan_yaml = plans.as_yaml(plan["document"]) if plan else plans.template()
-            except policy.Forbidden:
+            except access.Forbidden:
                 plan_yaml = None  # shown, not editable
-            tasks = taskops.list_tasks(conn, now.date(), status="all", account=account_id,
-                                       scope=policy.task_scope(user))
-            contacts = pagedata.contacts(conn, account_id)
-            feedback = pagedata.feedback(conn, account_id)
+            tasks = queue.list_tasks(conn, now.date(), status="all", account=account_id,
+                                       scope=access.task_scope(user))
+            contacts = views.contacts(conn, account_id)
+            feedback = views.feedback(conn, account_id)
             channels = list(active_book(conn).organization.contact_channels)
         tasks.sort(key=lambda t: (t["status"] not in ("open", "snoozed"), t["due"]),
                    reverse=False)
@@ -248,7 +251,7 @@ def playbooks_page(request: Request, viewer: Viewer) -> Response:
 
     def build(user: Principal) -> Response:
         ctx = context(request)
-        with ctx.engine.connect() as conn:
+        with ctx.db.connect() as conn:
             book = active_book(conn)
         life = book.lifecycle
         edges = [charts.Edge(s, t.dest, t.rule, t.when is None)

@@ -1,7 +1,7 @@
 """Working tasks in the browser: my queue, the department board and their htmx actions.
 
 Each action posts a small form to a page endpoint here, which calls the same use cases as
-the API (kamflow.taskops.act / log_contact, after the same kamflow.web.policy checks) and
+the API (kamflow.queue.act / log_contact, after the same kamflow.access checks) and
 answers with the task's card re-rendered, so the card updates in place. A refused action
 (a required outcome missing, a snooze past the step's limit...) answers 409/422 with the
 card showing the error and the form still open with what was typed; nothing changed.
@@ -11,27 +11,27 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from types import SimpleNamespace
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Connection, and_
-from sqlalchemy.sql.elements import ColumnElement
 
-from kamflow import plans, taskops
-from kamflow.accounts import NotFound
-from kamflow.versions import active_book
-from kamflow.web import pagedata, policy
-from kamflow.web.auth import Principal
+from kamflow import access, plans, views
+from kamflow import queue as task_queue
+from kamflow.access import ADMIN, LEAD, MANAGER, Forbidden
+from kamflow.activation import current as active_book
+from kamflow.errors import NotFound
+from kamflow.people import Principal
+from kamflow.playbooks.errors import PlaybookError
 from kamflow.web.deps import context
 from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import Viewer, action, back, is_htmx, page, render
-from kamflow.web.policy import ADMIN, LEAD, MANAGER, Forbidden
 from kamflow.web.schemas import MAX_ID, ContactIn, DoneIn, PlanIn, ReassignIn, SkipIn, SnoozeIn
-from playbooks.errors import PlaybookError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 router = APIRouter()
-T = pagedata.T
 LIMIT = 200  # tasks per section of a page; the API lists everything
 LATER = 50  # "later" (due after this week) shows the next few only
 BOARD_LIMIT = 500
@@ -46,8 +46,8 @@ FIELD_PREFIX = "field_"
 def _cards(conn: Connection, tasks: list[dict[str, Any]], mode: str, user: Principal,
            today: date) -> list[dict[str, Any]]:
     """Tasks with what their card shows: account, step requirements, snooze limit, days."""
-    accounts = pagedata.accounts_of(conn, (t["account_id"] for t in tasks))
-    steps = pagedata.steps_of(conn, tasks)
+    accounts = views.accounts_of(conn, (t["account_id"] for t in tasks))
+    steps = views.steps_of(conn, tasks)
     out = []
     for t in tasks:
         step = steps.get((t["playbook_version"], t["step"]))
@@ -58,7 +58,7 @@ def _cards(conn: Connection, tasks: list[dict[str, Any]], mode: str, user: Princ
             "snooze_max": (t["due"] + timedelta(days=step.max_snooze_days)
                            if step else None),
             "days": (t["due"] - today).days,
-            "may_work": _may(policy.may_work_task, user, t),
+            "may_work": _may(access.may_work_task, user, t),
             "may_claim": t.get("queue") is not None and t["queue"] == user.department,
         })
     return out
@@ -76,8 +76,8 @@ def _card(request: Request, user: Principal, task_id: int, mode: str, status: in
           **extra: Any) -> HTMLResponse:
     ctx = context(request)
     today = ctx.clock.now().date()
-    with ctx.engine.connect() as conn:
-        row = dict(policy.visible_task(conn, user, task_id)._mapping)
+    with ctx.db.connect() as conn:
+        row = dict(access.visible_task(conn, user, task_id)._mapping)
         card = _cards(conn, [row], mode, user, today)[0]
         more = _card_extras(conn, [row], mode)
     return render(request, "_task.html", user, status, card=card, **more, **extra)
@@ -88,7 +88,7 @@ def _card_extras(conn: Connection, tasks: list[dict[str, Any]], mode: str) -> di
     members: dict[str, list[dict[str, str]]] = {}
     if mode == "queue":
         for q in {t["queue"] for t in tasks if t.get("queue")}:
-            members[q] = pagedata.members(conn, q)
+            members[q] = views.members(conn, q)
     return {"channels": channels, "members": members}
 
 
@@ -113,10 +113,6 @@ def _failed_card(request: Request, user: Principal | None, task_id: int, mode: s
 # -- my queue -----------------------------------------------------------------------------
 
 
-def _scoped(scope: ColumnElement[bool] | None, cond: ColumnElement[bool]) -> ColumnElement[bool]:
-    return cond if scope is None else and_(scope, cond)
-
-
 @router.get("/", response_class=HTMLResponse)
 def queue(request: Request, viewer: Viewer) -> Response:
     """The tasks assigned to me: overdue, due today, due this week, later, snoozed; and the
@@ -125,10 +121,10 @@ def queue(request: Request, viewer: Viewer) -> Response:
     def build(user: Principal) -> Response:
         ctx = context(request)
         today = ctx.clock.now().date()
-        scope = policy.task_scope(user)
-        with ctx.engine.connect() as conn:
+        scope = access.task_scope(user)
+        with ctx.db.connect() as conn:
             def mine(status: str) -> list[dict[str, Any]]:
-                return taskops.list_tasks(conn, today, user.email, None, "R", status,
+                return task_queue.list_tasks(conn, today, user.email, None, "R", status,
                                           limit=LIMIT + 1, scope=scope)
 
             overdue, due_today, upcoming, snoozed = (
@@ -138,8 +134,8 @@ def queue(request: Request, viewer: Viewer) -> Response:
             later = [t for t in upcoming if t["due"] > week_end]
             more_later = len(later) > LATER
             later = later[:LATER]
-            unassigned = taskops.list_tasks(conn, today, status="open", limit=LIMIT + 1,
-                                            scope=_scoped(scope, T.c.queue == user.department))
+            unassigned = task_queue.list_tasks(conn, today, status="open", limit=LIMIT + 1,
+                                            scope=access.in_queue(scope, user.department))
             sections = [
                 ("overdue", "Overdue", overdue), ("today", "Due today", due_today),
                 ("week", "This week", in_week), ("later", "Later", later),
@@ -183,19 +179,19 @@ def board(request: Request, viewer: Viewer,
     def build(user: Principal) -> Response:
         ctx = context(request)
         today = ctx.clock.now().date()
-        scope = policy.task_scope(user)
-        with ctx.engine.connect() as conn:
+        scope = access.task_scope(user)
+        with ctx.db.connect() as conn:
             dept = _board_department(conn, user, department)
             departments = dict(active_book(conn).organization.departments)
-            tasks = taskops.list_tasks(conn, today, None, dept, None, "open",
+            tasks = task_queue.list_tasks(conn, today, None, dept, None, "open",
                                        limit=BOARD_LIMIT + 1, scope=scope)
-            accounts = pagedata.accounts_of(conn, (t["account_id"] for t in tasks))
+            accounts = views.accounts_of(conn, (t["account_id"] for t in tasks))
             since = ctx.clock.now() - timedelta(days=RECENT_DAYS)
-            recent = taskops.list_tasks(conn, today, None, dept, None, "done", limit=LIMIT,
-                                        scope=_scoped(scope, T.c.done_at >= since))
-            accounts.update(pagedata.accounts_of(conn, (t["account_id"] for t in recent)))
-            unassigned = taskops.list_tasks(conn, today, status="open", limit=LIMIT + 1,
-                                            scope=_scoped(scope, T.c.queue == dept))
+            recent = task_queue.list_tasks(conn, today, None, dept, None, "done", limit=LIMIT,
+                                        scope=access.done_since(scope, since))
+            accounts.update(views.accounts_of(conn, (t["account_id"] for t in recent)))
+            unassigned = task_queue.list_tasks(conn, today, status="open", limit=LIMIT + 1,
+                                            scope=access.in_queue(scope, dept))
             queue_cards = _cards(conn, unassigned[:LIMIT], "queue", user, today)
             extras = _card_extras(conn, unassigned[:LIMIT], "queue")
         recent.sort(key=lambda t: (t["done_at"], t["id"]), reverse=True)
@@ -224,13 +220,13 @@ def board(request: Request, viewer: Viewer,
 def _act(request: Request, user: Principal, task_id: int, verb: str, mode: str,
          message: str, **params: Any) -> Response:
     ctx = context(request)
-    with ctx.engine.connect() as conn:
-        task = policy.visible_task(conn, user, task_id)
+    with ctx.db.connect() as conn:
+        task = access.visible_task(conn, user, task_id)
     if verb == "claim":
-        policy.may_claim_task(user, task)
+        access.may_claim_task(user, task)
     else:
-        policy.may_work_task(user, task, verb)
-    taskops.act(ctx.engine, task_id, verb, ctx.clock, user.email, **params)
+        access.may_work_task(user, task, verb)
+    task_queue.act(ctx.db, task_id, verb, ctx.clock, user.email, **params)
     if not is_htmx(request):
         return back(request)
     return _card(request, user, task_id, mode, message=message)
@@ -333,10 +329,10 @@ async def log_contact(request: Request, viewer: Viewer,
         body = ContactIn(channel=form.get("channel") or "",
                          note=form.get("note") or "",
                          date=form.get("date") or None)
-        with ctx.engine.connect() as conn:
-            policy.may_log_contact(user, policy.visible_account(conn, user, account_id))
-        counts = taskops.log_contact(ctx.engine, account_id, body.channel, user.email,
-                                     body.note, body.date, ctx.clock)
+        with ctx.db.connect() as conn:
+            access.may_log_contact(user, access.visible_account(conn, user, account_id))
+        counts = task_queue.log_contact(ctx.db, account_id, body.channel, user.email,
+                                  body.note, body.date, ctx.clock)
         if not is_htmx(request):
             return back(request, f"/accounts/{account_id}")
         day = (body.date or ctx.clock.now().date()).isoformat()
@@ -363,10 +359,10 @@ async def save_plan(request: Request, viewer: Viewer,
     def work(user: Principal) -> Response:
         ctx = context(request)
         body = PlanIn(yaml=str(form.get("yaml") or ""))
-        with ctx.engine.connect() as conn:
-            policy.may_edit_plan(user, policy.visible_account(conn, user, account_id))
+        with ctx.db.connect() as conn:
+            access.may_edit_plan(user, access.visible_account(conn, user, account_id))
         try:
-            saved = plans.save(ctx.engine, account_id, body.yaml, "plan.yaml", user.email,
+            saved = plans.save(ctx.db, account_id, body.yaml, "plan.yaml", user.email,
                                ctx.clock)
         except PlaybookError as e:  # every problem, each naming its line and field
             raise ApiError(422, str(e)) from e

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from kamflow.models import ROLES
+from kamflow.people import ROLES
 
 EARLIEST, LATEST = date(1970, 1, 1), date(2999, 12, 31)
 MAX_ID = 2**31 - 1

@@ -1,4 +1,4 @@
-"""kamflow.bulk's driver-level writes store exactly what the SQLAlchemy Core path stored.
+"""kamflow.store.bulk's driver-level writes store exactly what the SQLAlchemy Core path stored.
 
 (The store's write helpers live in kamflow/, but these tests sit with the sweep's other
 fast paths.) Every scenario runs twice on the same database, each time in a transaction
@@ -18,25 +18,19 @@ import pytest
 from sqlalchemy import Connection, select
 from sqlalchemy.exc import DataError, StatementError
 
-from kamflow import bulk
-from kamflow.models import Account, AuditEvent, Department, Person, Task, Transition
+from kamflow.store import bulk
+from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, DEPARTMENT, PERSON, TASK, TRANSITION
 from support import DB
 
-A = Account.__table__  # type: ignore[attr-defined]
-T = Task.__table__  # type: ignore[attr-defined]
-TR = Transition.__table__  # type: ignore[attr-defined]
-P = Person.__table__  # type: ignore[attr-defined]
-D = Department.__table__  # type: ignore[attr-defined]
-AE = AuditEvent.__table__  # type: ignore[attr-defined]
 AT = datetime(2026, 11, 23, 3, 0, 0, 123456)
 JSON_COLUMNS = ("fields", "evidence", "why")
 
 
 def _base(conn: Connection) -> None:
-    conn.execute(D.insert(), [{"key": "sales_x", "name": "S"}])
-    conn.execute(P.insert(), [{"email": "ann@x.test", "name": "Ann", "department": "sales_x",
+    conn.execute(DEPARTMENT.insert(), [{"key": "sales_x", "name": "S"}])
+    conn.execute(PERSON.insert(), [{"email": "ann@x.test", "name": "Ann", "department": "sales_x",
                                "role": "account_manager", "active": True}])
-    conn.execute(A.insert(), [
+    conn.execute(ACCOUNT.insert(), [
         {"id": f"ACC-{i}", "name": f"n{i}", "owner_email": "ann@x.test",
          "criteria": {"size": i}, "state": "loyal", "state_since": datetime(2026, 1, 1),
          "created_at": datetime(2020, 1, 1)} for i in range(8)])
@@ -65,21 +59,21 @@ def scenario(conn: Connection) -> dict[str, Any]:
     out: dict[str, Any] = {}
     # status left out: its default ("open") is filled in; rows 10-11 repeat keys in the batch
     rows = [_task(i) for i in range(10)] + [_task(3), _task(4, title="dupe")]
-    made = bulk.insert_returning(conn, T, rows, ["account_id", "step", "period"],
+    made = bulk.insert_returning(conn, TASK, rows, ["account_id", "step", "period"],
                                  ["id", "account_id", "step", "period", "due", "why",
                                   "escalated_at"])
     out["made"] = sorted((m["account_id"], m["step"], m["period"], m["due"], repr(m["why"]),
                           m["escalated_at"]) for m in made)
     ids = {(m["account_id"], m["period"]): m["id"] for m in made}
-    again = bulk.insert_returning(conn, T, [_task(1), _task(20, period="2026-12")],
+    again = bulk.insert_returning(conn, TASK, [_task(1), _task(20, period="2026-12")],
                                   ["account_id", "step", "period"], ["account_id", "period"])
     out["again"] = sorted((m["account_id"], m["period"]) for m in again)
-    out["new"] = sorted(bulk.insert_new(conn, TR, [
+    out["new"] = sorted(bulk.insert_new(conn, TRANSITION, [
         {"account_id": f"ACC-{i}", "from_state": "loyal", "to_state": "declining", "at": AT,
          "rule": "drifting_away", "metrics": {"revenue_trend": -0.2 * i, "days": i, "x": None},
          "actor": "system", "playbook_version": "v1"}  # reason left to its default
         for i in (0, 1, 2, 1)], ["account_id", "at"], returning="account_id"))
-    out["new_again"] = sorted(bulk.insert_new(conn, TR, [
+    out["new_again"] = sorted(bulk.insert_new(conn, TRANSITION, [
         {"account_id": "ACC-1", "from_state": "loyal", "to_state": "declining", "at": AT,
          "rule": "r", "metrics": {}, "actor": "system", "playbook_version": "v1"}],
         ["account_id", "at"], returning="account_id"))
@@ -89,24 +83,24 @@ def scenario(conn: Connection) -> dict[str, Any]:
              "done_by": "ann@x.test", "outcome": "ok",
              "evidence": {"contact_date": "2026-11-20", "i": i} if i % 2 else None}
             for i in range(6)]
-    bulk.update_by_key(conn, T, done, "id", guard=["status"])
+    bulk.update_by_key(conn, TASK, done, "id", guard=["status"])
     # account updates: ints into a float column, None, bools, a datetime, no guard
-    bulk.update_by_key(conn, A, [
+    bulk.update_by_key(conn, ACCOUNT, [
         {"id": f"ACC-{i}", "klass": "ABCD"[i % 4], "key_account": i % 2 == 0,
          "segment": None if i == 3 else "loyal",
          "portrait_fit": 50 if i % 2 else 0.1 + 0.2 + i / 3,  # ints among floats; 17 digits
          "classified_at": AT} for i in range(8)], "id")
-    bulk.update_by_key(conn, A, [
+    bulk.update_by_key(conn, ACCOUNT, [
         {"id": f"ACC-{i}", "state": "declining", "state_since": AT,
          "baseline_revenue": None if i else 1e6, "_state": "loyal" if i != 4 else "lost"}
         for i in range(6)], "id", guard=["state"])
     # the same key twice in one call: applied one after the other, as row-by-row updates do
-    bulk.update_by_key(conn, T, [
+    bulk.update_by_key(conn, TASK, [
         {"id": ids[("ACC-6", "2026-11")], "_escalation_level": 0, "escalation_level": 1},
         {"id": ids[("ACC-6", "2026-11")], "_escalation_level": 1, "escalation_level": 2},
     ], "id", guard=["escalation_level"])
     # plain inserts (audit-shaped): JSON None, nested values, hashes left to their defaults
-    bulk.insert_all(conn, AE, [
+    bulk.insert_all(conn, AUDIT_EVENT, [
         {"at": AT, "actor": "system", "entity": "task", "entity_id": str(i), "action": "created",
          "before": None if i % 2 else {"status": "open"},
          "after": {"i": i, "due": "2026-11-30", "x": [1.5, None, "ä"]}} for i in range(7)])
@@ -115,15 +109,15 @@ def scenario(conn: Connection) -> dict[str, Any]:
 
 def snapshot(conn: Connection) -> dict[str, Any]:
     tasks = conn.execute(
-        select(*(c for c in T.c if c.name != "id"),
-               *(T.c[j].is_(None).label(f"{j}_sql_null") for j in JSON_COLUMNS))
-        .order_by(T.c.account_id, T.c.step, T.c.period)).all()
-    accounts = conn.execute(select(A).order_by(A.c.id)).all()
-    moves = conn.execute(select(*(c for c in TR.c if c.name != "id"))
-                         .order_by(TR.c.account_id, TR.c.at)).all()
-    events = conn.execute(select(*(c for c in AE.c if c.name != "id"),
-                                 AE.c.before.is_(None).label("before_sql_null"))
-                          .order_by(AE.c.entity_id)).all()
+        select(*(c for c in TASK.c if c.name != "id"),
+               *(TASK.c[j].is_(None).label(f"{j}_sql_null") for j in JSON_COLUMNS))
+        .order_by(TASK.c.account_id, TASK.c.step, TASK.c.period)).all()
+    accounts = conn.execute(select(ACCOUNT).order_by(ACCOUNT.c.id)).all()
+    moves = conn.execute(select(*(c for c in TRANSITION.c if c.name != "id"))
+                         .order_by(TRANSITION.c.account_id, TRANSITION.c.at)).all()
+    events = conn.execute(select(*(c for c in AUDIT_EVENT.c if c.name != "id"),
+                                 AUDIT_EVENT.c.before.is_(None).label("before_sql_null"))
+                          .order_by(AUDIT_EVENT.c.entity_id)).all()
     return {"tasks": [tuple(map(repr, r)) for r in tasks],
             "events": [tuple(map(repr, r)) for r in events],
             "accounts": [tuple(map(repr, r)) for r in accounts],
@@ -198,7 +192,7 @@ def test_too_long_text_fails_as_before_on_postgresql(pg_db: DB) -> None:
     with db.engine.connect() as conn, conn.begin():
         _base(conn)
         with pytest.raises(DataError):  # a cast to varchar(n)[] would have truncated silently
-            bulk.insert_returning(conn, T, [_task(1, period="x" * 41)],
+            bulk.insert_returning(conn, TASK, [_task(1, period="x" * 41)],
                                   ["account_id", "step", "period"], ["id"])
 
 
@@ -207,7 +201,7 @@ def test_mixed_value_types_fall_back_to_core(db: DB) -> None:
         _base(conn)
         # an int among the strings of a text column: psycopg arrays hold one type
         rows = [_task(1), _task(2, title=12345)]
-        made = bulk.insert_returning(conn, T, rows, ["account_id", "step", "period"], ["title"])
+        made = bulk.insert_returning(conn, TASK, rows, ["account_id", "step", "period"], ["title"])
         assert sorted(str(m["title"]) for m in made) == sorted([rows[0]["title"], "12345"])
 
 
@@ -216,7 +210,7 @@ def test_a_row_missing_a_column_is_refused(db: DB) -> None:
         _base(conn)
         rows = [_task(1), {k: v for k, v in _task(2).items() if k != "title"}]
         with pytest.raises((KeyError, StatementError)):
-            bulk.insert_returning(conn, T, rows, ["account_id", "step", "period"], ["id"])
+            bulk.insert_returning(conn, TASK, rows, ["account_id", "step", "period"], ["id"])
 
 
 def test_sqlite_statement_sizes_come_from_a_small_fixed_set() -> None:

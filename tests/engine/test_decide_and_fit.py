@@ -13,13 +13,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.classify import PortfolioStats, classify, portrait_fit
-from engine.lifecycle import Decision, LifecycleEngine, _Token
-from engine.metrics import Values, base_metrics
-from engine.sweep import assess, full_metrics
-from playbooks.loader import PlaybookSet, bundled_dir, load_dir
-from playbooks.metrics import METRICS, MetricType
-from playbooks.schema import Classification, Criterion, Levels
+from kamflow.engine.classify import PortfolioStats, classify, portrait_fit
+from kamflow.engine.lifecycle import Decision, LifecycleEngine, _Token
+from kamflow.engine.metrics import Values, base_metrics
+from kamflow.engine.sweep import assess, full_metrics
+from kamflow.playbooks.loader import PlaybookSet, bundled_dir, load_dir
+from kamflow.playbooks.metrics import METRICS, MetricType
+from kamflow.playbooks.schema import Classification, Criterion, Levels
 from support import account_facts as _facts
 
 BOOK: PlaybookSet = load_dir(bundled_dir())

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from engine.classify import PortfolioStats, classify, portfolio_stats
-from engine.errors import IllegalTransition
-from engine.lifecycle import LifecycleEngine
-from engine.metrics import base_metrics, windows
-from engine.sweep import assess, next_baseline
-from playbooks.loader import PlaybookSet, bundled_dir, load_dir
+from kamflow.engine.classify import PortfolioStats, classify, portfolio_stats
+from kamflow.engine.errors import IllegalTransition
+from kamflow.engine.lifecycle import LifecycleEngine
+from kamflow.engine.metrics import base_metrics, windows
+from kamflow.engine.sweep import assess, next_baseline
+from kamflow.playbooks.loader import PlaybookSet, bundled_dir, load_dir
 from support import account_facts as facts
 
 AT = datetime(2026, 6, 15)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.classify import retention_score
-from playbooks.schema import Classification, Factor, Levels
+from kamflow.engine.classify import retention_score
+from kamflow.playbooks.schema import Classification, Factor, Levels
 
 BASE = {"potential": Levels(high=2, medium=1), "contribution": Levels(high=2, medium=1)}
 values = st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False))

@@ -12,15 +12,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, insert, select, update
 
-from kamflow import audit
-from kamflow.models import Account, AuditEvent, Person, Task
+from kamflow.store import audit
+from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, PERSON, TASK
+from kamflow.tasks.audit import chain_hash
 from support import DB
-from tasks.audit import chain_hash
 
-AE = AuditEvent.__table__  # type: ignore[attr-defined]
-P = Person.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-T = Task.__table__  # type: ignore[attr-defined]
 T0 = datetime(2026, 3, 1, 8, 0)
 
 
@@ -48,7 +44,7 @@ def fill(db: DB, n: int = 10) -> list[int]:
         audit.append(conn, [ev(i) for i in range(n // 2, n)])
         audit.append(conn, [])
     with db.engine.connect() as conn:
-        return list(conn.execute(select(AE.c.id).order_by(AE.c.id)).scalars())
+        return list(conn.execute(select(AUDIT_EVENT.c.id).order_by(AUDIT_EVENT.c.id)).scalars())
 
 
 def test_appends_chain_across_transactions_and_survive_the_json_round_trip(db: DB) -> None:
@@ -57,7 +53,7 @@ def test_appends_chain_across_transactions_and_survive_the_json_round_trip(db: D
     with db.engine.connect() as conn:
         assert audit.verify_chain(conn) is None
         assert audit.check_chain(conn, chunk=3) == (10, None)  # keyset pages of 3
-        rows = conn.execute(select(AE).order_by(AE.c.id)).mappings().all()
+        rows = conn.execute(select(AUDIT_EVENT).order_by(AUDIT_EVENT.c.id)).mappings().all()
     assert rows[0]["prev_hash"] == ""
     assert all(b["prev_hash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
     assert rows[5]["before"] == {"status": "open", "due": "2026-03-06", "level": 2}
@@ -76,31 +72,35 @@ def test_an_empty_trail_is_intact(db: DB) -> None:
 
 def _edit_after(db: DB, ids: list[int]) -> tuple[int, str]:
     with db.engine.begin() as conn:
-        conn.execute(update(AE).where(AE.c.id == ids[3]).values(
+        conn.execute(update(AUDIT_EVENT).where(AUDIT_EVENT.c.id == ids[3]).values(
             after={"status": "skipped", "note": "nothing to see"}))
     return ids[3], "edited"
 
 
 def _edit_actor(db: DB, ids: list[int]) -> tuple[int, str]:
     with db.engine.begin() as conn:
-        conn.execute(update(AE).where(AE.c.id == ids[6]).values(actor="mallory@x.test"))
+        conn.execute(
+            update(AUDIT_EVENT).where(AUDIT_EVENT.c.id == ids[6]).values(actor="mallory@x.test")
+        )
     return ids[6], "edited"
 
 
 def _delete_middle(db: DB, ids: list[int]) -> tuple[int, str]:
     with db.engine.begin() as conn:
-        conn.execute(delete(AE).where(AE.c.id == ids[4]))
+        conn.execute(delete(AUDIT_EVENT).where(AUDIT_EVENT.c.id == ids[4]))
     return ids[5], f"does not match event {ids[3]}"
 
 
 def _insert_forged(db: DB, ids: list[int]) -> tuple[int, str]:
     # Well-formed: linked to a real event and hashed like the real ones, but not onto the last.
     with db.engine.begin() as conn:
-        prev = conn.execute(select(AE.c.hash).where(AE.c.id == ids[7])).scalar_one()
+        prev = conn.execute(select(AUDIT_EVENT.c.hash).where(AUDIT_EVENT.c.id == ids[7])).scalar_one()
         forged = {**ev(99, actor="mallory@x.test"), "entity": "task", "entity_id": "1003",
                   "before": None, "after": {"status": "done"}, "prev_hash": prev}
         forged["hash"] = chain_hash(prev, forged)
-        new_id = conn.execute(insert(AE).values(forged).returning(AE.c.id)).scalar_one()
+        new_id = conn.execute(
+            insert(AUDIT_EVENT).values(forged).returning(AUDIT_EVENT.c.id)
+        ).scalar_one()
     return new_id, f"does not match event {ids[-1]}"
 
 
@@ -142,7 +142,9 @@ def test_concurrent_appends_never_fork_the_chain(db: DB) -> None:
     assert errors == []
     with db.engine.connect() as conn:
         assert audit.check_chain(conn) == (400, None)
-        per_actor = dict(conn.execute(select(AE.c.actor, func.count()).group_by(AE.c.actor)).all())
+        per_actor = dict(
+            conn.execute(select(AUDIT_EVENT.c.actor, func.count()).group_by(AUDIT_EVENT.c.actor)).all()
+        )
     assert per_actor == {"ann@x.test": 200, "bob@x.test": 200}
 
 
@@ -198,10 +200,10 @@ OUTSIDE = [("ACC1", QPR, date(2026, 2, 28), "done"), ("ACC2", MTT, date(2026, 4,
 @pytest.fixture
 def planned(db: DB) -> DB:
     with db.engine.begin() as conn:
-        conn.execute(insert(P), [{"email": e, "name": e.split("@")[0].title(), "department": d,
+        conn.execute(insert(PERSON), [{"email": e, "name": e.split("@")[0].title(), "department": d,
                                   "role": "account_manager", "active": True}
                                  for e, d in PEOPLE.items()])
-        conn.execute(insert(A), [{"id": aid, "name": f"{aid} GmbH", "industry": "machinery",
+        conn.execute(insert(ACCOUNT), [{"id": aid, "name": f"{aid} GmbH", "industry": "machinery",
                                   "owner_email": "ann@x.test", "sponsor_email": None,
                                   "potential": 100_000.0, "criteria": {}, "state": state,
                                   "state_since": T0, "created_at": T0, "klass": klass,
@@ -211,7 +213,7 @@ def planned(db: DB) -> DB:
                 for acc, step, day, status, done_at, who, queue, reason in TASKS]
         rows += [(acc, step, due, status, datetime(2026, 2, 20) if status == "done" else None,
                   "ann@x.test", None, None) for acc, step, due, status in OUTSIDE]
-        conn.execute(insert(T), [_task(n, *r) for n, r in enumerate(rows)])
+        conn.execute(insert(TASK), [_task(n, *r) for n, r in enumerate(rows)])
     return db
 
 

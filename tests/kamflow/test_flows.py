@@ -24,18 +24,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine.clock import FixedClock
-from kamflow.models import Account, AuditEvent, Outbox, Task, Transition
+from kamflow.engine.clock import FixedClock
+from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, OUTBOX, TASK, TRANSITION
 from kamflow.sweep import SweepSummary, prepare, run_sweep
 from support import DB, write_portfolio
 
 pytestmark = pytest.mark.prefect
 
-A = Account.__table__  # type: ignore[attr-defined]
-T = Transition.__table__  # type: ignore[attr-defined]
-K = Task.__table__  # type: ignore[attr-defined]
-EV = AuditEvent.__table__  # type: ignore[attr-defined]
-OB = Outbox.__table__  # type: ignore[attr-defined]
 AT, LATER = "2026-06-15", "2026-07-20"
 CHUNK = 40  # 307 accounts -> 8 chunks over up to 4 shards
 
@@ -109,15 +104,47 @@ sqlite_only = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def state(db: DB) -> dict[str, list[tuple[Any, ...]]]:
     """What a sweep decides, without ids or the order rows went in."""
     with db.engine.connect() as conn:
-        moves = conn.execute(select(T.c.account_id, T.c.from_state, T.c.to_state, T.c.rule,
-                                    T.c.metrics, T.c.at, T.c.actor)).all()
-        tasks = conn.execute(select(K.c.account_id, K.c.step, K.c.period, K.c.assignee, K.c.queue,
-                                    K.c.due, K.c.status, K.c.escalation_level)).all()
-        accounts = conn.execute(select(A.c.id, A.c.state, A.c.state_since, A.c.klass,
-                                       A.c.key_account, A.c.segment, A.c.portrait_fit,
-                                       A.c.baseline_revenue)).all()
-        events = conn.execute(select(EV.c.action, func.count()).group_by(EV.c.action)).all()
-        outbox = conn.execute(select(OB.c.kind, OB.c.recipient, OB.c.channel, OB.c.status)).all()
+        moves = conn.execute(
+            select(
+                TRANSITION.c.account_id,
+                TRANSITION.c.from_state,
+                TRANSITION.c.to_state,
+                TRANSITION.c.rule,
+                TRANSITION.c.metrics,
+                TRANSITION.c.at,
+                TRANSITION.c.actor,
+            )
+        ).all()
+        tasks = conn.execute(
+            select(
+                TASK.c.account_id,
+                TASK.c.step,
+                TASK.c.period,
+                TASK.c.assignee,
+                TASK.c.queue,
+                TASK.c.due,
+                TASK.c.status,
+                TASK.c.escalation_level,
+            )
+        ).all()
+        accounts = conn.execute(
+            select(
+                ACCOUNT.c.id,
+                ACCOUNT.c.state,
+                ACCOUNT.c.state_since,
+                ACCOUNT.c.klass,
+                ACCOUNT.c.key_account,
+                ACCOUNT.c.segment,
+                ACCOUNT.c.portrait_fit,
+                ACCOUNT.c.baseline_revenue,
+            )
+        ).all()
+        events = conn.execute(
+            select(AUDIT_EVENT.c.action, func.count()).group_by(AUDIT_EVENT.c.action)
+        ).all()
+        outbox = conn.execute(
+            select(OUTBOX.c.kind, OUTBOX.c.recipient, OUTBOX.c.channel, OUTBOX.c.status)
+        ).all()
     return {
         "transitions": sorted((a, f, t, r, json.dumps(m, sort_keys=True), str(at), who)
                               for a, f, t, r, m, at, who in moves),
@@ -139,7 +166,7 @@ def embedded(db: DB, at: str, chunk: int = CHUNK) -> dict[str, Any]:
 
 
 def sharded(db: DB, at: str, shards: int = 4, chunk: int = CHUNK) -> dict[str, Any]:
-    from kamflow.flows import sweep_flow
+    from kamflow.jobs.flows import sweep_flow
 
     return without_seconds(sweep_flow(db.url, at, shards, chunk))
 
@@ -148,7 +175,7 @@ def sharded(db: DB, at: str, shards: int = 4, chunk: int = CHUNK) -> dict[str, A
 
 
 def test_chunks_go_to_shards_by_a_stable_hash_of_their_first_id() -> None:
-    from kamflow.flows import shard_of, split
+    from kamflow.jobs.flows import shard_of, split
 
     bounds = [(f"ACC-{i:06d}", f"ACC-{i + 39:06d}") for i in range(0, 400, 40)]
     groups = split(bounds, 4)
@@ -179,8 +206,8 @@ def test_preparing_again_gives_the_same_plan_and_summaries_merge_back(db: DB,
 @pytest.mark.usefixtures("prefect_api")
 def test_the_sharded_sweep_leaves_the_store_as_the_embedded_sweep_does(
         pair: tuple[DB, DB]) -> None:
-    from kamflow.facts import chunk_bounds
-    from kamflow.flows import split
+    from kamflow.jobs.flows import split
+    from kamflow.store.facts import chunk_bounds
 
     a, b = pair
     with a.engine.connect() as conn:
@@ -195,7 +222,7 @@ def test_the_sharded_sweep_leaves_the_store_as_the_embedded_sweep_does(
 @pytest.mark.usefixtures("prefect_api")
 def test_a_shard_that_fails_half_way_is_retried_to_the_same_result(
         small_pair: tuple[DB, DB], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kamflow.flows import FAULT_FILE
+    from kamflow.jobs.flows import FAULT_FILE
 
     a, b = small_pair
     fault = tmp_path / "fail-once"
@@ -230,8 +257,8 @@ def test_a_second_run_at_the_same_moment_changes_nothing(small_pair: tuple[DB, D
 def test_the_other_jobs_are_thin_flows_over_the_plain_jobs(small_pair: tuple[DB, DB],
                                                            twin: DB) -> None:
     from kamflow.clock import parse_at
-    from kamflow.flows import FLOWS
-    from kamflow.jobs import JOBS, JobUnavailable
+    from kamflow.jobs.flows import FLOWS
+    from kamflow.jobs.registry import JOBS, JobUnavailable
 
     a, b = small_pair
     for db in small_pair:
@@ -245,7 +272,7 @@ def test_the_other_jobs_are_thin_flows_over_the_plain_jobs(small_pair: tuple[DB,
         if name == "deliver":  # would send the queued mail: compare on nothing to send
             for db in small_pair:
                 with db.engine.begin() as conn:
-                    conn.execute(OB.delete())
+                    conn.execute(OUTBOX.delete())
         assert FLOWS[name](a.url, LATER) == spec.func(b.url, parse_at(LATER)), name
         assert state(a) == state(b), name
 
@@ -270,7 +297,7 @@ def test_deploy_creates_a_deployment_per_job_on_the_embedded_schedules(
     from typer.testing import CliRunner
 
     from kamflow.cli import app
-    from kamflow.flows import schedules
+    from kamflow.jobs.flows import schedules
 
     monkeypatch.setenv("KAMFLOW_SCHEDULE_ESCALATION", "30 * * * *")
     pool = "kamflow-test"
@@ -283,7 +310,7 @@ def test_deploy_creates_a_deployment_per_job_on_the_embedded_schedules(
     with get_client(sync_client=True) as client:
         for job, row in rows.items():
             d = client.read_deployment(uuid.UUID(row["id"]))
-            assert d.work_pool_name == pool and d.entrypoint == f"kamflow.flows.{job}_flow"
+            assert d.work_pool_name == pool and d.entrypoint == f"kamflow.jobs.flows.{job}_flow"
             assert [s.schedule.cron for s in d.schedules] == [row["cron"]]  # type: ignore[union-attr]
             assert d.parameters["database_url"] == ""
             assert d.global_concurrency_limit is not None  # runs of a job never overlap

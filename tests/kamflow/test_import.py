@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import Table, func, select
 
-from engine.clock import FixedClock
+from kamflow.engine.clock import FixedClock
 from kamflow.importer import ImportRejected, ImportResult, import_csv
-from kamflow.models import Account, Contact, Feedback, Person, Revenue, Transition
-from kamflow.versions import active_version
+from kamflow.store.models import Account, Contact, Feedback, Person, Revenue, Transition
+from kamflow.store.versions import active_version
 from support import DB
 
 P: Table = Person.__table__  # type: ignore[attr-defined]

@@ -14,21 +14,16 @@ import pytest
 from mailhooks import Hook, Smtp, free_port
 from sqlalchemy import func, select
 
-from engine.clock import FixedClock
-from kamflow import tasking
+from kamflow.engine.clock import FixedClock
 from kamflow.importer import import_csv
-from kamflow.models import Account, AuditEvent, Outbox, Task, Transition
+from kamflow.notifications.channels import EmailChannel, Message, WebhookChannel
 from kamflow.notify import deliver, queue_digests, queue_due_soon
+from kamflow.store import task_writes
+from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, OUTBOX, TASK, TRANSITION
+from kamflow.store.versions import active_version
 from kamflow.sweep import run_sweep
-from kamflow.versions import active_version
-from notifications.channels import EmailChannel, Message, WebhookChannel
 from support import DB, write_portfolio
 
-OB = Outbox.__table__  # type: ignore[attr-defined]
-T = Task.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-TR = Transition.__table__  # type: ignore[attr-defined]
-EV = AuditEvent.__table__  # type: ignore[attr-defined]
 AT = datetime(2026, 6, 15)
 LEADS = ("lea@x.test,Lea Lead,sales,department_lead\n"
          "fin@x.test,Fin Lead,finance,department_lead\n"
@@ -64,7 +59,9 @@ def loaded(db: DB, tmp_path: Path) -> DB:
 
 def outbox(db: DB, *where: Any) -> list[dict[str, Any]]:
     with db.engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(select(OB).where(*where).order_by(OB.c.id))]
+        return [
+            dict(r._mapping) for r in conn.execute(select(OUTBOX).where(*where).order_by(OUTBOX.c.id))
+        ]
 
 
 def count(db: DB, table: Any, *where: Any) -> int:
@@ -87,7 +84,7 @@ def expected_task_notices(db: DB) -> set[tuple[str, str]]:
     """(dedupe key, recipient) that the tasks in the store call for."""
     want = set()
     with db.engine.connect() as conn:
-        for t in conn.execute(select(T.c.id, T.c.assignee, T.c.queue, T.c.informed)):
+        for t in conn.execute(select(TASK.c.id, TASK.c.assignee, TASK.c.queue, TASK.c.informed)):
             to = [t.assignee] if t.assignee else LEAD[t.queue]
             want.update((f"task_assigned:{t.id}:{e}", e) for e in to)
             for party in t.informed.strip(",").split(","):
@@ -114,9 +111,9 @@ def test_a_sweep_writes_its_notifications_with_the_tasks_and_once(loaded: DB) ->
     # the queue task (service.lead is A, and R is a queue) goes to the queue's lead
     with loaded.engine.connect() as conn:
         version = active_version(conn)
-        keys = conn.execute(select(A.c.id).where(A.c.key_account.is_(True))).scalars().all()
-        moved = conn.execute(select(TR.c.account_id, TR.c.to_state).where(
-            TR.c.at == AT, TR.c.account_id.in_(keys))).all()
+        keys = conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.key_account.is_(True))).scalars().all()
+        moved = conn.execute(select(TRANSITION.c.account_id, TRANSITION.c.to_state).where(
+            TRANSITION.c.at == AT, TRANSITION.c.account_id.in_(keys))).all()
     assert moved, "the portfolio has key accounts that move"
     changes = {(r["dedupe_key"], r["recipient"]) for r in rows if r["kind"] == "state_changed"}
     assert changes == {(f"state_changed:{a}:{AT.isoformat()}:{who}", who)
@@ -140,10 +137,14 @@ def test_a_crash_inside_a_chunk_leaves_neither_tasks_nor_notifications(
     def boom(*_args: Any) -> None:  # runs after the tasks and notifications went in
         raise Crash
 
-    monkeypatch.setattr(tasking, "link_feedback", boom)
+    monkeypatch.setattr(task_writes, "link_feedback", boom)
     with pytest.raises(Crash):
         run_sweep(loaded.engine, FixedClock(AT))
-    assert count(loaded, T) == 0 and count(loaded, OB) == 0 and count(loaded, TR, TR.c.at == AT) == 0
+    assert (
+        count(loaded, TASK) == 0
+        and count(loaded, OUTBOX) == 0
+        and count(loaded, TRANSITION, TRANSITION.c.at == AT) == 0
+    )
 
 
 def test_a_sweep_stopped_between_chunks_leaves_no_orphan_and_the_rerun_completes(
@@ -157,7 +158,7 @@ def test_a_sweep_stopped_between_chunks_leaves_no_orphan_and_the_rerun_completes
     with pytest.raises(Crash):
         run_sweep(loaded.engine, FixedClock(AT), progress=stop, chunk=2)
     partial = outbox(loaded)
-    assert count(loaded, T) > 0 and partial
+    assert count(loaded, TASK) > 0 and partial
     got = {(r["dedupe_key"], r["recipient"]) for r in partial if r["kind"] != "state_changed"}
     assert got == expected_task_notices(loaded)  # exactly the tasks that exist, no more
     run_sweep(loaded.engine, FixedClock(AT), chunk=2)
@@ -172,10 +173,10 @@ def test_escalations_notify_each_level_once(loaded: DB) -> None:
     later = FixedClock(AT + timedelta(days=30))
     run_sweep(loaded.engine, later)
     with loaded.engine.connect() as conn:
-        events = conn.execute(select(EV.c.entity_id, EV.c.after).where(
-            EV.c.action == "escalated")).all()
+        events = conn.execute(select(AUDIT_EVENT.c.entity_id, AUDIT_EVENT.c.after).where(
+            AUDIT_EVENT.c.action == "escalated")).all()
     assert events
-    rows = outbox(loaded, OB.c.kind == "escalated")
+    rows = outbox(loaded, OUTBOX.c.kind == "escalated")
     want = {(f"escalated:{e.entity_id}:{e.after['level']}:{who}", who) for e in events
             for who in (LEAD[e.after["to"][6:]] if e.after["to"].startswith("queue:")
                         else [e.after["to"]])}
@@ -185,20 +186,22 @@ def test_escalations_notify_each_level_once(loaded: DB) -> None:
     late = rows[0]
     assert "days late" in late["subject"] and late["payload"]["reason"].startswith("due on")
     run_sweep(loaded.engine, later)
-    assert len(outbox(loaded, OB.c.kind == "escalated")) == len(rows)
+    assert len(outbox(loaded, OUTBOX.c.kind == "escalated")) == len(rows)
 
 
 def test_a_manual_move_of_a_key_account_tells_owner_and_sponsor_but_not_the_mover(
         loaded: DB) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
     with loaded.engine.connect() as conn:
-        key = conn.execute(select(A.c.id).where(A.c.key_account.is_(True),
-                                                A.c.state == "declining")).scalars().first()
+        key = conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.key_account.is_(True),
+                                                ACCOUNT.c.state == "declining")).scalars().first()
     assert key is not None
     r = loaded.cli("account", "move", key, "recovery", "--reason", "framework tender lost",
                    "--by", "sam@x.test", "--at", "2026-06-20")
     assert r.code == 0, r.stderr
-    rows = outbox(loaded, OB.c.kind == "state_changed", OB.c.dedupe_key.like(f"%{key}:2026-06-20%"))
+    rows = outbox(
+        loaded, OUTBOX.c.kind == "state_changed", OUTBOX.c.dedupe_key.like(f"%{key}:2026-06-20%")
+    )
     assert [r["recipient"] for r in rows] == ["ann@x.test"]
     assert "sam@x.test: framework tender lost" in rows[0]["body_txt"]
 
@@ -209,15 +212,15 @@ def test_queue_tasks_go_to_the_queue_lead_and_a_reassigned_task_to_its_new_assig
     r = loaded.cli("event", "NEWBIG", "quote_created", "--ref", "Q-17", "--at", "2026-06-16")
     assert r.code == 0, r.stderr
     with loaded.engine.connect() as conn:
-        check = conn.execute(select(T.c.id, T.c.queue).where(
-            T.c.step == "high_potential.quote_double_check")).one()
+        check = conn.execute(select(TASK.c.id, TASK.c.queue).where(
+            TASK.c.step == "high_potential.quote_double_check")).one()
     assert check.queue == "quotes"
-    (row,) = outbox(loaded, OB.c.dedupe_key.like(f"task_assigned:{check.id}:%"))
+    (row,) = outbox(loaded, OUTBOX.c.dedupe_key.like(f"task_assigned:{check.id}:%"))
     assert row["recipient"] == "quinn@x.test" and "quotes queue" in row["subject"]
     r = loaded.cli("task", "reassign", str(check.id), "--to", "lea@x.test", "--by", "quinn@x.test",
                    "--at", "2026-06-16T10:00")
     assert r.code == 0, r.stderr
-    assert [x["recipient"] for x in outbox(loaded, OB.c.dedupe_key.like(
+    assert [x["recipient"] for x in outbox(loaded, OUTBOX.c.dedupe_key.like(
         f"task_assigned:{check.id}:%"))] == ["quinn@x.test", "lea@x.test"]
 
 
@@ -241,7 +244,7 @@ def test_every_message_arrives_once_with_its_subject_and_recipient(
 def test_an_smtp_outage_loses_nothing_and_the_retry_sends_each_message_once(
         loaded: DB, smtp: Smtp) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
-    n = count(loaded, OB)
+    n = count(loaded, OUTBOX)
     smtp.stop()
     down = deliver(loaded.engine, FixedClock(AT), smtp.channels())
     assert (down.sent, down.retried, down.failed) == (0, n, 0)
@@ -287,7 +290,7 @@ def test_a_message_is_given_up_after_max_attempts_and_backoff_is_capped(loaded: 
 
 def test_two_deliverers_in_parallel_never_send_the_same_row(loaded: DB, smtp: Smtp) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
-    n = count(loaded, OB)
+    n = count(loaded, OUTBOX)
     start = threading.Barrier(2)
     results: list[Any] = []
     errors: list[BaseException] = []
@@ -316,13 +319,13 @@ def test_a_webhook_outage_then_each_post_arrives_once(loaded: DB) -> None:
     try:
         prefs(loaded, "ann@x.test", "--channel", "webhook", "--webhook-url", f"{hook.url}/ann")
         run_sweep(loaded.engine, FixedClock(AT))
-        mine = outbox(loaded, OB.c.channel == "webhook")
+        mine = outbox(loaded, OUTBOX.c.channel == "webhook")
         assert mine and {r["recipient"] for r in mine} == {"ann@x.test"}
         chans = {"webhook": WebhookChannel(timeout=5), "email": EmailChannel(
             "127.0.0.1", free_port(), timeout=2)}
         down = deliver(loaded.engine, FixedClock(AT), chans)
         assert down.sent == 0 and hook.calls == len(mine)
-        assert all("HTTP 503" in r["last_error"] for r in outbox(loaded, OB.c.channel == "webhook"))
+        assert all("HTTP 503" in r["last_error"] for r in outbox(loaded, OUTBOX.c.channel == "webhook"))
         hook.statuses.clear()
         hook.statuses.extend([503, 503])  # still flaky for two more posts
         deliver(loaded.engine, FixedClock(AT + timedelta(minutes=1)), chans)
@@ -331,7 +334,7 @@ def test_a_webhook_outage_then_each_post_arrives_once(loaded: DB) -> None:
         assert {b["path"] for b in hook.bodies} == {"/ann"}
         first = next(b for b in hook.bodies if b["kind"] == "task_assigned")
         assert first["text"].startswith(f"*{first['subject']}*\n") and first["why"]["rule"]
-        assert {r["status"] for r in outbox(loaded, OB.c.channel == "webhook")} == {"sent"}
+        assert {r["status"] for r in outbox(loaded, OUTBOX.c.channel == "webhook")} == {"sent"}
         calls = hook.calls
         deliver(loaded.engine, FixedClock(AT + timedelta(days=1)), chans)
         assert hook.calls == calls
@@ -345,14 +348,14 @@ def test_a_webhook_outage_then_each_post_arrives_once(loaded: DB) -> None:
 def test_a_berlin_digest_goes_out_once_per_local_day_after_its_hour(loaded: DB) -> None:
     prefs(loaded, "ann@x.test", "--timezone", "Europe/Berlin", "--digest-hour", "8")
     run_sweep(loaded.engine, FixedClock(AT))
-    ann = OB.c.dedupe_key.like("digest:ann@x.test:%")
+    ann = OUTBOX.c.dedupe_key.like("digest:ann@x.test:%")
     # 2026-06-16: CEST is UTC+2, so 08:00 in Berlin is 06:00 UTC
     for hour, minute, total in [(5, 59, 0), (6, 0, 1), (6, 15, 1), (12, 0, 1), (21, 59, 1),
                                 (22, 30, 1),  # 00:30 on the 17th in Berlin: before 08:00
                                 (30, 0, 2), (31, 0, 2)]:  # the 17th, 08:00 and 09:00 local
         queue_digests(loaded.engine, FixedClock(datetime(2026, 6, 16) + timedelta(
             hours=hour, minutes=minute)))
-        assert count(loaded, OB, ann) == total, (hour, minute)
+        assert count(loaded, OUTBOX, ann) == total, (hour, minute)
     keys = [r["dedupe_key"] for r in outbox(loaded, ann)]
     assert keys == ["digest:ann@x.test:2026-06-16", "digest:ann@x.test:2026-06-17"]
     first = outbox(loaded, ann)[0]
@@ -364,30 +367,36 @@ def test_opt_outs_are_respected_when_notifications_are_written(loaded: DB) -> No
     got = prefs(loaded, "ann@x.test", "--opt-out", "task_assigned", "--opt-out", "digest")
     assert got["opted_out"] == ["task_assigned", "digest"]
     run_sweep(loaded.engine, FixedClock(AT))
-    assert count(loaded, OB, OB.c.recipient == "ann@x.test", OB.c.kind == "task_assigned") == 0
-    assert count(loaded, OB, OB.c.recipient == "sam@x.test", OB.c.kind == "task_assigned") > 0
-    assert count(loaded, OB, OB.c.recipient == "ann@x.test", OB.c.kind == "state_changed") > 0
+    assert (
+        count(loaded, OUTBOX, OUTBOX.c.recipient == "ann@x.test", OUTBOX.c.kind == "task_assigned") == 0
+    )
+    assert (
+        count(loaded, OUTBOX, OUTBOX.c.recipient == "sam@x.test", OUTBOX.c.kind == "task_assigned") > 0
+    )
+    assert (
+        count(loaded, OUTBOX, OUTBOX.c.recipient == "ann@x.test", OUTBOX.c.kind == "state_changed") > 0
+    )
     late_june = datetime(2026, 6, 30, 12)  # sam's visits are due within the week
     queue_digests(loaded.engine, FixedClock(late_june))
-    assert count(loaded, OB, OB.c.kind == "digest", OB.c.recipient == "ann@x.test") == 0
-    assert count(loaded, OB, OB.c.kind == "digest", OB.c.recipient == "sam@x.test") == 1
+    assert count(loaded, OUTBOX, OUTBOX.c.kind == "digest", OUTBOX.c.recipient == "ann@x.test") == 0
+    assert count(loaded, OUTBOX, OUTBOX.c.kind == "digest", OUTBOX.c.recipient == "sam@x.test") == 1
     back = prefs(loaded, "ann@x.test", "--opt-in", "digest")
     assert back["opted_out"] == ["task_assigned"]
     queue_digests(loaded.engine, FixedClock(late_june + timedelta(hours=1)))
-    assert count(loaded, OB, OB.c.kind == "digest", OB.c.recipient == "ann@x.test") == 1
+    assert count(loaded, OUTBOX, OUTBOX.c.kind == "digest", OUTBOX.c.recipient == "ann@x.test") == 1
 
 
 def test_due_soon_reminders_once_per_task(loaded: DB) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
     today = AT.date()
     with loaded.engine.connect() as conn:
-        soon = conn.execute(select(T.c.id).where(
-            T.c.status == "open", T.c.due.between(today, today + timedelta(days=2)))
+        soon = conn.execute(select(TASK.c.id).where(
+            TASK.c.status == "open", TASK.c.due.between(today, today + timedelta(days=2)))
         ).scalars().all()
     assert soon
     assert queue_due_soon(loaded.engine, FixedClock(AT)) == len(soon)
     assert queue_due_soon(loaded.engine, FixedClock(AT + timedelta(hours=3))) == 0
-    keys = {r["dedupe_key"] for r in outbox(loaded, OB.c.kind == "due_soon")}
+    keys = {r["dedupe_key"] for r in outbox(loaded, OUTBOX.c.kind == "due_soon")}
     assert {k.rsplit(":", 1)[0] for k in keys} == {f"due_soon:{i}" for i in soon}
 
 
@@ -398,9 +407,9 @@ def test_the_template_folder_setting_is_used_when_writing(
     (folder / "informed.txt").write_text("FYI {{ task.title }} ({{ why.rule }})\n")
     monkeypatch.setenv("KAMFLOW_TEMPLATE_DIR", str(folder))
     run_sweep(loaded.engine, FixedClock(AT))
-    informed = outbox(loaded, OB.c.kind == "informed")
+    informed = outbox(loaded, OUTBOX.c.kind == "informed")
     assert informed and all(r["body_txt"].startswith("FYI ") for r in informed)
-    assert all(not r["body_txt"].startswith("FYI") for r in outbox(loaded, OB.c.kind != "informed"))
+    assert all(not r["body_txt"].startswith("FYI") for r in outbox(loaded, OUTBOX.c.kind != "informed"))
 
 
 # -- the command line -----------------------------------------------------------------
@@ -417,7 +426,7 @@ def test_cli_deliver_outbox_and_log_channel(loaded: DB, smtp: Smtp, tmp_path: Pa
     r = loaded.cli("notify", "outbox", "--status", "pending", "--limit", "1000", "--json")
     assert r.code == 0, r.stderr
     pending = json.loads(r.stdout)
-    assert len(pending) == count(loaded, OB)
+    assert len(pending) == count(loaded, OUTBOX)
     r = loaded.cli("notify", "deliver", "--at", "2026-06-15T00:05", "--json")
     assert r.code == 0, r.stderr
     assert json.loads(r.stdout)["sent"] == len(pending)
@@ -450,8 +459,8 @@ def test_bad_preferences_are_refused_with_the_option_named(loaded: DB) -> None:
         assert r.code == 2 and message in r.stderr and "nothing was changed" in r.stderr, args
     assert prefs(loaded, "ann@x.test") == {**before, "changed": False}
     with loaded.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(EV).where(
-            EV.c.action == "notification_prefs")).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(AUDIT_EVENT).where(
+            AUDIT_EVENT.c.action == "notification_prefs")).scalar_one() == 0
     unknown = loaded.cli("people", "prefs", "who@x.test")
     assert unknown.code == 2 and "unknown person 'who@x.test'" in unknown.stderr
     bad = loaded.cli("notify", "outbox", "--status", "lost")
@@ -460,7 +469,10 @@ def test_bad_preferences_are_refused_with_the_option_named(loaded: DB) -> None:
                "--by", "sam@x.test")
     assert (ok["timezone"], ok["digest_hour"], ok["changed"]) == ("Europe/Berlin", 7, True)
     with loaded.engine.connect() as conn:
-        (event,) = conn.execute(select(EV.c.actor, EV.c.before, EV.c.after).where(
-            EV.c.action == "notification_prefs")).all()
+        (event,) = conn.execute(
+            select(AUDIT_EVENT.c.actor, AUDIT_EVENT.c.before, AUDIT_EVENT.c.after).where(
+                AUDIT_EVENT.c.action == "notification_prefs"
+            )
+        ).all()
     assert event.actor == "sam@x.test" and event.before["timezone"] == "UTC"
     assert event.after["digest_hour"] == 7

@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from kamflow.models import AuditEvent, PlanEntry, Task
 from kamflow.plans import diff, task_fiscal_year
-from playbooks.loader import bundled_dir
+from kamflow.playbooks.loader import bundled_dir
+from kamflow.store.tables import AUDIT_EVENT, PLAN_ENTRY, TASK
 from support import DB
-
-T = Task.__table__  # type: ignore[attr-defined]
-PE = PlanEntry.__table__  # type: ignore[attr-defined]
-AE = AuditEvent.__table__  # type: ignore[attr-defined]
 
 # BIG buys 60k a month in 2025, then these in 2026; its plan targets 75k a month in the
 # first half and 85k in the second (960k).
@@ -71,8 +67,8 @@ def _portfolio(tmp_path: Path, db: DB, extra_account: str = "") -> None:
 
 def _task(db: DB, step: str, period: str) -> int:
     with db.engine.connect() as conn:
-        found = conn.execute(select(T.c.id).where(T.c.account_id == "BIG", T.c.step == step,
-                                                  T.c.period == period)).scalar()
+        found = conn.execute(select(TASK.c.id).where(TASK.c.account_id == "BIG", TASK.c.step == step,
+                                                  TASK.c.period == period)).scalar()
     assert found is not None, f"no {step} task for {period}"
     return int(found)
 
@@ -93,7 +89,7 @@ def test_a_year_of_quarterly_evaluations_records_the_attainment_at_each(
                "2026-01-04")
     assert r.code == 2 and "no plan for FY2026" in r.stderr and "plan edit BIG" in r.stderr
     with db.engine.connect() as conn:
-        assert conn.execute(select(T.c.status).where(T.c.id == draft)).scalar() == "open"
+        assert conn.execute(select(TASK.c.status).where(TASK.c.id == draft)).scalar() == "open"
 
     plan_file = tmp_path / "plan.yaml"
     plan_file.write_text(PLAN)
@@ -159,7 +155,7 @@ def test_a_year_of_quarterly_evaluations_records_the_attainment_at_each(
 
     with db.engine.connect() as conn:
         edits = conn.execute(select(func.count()).where(
-            AE.c.entity == "plan", AE.c.entity_id == "BIG/FY2026")).scalar()
+            AUDIT_EVENT.c.entity == "plan", AUDIT_EVENT.c.entity_id == "BIG/FY2026")).scalar()
     assert edits == 2
 
     # The metric the guards and reports read, as of the third evaluation.
@@ -198,7 +194,7 @@ def test_plan_errors_name_the_field_and_line_and_change_nothing(db: DB, tmp_path
     r = db.cli("plan", "show", "BIG", "--at", "2026-01-05")
     assert r.code == 2 and "has no plan for FY2026" in r.stderr
     with db.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(PE)).scalar() == 0
+        assert conn.execute(select(func.count()).select_from(PLAN_ENTRY)).scalar() == 0
 
 
 def test_the_template_is_a_valid_empty_plan_and_show_yaml_round_trips(
@@ -270,8 +266,8 @@ def test_retention_score_shows_each_factor_and_drives_a_guard(db: DB, tmp_path: 
 
 
 def test_step_conditions_only_read_the_stored_classification(tmp_path: Path) -> None:
-    from playbooks.errors import PlaybookError
-    from playbooks.loader import load_dir
+    from kamflow.playbooks.errors import PlaybookError
+    from kamflow.playbooks.loader import load_dir
 
     folder = tmp_path / "playbooks"
     folder.mkdir()
@@ -300,8 +296,8 @@ def test_plan_helpers() -> None:
 
 
 def test_two_people_saving_the_first_plan_at_once_lose_nothing(db: DB, tmp_path: Path) -> None:
-    from engine.clock import FixedClock
-    from kamflow.accounts import Refused
+    from kamflow.engine.clock import FixedClock
+    from kamflow.errors import Refused
     from kamflow.plans import save
     from support import run_at_once
 
@@ -312,7 +308,7 @@ def test_two_people_saving_the_first_plan_at_once_lose_nothing(db: DB, tmp_path:
     assert all(isinstance(e, Refused) and "just created by someone else" in str(e)
                for e in errors), errors
     with db.engine.connect() as conn:
-        edits = conn.execute(select(func.count()).where(PE.c.kind == "edit")).scalar()
+        edits = conn.execute(select(func.count()).where(PLAN_ENTRY.c.kind == "edit")).scalar()
     shown = json.loads(db.cli("plan", "show", "BIG", "--at", "2026-01-05", "--json").stdout)
     assert shown["revision"] == edits == 2 - len(errors)
 
@@ -351,8 +347,8 @@ def test_plan_list_shows_coverage_and_the_plans_asked_for_but_not_written(
 
 
 def test_fiscal_windows_and_attainment_follow_the_fiscal_start_month() -> None:
-    from engine.metrics import AccountFacts, base_metrics, windows
-    from playbooks.plan import Target, fiscal_months, monthly_targets
+    from kamflow.engine.metrics import AccountFacts, base_metrics, windows
+    from kamflow.playbooks.plan import Target, fiscal_months, monthly_targets
 
     assert windows(datetime(2026, 2, 10), 4).fy_start == date(2025, 4, 1)
     assert windows(datetime(2026, 4, 1), 4).fy_start == date(2026, 4, 1)

@@ -6,12 +6,8 @@ import json
 
 from sqlalchemy import func, select
 
-from kamflow.models import Account, Task, Transition
+from kamflow.store.tables import ACCOUNT, TASK, TRANSITION
 from support import DB
-
-T = Task.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-TR = Transition.__table__  # type: ignore[attr-defined]
 
 
 def test_a_year_of_daily_sweeps(db: DB) -> None:
@@ -21,16 +17,16 @@ def test_a_year_of_daily_sweeps(db: DB) -> None:
     totals = json.loads(r.stdout)
     assert totals["sweeps"] == 365 and totals["tasks_created"] > 0
     with db.engine.connect() as conn:
-        moved = set(conn.execute(select(TR.c.account_id).where(
-            TR.c.actor == "system")).scalars())
-        steady = dict(conn.execute(select(A.c.id, A.c.klass).where(
-            A.c.state == "loyal", A.c.klass.in_(("A", "B")))).tuples().all())
+        moved = set(conn.execute(select(TRANSITION.c.account_id).where(
+            TRANSITION.c.actor == "system")).scalars())
+        steady = dict(conn.execute(select(ACCOUNT.c.id, ACCOUNT.c.klass).where(
+            ACCOUNT.c.state == "loyal", ACCOUNT.c.klass.in_(("A", "B")))).tuples().all())
         steady = {a: k for a, k in steady.items() if a not in moved}
         assert set(steady.values()) == {"A", "B"}, "the demo should have A and B accounts " \
             "that stayed loyal all year"
         for account, klass in steady.items():
-            periods = conn.execute(select(T.c.step, T.c.period).where(
-                T.c.account_id == account)).all()
+            periods = conn.execute(select(TASK.c.step, TASK.c.period).where(
+                TASK.c.account_id == account)).all()
             reviews = sorted(p for s, p in periods if s == "loyal.quarterly_plan_review"
                              and p.startswith("FY2026"))
             plans = [p for s, p in periods if s == "loyal.annual_account_plan" and p == "FY2026"]
@@ -40,12 +36,15 @@ def test_a_year_of_daily_sweeps(db: DB) -> None:
             else:
                 assert reviews == [] and plans == [], account
         doubled = conn.execute(
-            select(T.c.account_id, T.c.step, T.c.period).where(T.c.status.in_(("open", "snoozed")))
-            .group_by(T.c.account_id, T.c.step, T.c.period).having(func.count() > 1)).all()
+            select(TASK.c.account_id, TASK.c.step, TASK.c.period)
+            .where(TASK.c.status.in_(("open", "snoozed")))
+            .group_by(TASK.c.account_id, TASK.c.step, TASK.c.period)
+            .having(func.count() > 1)
+        ).all()
         assert doubled == []
         stale = conn.execute(
-            select(func.count()).select_from(T.join(A, A.c.id == T.c.account_id))
-            .where(T.c.status.in_(("open", "snoozed")), T.c.state != A.c.state)).scalar()
+            select(func.count()).select_from(TASK.join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id))
+            .where(TASK.c.status.in_(("open", "snoozed")), TASK.c.state != ACCOUNT.c.state)).scalar()
         assert stale == 0
         assert len(moved) > 0  # the year did move accounts, and their old tasks were closed
     verify = db.cli("audit", "verify")

@@ -14,18 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from engine.clock import FixedClock
-from kamflow import portfolio, reports
-from kamflow.models import Account, Person, Revenue, Task, Transition
-from kamflow.web import auth
+from kamflow import people, portfolio, reports
+from kamflow.engine.clock import FixedClock
+from kamflow.store.tables import ACCOUNT, PERSON, REVENUE, TASK, TRANSITION
 from kamflow.web.app import create_app
 from support import DB
-
-A = Account.__table__  # type: ignore[attr-defined]
-P = Person.__table__  # type: ignore[attr-defined]
-R = Revenue.__table__  # type: ignore[attr-defined]
-T = Task.__table__  # type: ignore[attr-defined]
-TR = Transition.__table__  # type: ignore[attr-defined]
 
 AT = datetime(2026, 6, 15)  # trailing 12 months: 2025-06 to 2026-05
 T0 = datetime(2023, 1, 1)
@@ -40,7 +33,7 @@ ACCOUNTS: dict[str, tuple[str | None, str, bool, float]] = {
     "L2": ("D", "loyal", False, 25.0),
     "L3": (None, "lost", False, 9.0),
 }
-REVENUE = [
+REVENUE_ROWS = [
     ("A1", "2023-05", 10), ("A1", "2024-06", 10),
     *[("A1", f"2025-{m:02d}", 10) for m in range(6, 11)],  # 50 in the trailing 12 months
     ("A2", "2025-12", 30),
@@ -110,23 +103,23 @@ def _task(n: int, account: str, step: str, due: date, status: str, done_at: date
 @pytest.fixture
 def store(db: DB) -> DB:
     with db.engine.begin() as conn:
-        conn.execute(insert(P), [{"email": "ann@x.test", "name": "Ann", "department": "sales",
+        conn.execute(insert(PERSON), [{"email": "ann@x.test", "name": "Ann", "department": "sales",
                                   "role": "account_manager", "active": True},
                                  {"email": "mia@x.test", "name": "Mia", "department": "management",
                                   "role": "manager", "active": True}])
-        conn.execute(insert(A), [{"id": aid, "name": f"{aid} GmbH", "industry": "machinery",
+        conn.execute(insert(ACCOUNT), [{"id": aid, "name": f"{aid} GmbH", "industry": "machinery",
                                   "owner_email": "ann@x.test", "sponsor_email": None,
                                   "potential": pot, "criteria": {}, "state": state,
                                   "state_since": T0, "created_at": T0, "klass": klass,
                                   "key_account": key}
                                  for aid, (klass, state, key, pot) in ACCOUNTS.items()])
-        conn.execute(insert(R), [{"account_id": a, "month": _month(m), "amount": float(v)}
-                                 for a, m, v in REVENUE])
-        conn.execute(insert(TR), [{"account_id": a, "from_state": f, "to_state": t, "at": at,
+        conn.execute(insert(REVENUE), [{"account_id": a, "month": _month(m), "amount": float(v)}
+                                 for a, m, v in REVENUE_ROWS])
+        conn.execute(insert(TRANSITION), [{"account_id": a, "from_state": f, "to_state": t, "at": at,
                                    "rule": f"{f}_to_{t}", "metrics": m, "actor": "system",
                                    "reason": "", "playbook_version": "test"}
                                   for a, f, t, at, m in TRANSITIONS])
-        conn.execute(insert(T), [_task(n, *row) for n, row in enumerate(TASKS)])
+        conn.execute(insert(TASK), [_task(n, *row) for n, row in enumerate(TASKS)])
     return db
 
 
@@ -320,7 +313,7 @@ def test_api_answers_the_same_json(store: DB) -> None:
     clock = FixedClock(AT)
     headers = {}
     for email in ("mia@x.test", "ann@x.test"):
-        _, secret = auth.create_token(store.engine, email, "tests", clock)
+        _, secret = people.create_token(store.engine, email, "tests", clock)
         headers[email] = {"Authorization": f"Bearer {secret}"}
     with TestClient(create_app(store.url, clock)) as client:
         for name in reports.REPORTS:

@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine.clock import FixedClock
 from kamflow import sweep as sweep_module
-from kamflow.jobs import JOBS
-from kamflow.models import Account, JobRun, Task, Transition
-from kamflow.scheduler import (
+from kamflow.engine.clock import FixedClock
+from kamflow.jobs.registry import JOBS
+from kamflow.jobs.scheduler import (
     LOOKBACK,
     Schedules,
     catch_up,
@@ -30,13 +29,10 @@ from kamflow.scheduler import (
     tick,
 )
 from kamflow.settings import Settings
+from kamflow.store.tables import ACCOUNT, JOB_RUN, TASK, TRANSITION
 from kamflow.sweep import escalate, run_sweep
 from support import DB, write_portfolio
 
-A = Account.__table__  # type: ignore[attr-defined]
-T = Transition.__table__  # type: ignore[attr-defined]
-K = Task.__table__  # type: ignore[attr-defined]
-R = JobRun.__table__  # type: ignore[attr-defined]
 H6 = timedelta(hours=6)
 NOTIFY = importlib.util.find_spec("kamflow.notify") is not None
 
@@ -157,18 +153,29 @@ def ticks() -> Iterator[datetime]:
 def store(db: DB) -> dict[str, list[tuple[str, ...]]]:
     """What the jobs decided, without ids or the order rows went in."""
     with db.engine.connect() as conn:
-        moves = conn.execute(select(T.c.account_id, T.c.from_state, T.c.to_state, T.c.rule,
-                                    T.c.at, T.c.playbook_version)).all()
-        tasks = conn.execute(select(*(c for c in K.c if c.name != "id"))).all()
-        accounts = conn.execute(select(A)).all()
+        moves = conn.execute(
+            select(
+                TRANSITION.c.account_id,
+                TRANSITION.c.from_state,
+                TRANSITION.c.to_state,
+                TRANSITION.c.rule,
+                TRANSITION.c.at,
+                TRANSITION.c.playbook_version,
+            )
+        ).all()
+        tasks = conn.execute(select(*(c for c in TASK.c if c.name != "id"))).all()
+        accounts = conn.execute(select(ACCOUNT)).all()
     return {name: sorted(tuple(map(str, row)) for row in rows)
             for name, rows in (("transitions", moves), ("tasks", tasks), ("accounts", accounts))}
 
 
 def runs_of(db: DB, job: str, outcome: str) -> list[tuple[datetime, int]]:
     with db.engine.connect() as conn:
-        q = (select(R.c.scheduled_for, R.c.covers)
-             .where(R.c.job == job, R.c.outcome == outcome).order_by(R.c.scheduled_for))
+        q = (
+            select(JOB_RUN.c.scheduled_for, JOB_RUN.c.covers)
+            .where(JOB_RUN.c.job == job, JOB_RUN.c.outcome == outcome)
+            .order_by(JOB_RUN.c.scheduled_for)
+        )
         return [(at, n) for at, n in conn.execute(q).tuples()]
 
 
@@ -196,7 +203,7 @@ def test_a_month_of_ticks_with_a_stop_runs_each_moment_once(db: DB, twin: DB, ch
 
     # Nothing ran twice: one row per (job, moment), and a tick again at the end adds nothing.
     with db.engine.connect() as conn:
-        rows = conn.execute(select(R.c.job, R.c.scheduled_for)).all()
+        rows = conn.execute(select(JOB_RUN.c.job, JOB_RUN.c.scheduled_for)).all()
     assert len(rows) == len(set(rows))
     assert tick(db.engine, [*ticks()][-1], MONTH) == []  # the last tick, once more
 
@@ -239,8 +246,8 @@ def test_run_a_job_for_a_moment_once_and_see_it_in_status(db: DB, tmp_path: Path
     again = db.cli("run", "sweep", "--at", "2026-06-15T05:00")
     assert again.code == 0 and "already ran (ok); nothing was done" in again.stdout
     with db.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(T).where(
-            T.c.at == d("2026-06-15T05:00"))).scalar_one() == 6
+        assert conn.execute(select(func.count()).select_from(TRANSITION).where(
+            TRANSITION.c.at == d("2026-06-15T05:00"))).scalar_one() == 6
 
     def broken(*_: Any) -> Any:
         raise RuntimeError("the disk is full")
@@ -257,8 +264,8 @@ def test_run_a_job_for_a_moment_once_and_see_it_in_status(db: DB, tmp_path: Path
     assert jobs["escalation"]["next"] == "2026-06-16T06:00:00"  # due: within the grace
     assert status["scheduler"]["holder"] is None
     with db.engine.connect() as conn:
-        open_late = conn.execute(select(func.count()).select_from(K).where(
-            K.c.status == "open", K.c.due < date(2026, 6, 16))).scalar_one()
+        open_late = conn.execute(select(func.count()).select_from(TASK).where(
+            TASK.c.status == "open", TASK.c.due < date(2026, 6, 16))).scalar_one()
     assert status["tasks_overdue"] == open_late
     assert (status["outbox"] is None) == (not NOTIFY)
 

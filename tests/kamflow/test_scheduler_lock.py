@@ -17,12 +17,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from kamflow.jobs import JOBS
-from kamflow.lock import holder
-from kamflow.models import JobRun
+from kamflow.jobs.registry import JOBS
+from kamflow.store.lock import holder
+from kamflow.store.tables import JOB_RUN
 from support import DB
 
-R = JobRun.__table__  # type: ignore[attr-defined]
 SCRIPT = Path(sys.executable).parent / "kamflow"
 KAMFLOW = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "kamflow.cli"]
 TIMEOUT = 45.0
@@ -68,7 +67,7 @@ def holder_pid(db: DB) -> int | None:
 def runs(db: DB) -> list[tuple[str, Any, str, int]]:
     with db.engine.connect() as conn:
         return list(conn.execute(
-            select(R.c.job, R.c.scheduled_for, R.c.outcome, R.c.pid)).tuples())
+            select(JOB_RUN.c.job, JOB_RUN.c.scheduled_for, JOB_RUN.c.outcome, JOB_RUN.c.pid)).tuples())
 
 
 def test_one_scheduler_is_active_and_the_standby_takes_over_when_it_dies(db: DB,

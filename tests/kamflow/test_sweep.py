@@ -11,13 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from engine.clock import FixedClock
-from kamflow.models import Account, Transition
+from kamflow.engine.clock import FixedClock
+from kamflow.store.tables import ACCOUNT, TRANSITION
 from kamflow.sweep import run_sweep
 from support import DB, PORTFOLIO, run_at_once, write_portfolio
 
-A = Account.__table__  # type: ignore[attr-defined]
-T = Transition.__table__  # type: ignore[attr-defined]
 AT = "2026-06-15"
 
 @pytest.fixture
@@ -30,13 +28,13 @@ def loaded(db: DB, tmp_path: Path) -> DB:
 
 def states(db: DB) -> dict[str, str]:
     with db.engine.connect() as conn:
-        return dict(conn.execute(select(A.c.id, A.c.state)).tuples().all())
+        return dict(conn.execute(select(ACCOUNT.c.id, ACCOUNT.c.state)).tuples().all())
 
 
 def snapshot(db: DB) -> tuple[list[Any], list[Any]]:
     with db.engine.connect() as conn:
-        accounts = conn.execute(select(A).order_by(A.c.id)).all()
-        moves = conn.execute(select(T).order_by(T.c.id)).all()
+        accounts = conn.execute(select(ACCOUNT).order_by(ACCOUNT.c.id)).all()
+        moves = conn.execute(select(TRANSITION).order_by(TRANSITION.c.id)).all()
     return [tuple(r) for r in accounts], [tuple(r) for r in moves]
 
 
@@ -96,7 +94,9 @@ def test_two_sweeps_at_once_move_each_account_once(loaded: DB) -> None:
     clock = FixedClock(datetime(2026, 6, 15))
     assert run_at_once(lambda: run_sweep(loaded.engine, clock, chunk=2)) == []
     with loaded.engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(T).where(T.c.actor == "system")).scalar()
+        n = conn.execute(
+            select(func.count()).select_from(TRANSITION).where(TRANSITION.c.actor == "system")
+        ).scalar()
     assert n == 6
 
 
@@ -116,7 +116,9 @@ def test_a_crash_mid_sweep_is_finished_by_the_rerun(loaded: DB, db_url: str) -> 
     run_sweep(loaded.engine, clock, chunk=2)
     assert states(loaded)["COLLAPSE"] == "recovery"
     with loaded.engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(T).where(T.c.actor == "system")).scalar()
+        n = conn.execute(
+            select(func.count()).select_from(TRANSITION).where(TRANSITION.c.actor == "system")
+        ).scalar()
     assert n == 6
 
 
@@ -185,7 +187,7 @@ def test_playbook_commands(loaded: DB, tmp_path: Path) -> None:
 
 def test_editing_a_playbook_changes_the_rules(loaded: DB, tmp_path: Path) -> None:
     """Tighten the decline rule from -15% to -35%: DRIFT (-30%) now stays loyal."""
-    from playbooks.loader import bundled_dir
+    from kamflow.playbooks.loader import bundled_dir
 
     folder = tmp_path / "mine"
     folder.mkdir()
@@ -201,11 +203,11 @@ def test_editing_a_playbook_changes_the_rules(loaded: DB, tmp_path: Path) -> Non
 
 
 def test_commands_on_an_empty_database_say_to_init(tmp_path: Path) -> None:
-    from kamflow.db import dispose, engine_for
+    from kamflow.store.db import db_for, dispose
     from support import DB as Db
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
-    r = Db(url, engine_for(url)).cli("sweep")
+    r = Db(url, db_for(url)).cli("sweep")
     dispose(url)
     assert r.code == 1 and "run `kamflow init`" in r.stderr
 
@@ -215,8 +217,8 @@ def test_demo_portfolio_covers_every_class_and_state(db: DB) -> None:
     assert r.code == 0, r.stderr
     sweep_json(db, "2026-11-01")
     with db.engine.connect() as conn:
-        got_states = set(conn.execute(select(A.c.state).distinct()).scalars())
-        got_classes = set(conn.execute(select(A.c.klass).distinct()).scalars())
+        got_states = set(conn.execute(select(ACCOUNT.c.state).distinct()).scalars())
+        got_classes = set(conn.execute(select(ACCOUNT.c.klass).distinct()).scalars())
     assert got_states == {"prospect", "high_potential", "loyal", "declining", "recovery", "lost",
                           "optimization"}
     assert got_classes == {"A", "B", "C", "D"}

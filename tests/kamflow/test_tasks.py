@@ -11,14 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from engine.clock import FixedClock
-from kamflow.models import Account, AuditEvent, Feedback, Task
+from kamflow.engine.clock import FixedClock
+from kamflow.store.models import Feedback
+from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, TASK
 from kamflow.sweep import run_sweep
 from support import DB, run_at_once, write_portfolio
 
-T = Task.__table__  # type: ignore[attr-defined]
-A = Account.__table__  # type: ignore[attr-defined]
-EV = AuditEvent.__table__  # type: ignore[attr-defined]
 AT = "2026-06-15"
 
 EXPECTED = {
@@ -62,9 +60,9 @@ def tasks(db: DB, *args: str) -> list[dict[str, Any]]:
 
 
 def one(db: DB, account: str, step: str, period: str | None = None) -> dict[str, Any]:
-    q = select(T).where(T.c.account_id == account, T.c.step == step).order_by(T.c.id.desc())
+    q = select(TASK).where(TASK.c.account_id == account, TASK.c.step == step).order_by(TASK.c.id.desc())
     if period:
-        q = q.where(T.c.period == period)
+        q = q.where(TASK.c.period == period)
     with db.engine.connect() as conn:
         row = conn.execute(q).first()
     assert row is not None, (account, step)
@@ -73,7 +71,7 @@ def one(db: DB, account: str, step: str, period: str | None = None) -> dict[str,
 
 def all_tasks(db: DB) -> list[tuple[Any, ...]]:
     with db.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(select(T).order_by(T.c.id))]
+        return [tuple(r) for r in conn.execute(select(TASK).order_by(TASK.c.id))]
 
 
 def test_the_sweep_makes_each_due_step_a_routed_task_that_knows_why(swept: DB) -> None:
@@ -221,9 +219,9 @@ def test_escalation_goes_level_by_level_once_and_skips_snoozed_tasks(swept: DB) 
     sweep(swept, "2026-07-01")
     sweep(swept, "2026-07-02")
     with swept.engine.connect() as conn:
-        levels = conn.execute(select(EV.c.after).where(
-            EV.c.entity == "task", EV.c.entity_id == str(review["id"]),
-            EV.c.action == "escalated").order_by(EV.c.id)).scalars().all()
+        levels = conn.execute(select(AUDIT_EVENT.c.after).where(
+            AUDIT_EVENT.c.entity == "task", AUDIT_EVENT.c.entity_id == str(review["id"]),
+            AUDIT_EVENT.c.action == "escalated").order_by(AUDIT_EVENT.c.id)).scalars().all()
     assert [(e["level"], e["days_late"]) for e in levels] == [(1, 6), (2, 16)]
     assert levels[0]["to"] == "sam@x.test"
     assert levels[1]["to"] == "sam@x.test"  # no management lead: the first manager
@@ -251,11 +249,11 @@ def test_deactivating_a_person_hands_everything_over_in_one_go(swept: DB) -> Non
     assert r.code == 0, r.stderr
     assert tasks(swept, "--assignee", "ann@x.test", "--raci", "R") == []
     with swept.engine.connect() as conn:
-        owners = set(conn.execute(select(A.c.owner_email)).scalars())
-        moved = conn.execute(select(func.count()).select_from(EV).where(
-            EV.c.entity == "task", EV.c.action == "reassigned")).scalar()
-        open_on_inactive = conn.execute(select(func.count()).select_from(T).where(
-            T.c.status.in_(("open", "snoozed")), T.c.assignee == "ann@x.test")).scalar()
+        owners = set(conn.execute(select(ACCOUNT.c.owner_email)).scalars())
+        moved = conn.execute(select(func.count()).select_from(AUDIT_EVENT).where(
+            AUDIT_EVENT.c.entity == "task", AUDIT_EVENT.c.action == "reassigned")).scalar()
+        open_on_inactive = conn.execute(select(func.count()).select_from(TASK).where(
+            TASK.c.status.in_(("open", "snoozed")), TASK.c.assignee == "ann@x.test")).scalar()
     assert owners == {"lea@x.test"} and open_on_inactive == 0 and moved
     again = swept.cli("people", "deactivate", "ann@x.test", "--to", "lea@x.test")
     assert again.code == 2 and "already deactivated" in again.stderr
@@ -291,7 +289,7 @@ def test_feedback_is_linked_to_the_request_it_answers(swept: DB, tmp_path: Path)
 
 def test_a_new_playbook_version_cancels_open_tasks_of_a_dropped_step(swept: DB,
                                                                      tmp_path: Path) -> None:
-    from playbooks.loader import bundled_dir
+    from kamflow.playbooks.loader import bundled_dir
 
     folder = tmp_path / "v2"
     folder.mkdir()
@@ -316,9 +314,9 @@ def test_two_sweeps_at_once_create_each_task_once(db: DB, tmp_path: Path) -> Non
     clock = FixedClock(datetime(2026, 6, 15))
     assert run_at_once(lambda: run_sweep(db.engine, clock, chunk=3)) == []
     with db.engine.connect() as conn:
-        n = conn.execute(select(func.count()).select_from(T)).scalar()
-        created = conn.execute(select(func.count()).select_from(EV).where(
-            EV.c.entity == "task", EV.c.action == "created")).scalar()
+        n = conn.execute(select(func.count()).select_from(TASK)).scalar()
+        created = conn.execute(select(func.count()).select_from(AUDIT_EVENT).where(
+            AUDIT_EVENT.c.entity == "task", AUDIT_EVENT.c.action == "created")).scalar()
     assert n == created == len(EXPECTED)
     assert db.cli("audit", "verify").code == 0
 
@@ -330,8 +328,10 @@ def test_audit_chain_covers_task_work_and_detects_tampering(swept: DB) -> None:
     ok = swept.cli("audit", "verify")
     assert ok.code == 0, ok.stderr
     with swept.engine.begin() as conn:
-        target = conn.execute(select(EV.c.id).where(EV.c.action == "skipped")).scalar()
-        conn.execute(update(EV).where(EV.c.id == target).values(actor="someone-else"))
+        target = conn.execute(
+            select(AUDIT_EVENT.c.id).where(AUDIT_EVENT.c.action == "skipped")
+        ).scalar()
+        conn.execute(update(AUDIT_EVENT).where(AUDIT_EVENT.c.id == target).values(actor="someone-else"))
     bad = swept.cli("audit", "verify")
     assert bad.code == 1 and f"event {target}" in bad.stdout + bad.stderr
 
@@ -353,7 +353,12 @@ def test_imported_contacts_complete_open_checks_and_account_changes_are_audited(
                         "NEWBIG,Newbig GmbH,machinery,ann@x.test,sam@x.test,2500000\n")
     assert swept.cli("import", "accounts", str(accounts), "--at", "2026-07-16").code == 0
     with swept.engine.connect() as conn:
-        change = conn.execute(select(EV.c.before, EV.c.after).where(
-            EV.c.entity == "account", EV.c.entity_id == "NEWBIG", EV.c.action == "updated")).one()
+        change = conn.execute(
+            select(AUDIT_EVENT.c.before, AUDIT_EVENT.c.after).where(
+                AUDIT_EVENT.c.entity == "account",
+                AUDIT_EVENT.c.entity_id == "NEWBIG",
+                AUDIT_EVENT.c.action == "updated",
+            )
+        ).one()
     assert change.before == {"potential": 1_500_000} and change.after == {"potential": 2_500_000}
     assert swept.cli("audit", "verify").code == 0

@@ -13,7 +13,7 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from mailhooks import Hook, Smtp, free_port
 
-from notifications.channels import (
+from kamflow.notifications.channels import (
     EmailChannel,
     LogChannel,
     Message,

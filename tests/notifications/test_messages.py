@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, datetime
 
-from notifications import messages
-from notifications.messages import StateChange, TaskInfo
+from kamflow.notifications import messages
+from kamflow.notifications.messages import StateChange, TaskInfo
 
 PEOPLE = {"ann@x.test": (True, "sales"), "lea@x.test": (True, "sales"),
           "old@x.test": (False, "sales"), "sam@x.test": (True, "management"),

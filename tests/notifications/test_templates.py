@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from notifications import messages
-from notifications.messages import KINDS, Draft, StateChange, TaskInfo
-from notifications.render import BUNDLED, Renderer, TemplateError, bundled_names
+from kamflow.notifications import messages
+from kamflow.notifications.messages import KINDS, Draft, StateChange, TaskInfo
+from kamflow.notifications.render import BUNDLED, Renderer, TemplateError, bundled_names
 
 TASK = TaskInfo(
     id=41, account_id="ACC-000004", account_name="Müller & Söhne <GmbH>",

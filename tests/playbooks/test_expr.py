@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbooks.expr import Condition, Expr, ExpressionError, evaluate, metric_names, parse
-from playbooks.metrics import METRICS, MetricSpec, MetricType
+from kamflow.playbooks.expr import Condition, Expr, ExpressionError, evaluate, metric_names, parse
+from kamflow.playbooks.metrics import METRICS, MetricSpec, MetricType
 
 DECLINING = "revenue_trend <= -15% or days_since_contact > 120 or feedback_score <= 6"
 STABILISED = "not (feedback_score <= 6) and days_since_contact <= 60"

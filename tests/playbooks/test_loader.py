@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from playbooks.errors import PlaybookError
-from playbooks.loader import bundled_dir, load_dir, load_sources, read_dir
+from kamflow.playbooks.errors import PlaybookError
+from kamflow.playbooks.loader import bundled_dir, load_dir, load_sources, read_dir
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playbooks.loader import bundled_dir, load_dir
-from playbooks.schema import (
+from kamflow.playbooks.loader import bundled_dir, load_dir
+from kamflow.playbooks.schema import (
     Cadence,
     Every,
     Monthly,
@@ -20,7 +20,7 @@ from playbooks.schema import (
     Quarterly,
     Yearly,
 )
-from tasks.cadence import Occurrence, StepContext, fiscal_period, occurrences
+from kamflow.tasks.cadence import Occurrence, StepContext, fiscal_period, occurrences
 
 D = date
 ENTRY: Every = Every(kind="every", days=180, counted_from="entry")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.clock import FixedClock
-from kamflow.web import auth, security
+from kamflow import people, security
+from kamflow.engine.clock import FixedClock
 from kamflow.web.app import create_app
 from support import DB
 from websupport import NOW, PEOPLE, World, build
@@ -32,7 +32,7 @@ def world(db: DB, tmp_path: Path) -> Iterator[World]:
     app = create_app(db.url, clock)
     w = World(db, app, TestClient(app))
     for email in PEOPLE:
-        w.token_ids[email], w.tokens[email] = auth.create_token(db.engine, email, "tests", clock)
+        w.token_ids[email], w.tokens[email] = people.create_token(db.engine, email, "tests", clock)
     yield w
     w.client.close()
 

@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from kamflow.models import Contact, Person
+from kamflow.store.tables import CONTACT, PERSON
 from websupport import World
 
-C = Contact.__table__  # type: ignore[attr-defined]
-P = Person.__table__  # type: ignore[attr-defined]
 ANN, ADA = "ann@x.test", "ada@x.test"
 
 
@@ -95,8 +93,8 @@ def test_contacts_and_events(world: World) -> None:
     assert r.json() == {"account_id": "STEADY", "channel": "visit", "date": "2026-06-10",
                         "checks_completed": 0}
     with world.db.engine.connect() as conn:
-        row = conn.execute(select(C.c.person_email, C.c.note).where(
-            C.c.account_id == "STEADY", C.c.date == date(2026, 6, 10))).one()
+        row = conn.execute(select(CONTACT.c.person_email, CONTACT.c.note).where(
+            CONTACT.c.account_id == "STEADY", CONTACT.c.date == date(2026, 6, 10))).one()
     assert tuple(row) == (ANN, "plant tour")
     assert "is not one of" in error(call(world, "POST", "/api/accounts/STEADY/contacts", ANN,
                                          json={"channel": "pigeon"}), 409, "channel")
@@ -301,7 +299,10 @@ def test_people(world: World) -> None:
     assert r.json() == {"email": "bob@x.test", "accounts": 1, "sponsored": 0, "tasks": 1,
                         "accountable": 0}
     with world.db.engine.connect() as conn:
-        assert conn.execute(select(P.c.active).where(P.c.email == "bob@x.test")).scalar() is False
+        assert (
+            conn.execute(select(PERSON.c.active).where(PERSON.c.email == "bob@x.test")).scalar()
+            is False
+        )
     assert "already deactivated" in error(
         call(world, "POST", "/api/people/bob@x.test/deactivate", json={"to": ANN}), 409)
     assert "exactly one of" in error(

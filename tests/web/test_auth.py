@@ -12,15 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from kamflow import people
 from kamflow.cli import app as cli
-from kamflow.models import ApiToken, AuditEvent
-from kamflow.web import auth
+from kamflow.store.tables import API_TOKEN, AUDIT_EVENT
 from kamflow.web.app import create_app
 from websupport import NOW, World
 
 PASSWORD = "correct horse battery"
-TOK = ApiToken.__table__  # type: ignore[attr-defined]
-AE = AuditEvent.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -40,7 +38,7 @@ def clock() -> Clock:
 def web(world: World, clock: Clock) -> TestClient:
     """A client of an app whose clock the test moves; ann and ada have a password."""
     for email in ("ann@x.test", "ada@x.test"):
-        auth.set_password(world.db.engine, email, PASSWORD, clock)
+        people.set_password(world.db.engine, email, PASSWORD, clock)
     return TestClient(create_app(world.db.url, clock))
 
 
@@ -69,7 +67,7 @@ def test_login_sets_a_signed_http_only_session_and_a_readable_csrf_cookie(web: T
 
 def test_cookies_are_secure_when_configured(world: World, clock: Clock,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    auth.set_password(world.db.engine, "ann@x.test", PASSWORD, clock)
+    people.set_password(world.db.engine, "ann@x.test", PASSWORD, clock)
     monkeypatch.setenv("KAMFLOW_COOKIE_SECURE", "true")
     client = TestClient(create_app(world.db.url, clock), base_url="https://testserver")
     r = client.post("/api/login", json={"email": "ann@x.test", "password": PASSWORD})
@@ -147,7 +145,7 @@ def test_a_session_ends_after_its_hours_with_a_new_password_or_a_forged_cookie(
     clock.at += timedelta(minutes=2)
     assert web.get("/api/me").status_code == 401
     login(web)
-    auth.set_password(world.db.engine, "ann@x.test", "another long password", clock)
+    people.set_password(world.db.engine, "ann@x.test", "another long password", clock)
     assert web.get("/api/me").status_code == 401
     login(web, password="another long password")
     body, _, mac = web.cookies["kamflow_session"].partition(".")
@@ -166,7 +164,9 @@ def test_tokens_are_shown_once_kept_hashed_and_401_once_revoked(world: World) ->
     secret = made["token"]
     assert secret.startswith("kft_") and made["email"] == "ann@x.test"
     with world.db.engine.connect() as conn:
-        stored = conn.execute(select(TOK.c.token_hash).where(TOK.c.id == made["id"])).scalar()
+        stored = conn.execute(
+            select(API_TOKEN.c.token_hash).where(API_TOKEN.c.id == made["id"])
+        ).scalar()
     assert stored == hashlib.sha256(secret.encode()).hexdigest()
     bearer = {"Authorization": f"Bearer {secret}"}
     assert c.get("/api/me", headers=bearer).json()["via"] == "token"
@@ -208,7 +208,7 @@ def test_changing_your_own_password(web: TestClient) -> None:
 
 
 def test_demo_passwords_one_person_of_each_role(world: World, web: TestClient) -> None:
-    logins = auth.set_demo_passwords(world.db.engine)
+    logins = people.set_demo_passwords(world.db.engine)
     assert logins == [("ann@x.test", "account_manager", "kamflow-demo"),
                       ("lea@x.test", "department_lead", "kamflow-demo"),
                       ("mia@x.test", "manager", "kamflow-demo"),
@@ -255,6 +255,9 @@ def test_cli_sets_passwords_and_makes_and_revokes_tokens(world: World, web: Test
     code, out, err = cli_run(world, "token", "create", "bob@x.test", "--name", "plain")
     assert code == 0 and out.strip().splitlines()[-1].startswith("kft_")
     with world.db.engine.connect() as conn:
-        actions = conn.execute(select(AE.c.entity, AE.c.action).where(AE.c.actor == "operator")
-                               .order_by(AE.c.id)).all()
+        actions = conn.execute(
+            select(AUDIT_EVENT.c.entity, AUDIT_EVENT.c.action)
+            .where(AUDIT_EVENT.c.actor == "operator")
+            .order_by(AUDIT_EVENT.c.id)
+        ).all()
     assert ("person", "password_set") in actions and ("token", "revoked") in actions

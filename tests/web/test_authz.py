@@ -1,6 +1,6 @@
 """THE AUTHORIZATION MATRIX: every role x every endpoint x own / other's object.
 
-Expected answers follow kamflow.web.policy: 404 for what the caller may not see, 403 for
+Expected answers follow kamflow.access: 404 for what the caller may not see, 403 for
 what they see but may not do; "in" / "out" for whether a listing shows the object.
 Every case runs on the same store; a case that changed it is undone before the next, and
 a refused case must have changed nothing.

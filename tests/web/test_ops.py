@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from engine.clock import FixedClock
-from kamflow.db import dispose, engine_for
+from kamflow.engine.clock import FixedClock
+from kamflow.store.db import db_for, dispose
+from kamflow.store.health import metrics as collect
 from kamflow.web.app import create_app
-from kamflow.web.ops import RequestCounter, collect
 from websupport import NOW, World
 
 
@@ -68,14 +68,14 @@ def test_metrics_need_a_manager_unless_public(world: World,
 
 
 def test_metrics_count_job_runs_and_the_outbox_and_skip_missing_tables(world: World) -> None:
-    engine = engine_for(world.db.url)
+    engine = db_for(world.db.url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO job_run (job, scheduled_for, \"trigger\", outcome, covers, "
                           "finished_at, host) VALUES ('sweep', '2026-06-15 05:00:00', "
                           "'schedule', 'ok', 1, '2026-06-15 05:00:07', 'h'), ('sweep', "
                           "'2026-06-14 05:00:00', 'schedule', 'error', 1, NULL, 'h')"))
     with engine.connect() as conn:
-        body = collect(conn, NOW.date(), RequestCounter())
+        body = collect(conn, NOW.date(), {})
     assert sample(body, 'kamflow_job_runs_total{job="sweep",outcome="ok"}') == 1
     assert sample(body, 'kamflow_job_runs_total{job="sweep",outcome="error"}') == 1
     assert sample(body, 'kamflow_job_last_success_timestamp_seconds{job="sweep"}') == \
@@ -85,6 +85,6 @@ def test_metrics_count_job_runs_and_the_outbox_and_skip_missing_tables(world: Wo
         conn.execute(text("DROP TABLE job_run"))
         conn.execute(text("DROP TABLE outbox"))
     with engine.connect() as conn:
-        body = collect(conn, NOW.date(), RequestCounter())
+        body = collect(conn, NOW.date(), {})
     assert "kamflow_job_runs_total" not in body and "kamflow_outbox" not in body
     assert "kamflow_tasks" in body

@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from kamflow.web import auth
+from kamflow import people
 from websupport import World
 
 PASSWORD = "page-tests-pw"
@@ -34,7 +34,7 @@ def token_in(text: str) -> str:
 
 def logged_in(world: World, email: str) -> tuple[TestClient, str]:
     """A client with a session made through the login form, and its CSRF token."""
-    auth.set_password(world.db.engine, email, PASSWORD, world.app.state.kamflow.clock)
+    people.set_password(world.db.engine, email, PASSWORD, world.app.state.kamflow.clock)
     client = TestClient(world.app)
     form = client.get("/login")
     r = client.post("/login", data={"email": email, "password": PASSWORD,
@@ -69,7 +69,7 @@ def test_anonymous_visitors_are_sent_to_the_login_form(world: World) -> None:
 
 
 def test_the_login_form_checks_its_token_the_password_and_the_rate_limit(world: World) -> None:
-    auth.set_password(world.db.engine, AM, PASSWORD, world.app.state.kamflow.clock)
+    people.set_password(world.db.engine, AM, PASSWORD, world.app.state.kamflow.clock)
     client = TestClient(world.app)
     form = client.get("/login?next=/board")
     assert form.status_code == 200 and 'name="next" value="/board"' in form.text
@@ -92,7 +92,7 @@ def test_the_login_form_checks_its_token_the_password_and_the_rate_limit(world: 
 
 def test_log_in_goes_to_the_page_asked_for_but_never_off_site_and_log_out_ends_it(
         world: World) -> None:
-    auth.set_password(world.db.engine, LEAD, PASSWORD, world.app.state.kamflow.clock)
+    people.set_password(world.db.engine, LEAD, PASSWORD, world.app.state.kamflow.clock)
     for asked, lands in (("//evil.example/x", "/"), ("https://evil.example", "/"),
                          ("/board?department=sales", "/board?department=sales")):
         client = TestClient(world.app)

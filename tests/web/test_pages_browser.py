@@ -28,11 +28,11 @@ import pytest
 import uvicorn
 from sqlalchemy import select
 
-from engine.clock import FixedClock
-from kamflow.db import dispose, engine_for, migrate
-from kamflow.models import Task
-from kamflow.versions import activate
-from kamflow.web import auth, security
+from kamflow import people, security
+from kamflow.engine.clock import FixedClock
+from kamflow.store.db import db_for, dispose, migrate
+from kamflow.store.tables import TASK
+from kamflow.store.versions import activate
 from kamflow.web.app import create_app
 from support import DB
 from websupport import NOW, build
@@ -52,7 +52,6 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "browser-test-pw"
-T = Task.__table__  # type: ignore[attr-defined]
 AM, LEAD, MANAGER = "ann@x.test", "lea@x.test", "mia@x.test"
 
 
@@ -82,12 +81,12 @@ class Live:
 
     def task(self, account: str, step: str) -> int:
         with self.db.engine.connect() as conn:
-            return int(conn.execute(select(T.c.id).where(T.c.account_id == account,
-                                                         T.c.step == step)).scalar_one())
+            return int(conn.execute(select(TASK.c.id).where(TASK.c.account_id == account,
+                                                         TASK.c.step == step)).scalar_one())
 
     def row(self, task_id: int) -> Any:
         with self.db.engine.connect() as conn:
-            return conn.execute(select(T).where(T.c.id == task_id)).one()
+            return conn.execute(select(TASK).where(TASK.c.id == task_id)).one()
 
 
 def _free_port() -> int:
@@ -100,7 +99,7 @@ def _free_port() -> int:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("browser")
     url = f"sqlite:///{folder / 'kamflow.db'}"
-    engine = engine_for(url)
+    engine = db_for(url)
     migrate(engine)
     with engine.begin() as conn:
         activate(conn, None, datetime(2026, 1, 1))
@@ -110,7 +109,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     before = security.cost()
     security.set_cost(1, 64, 1)
     for email in (AM, LEAD, MANAGER):
-        auth.set_password(engine, email, PASSWORD, clock)
+        people.set_password(engine, email, PASSWORD, clock)
     app = create_app(url, clock)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",

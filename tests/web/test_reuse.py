@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.testclient import TestClient
 
-from kamflow.web import auth
-from kamflow.web.auth import Principal
+from kamflow import people
+from kamflow.people import Principal
 from kamflow.web.deps import (
     User,
     context,
@@ -35,7 +35,7 @@ def hello(user: Annotated[Principal | None, Depends(optional_user)]) -> str:
 def login_form(request: Request, email: Annotated[str, Form()],
                password: Annotated[str, Form()]) -> RedirectResponse:
     ctx = context(request)
-    user = auth.login(ctx.engine, email, password, "127.0.0.1", ctx.clock)
+    user = people.login(ctx.db, email, password, "127.0.0.1", ctx.clock)
     response = RedirectResponse("/reuse/hello", status_code=303)
     start_session(response, ctx, user)
     return response
@@ -52,7 +52,7 @@ def board() -> str:
 
 
 def test_a_pages_router_reuses_the_app_factory_login_and_csrf(world: World) -> None:
-    auth.set_password(world.db.engine, "ann@x.test", "ann's password", world.app.state.kamflow
+    people.set_password(world.db.engine, "ann@x.test", "ann's password", world.app.state.kamflow
                       .clock)
     world.app.include_router(pages)
     client = TestClient(world.app)

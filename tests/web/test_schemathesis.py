@@ -27,11 +27,10 @@ from schemathesis.checks import (
 )
 from sqlalchemy import update
 
-from kamflow.models import ApiToken
+from kamflow.store.tables import API_TOKEN
 from websupport import World
 
 EXAMPLES = int(os.environ.get("KAMFLOW_FUZZ_EXAMPLES", "12"))
-TOK = ApiToken.__table__  # type: ignore[attr-defined]
 # The admin's token gets an id no generated DELETE /api/tokens/{id} is likely to hit.
 ADMIN_TOKEN_ID = 1_234_567_891
 CHECKS: list[Any] = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -53,7 +52,7 @@ def fuzz(strategy: Any, checks: list[Any], headers: dict[str, str], seen: Counte
 
 def test_no_input_makes_a_server_error_and_every_answer_fits_the_document(world: World) -> None:
     with world.db.engine.begin() as conn:
-        conn.execute(update(TOK).where(TOK.c.id == world.token_ids["ada@x.test"])
+        conn.execute(update(API_TOKEN).where(API_TOKEN.c.id == world.token_ids["ada@x.test"])
                      .values(id=ADMIN_TOKEN_ID))
     headers = world.as_("ada@x.test")
     ids = {"account_id": "DRIFT", "task_id": world.task("DRIFT", "declining.recovery_plan"),

@@ -22,12 +22,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, inspect, select, update
 from sqlmodel import SQLModel
 
-from kamflow.models import Task
+from kamflow.store.tables import TASK
 from support import DB, write_portfolio
 
 AT = "2026-06-15"
 NOW = datetime(2026, 6, 15, 9, 0)
-T = Task.__table__  # type: ignore[attr-defined]
 PEOPLE = {
     "ann@x.test": ("Ann Am", "sales", "account_manager"),
     "bob@x.test": ("Bob Am", "sales", "account_manager"),
@@ -53,12 +52,12 @@ class World:
 
     def task(self, account: str, step: str) -> int:
         with self.db.engine.connect() as conn:
-            return int(conn.execute(select(T.c.id).where(T.c.account_id == account,
-                                                         T.c.step == step)).scalar_one())
+            return int(conn.execute(select(TASK.c.id).where(TASK.c.account_id == account,
+                                                         TASK.c.step == step)).scalar_one())
 
     def row(self, task_id: int) -> dict[str, Any]:
         with self.db.engine.connect() as conn:
-            return dict(conn.execute(select(T).where(T.c.id == task_id)).one()._mapping)
+            return dict(conn.execute(select(TASK).where(TASK.c.id == task_id)).one()._mapping)
 
 
 def build(db: DB, folder: Path) -> None:
@@ -79,8 +78,8 @@ def build(db: DB, folder: Path) -> None:
     assert r.code == 0, r.stderr
     assert json.loads(r.stdout)["tasks_created"] > 10
     with db.engine.begin() as conn:
-        conn.execute(update(T).where(T.c.account_id == "STEADY",
-                                     T.c.step == "loyal.new_solutions")
+        conn.execute(update(TASK).where(TASK.c.account_id == "STEADY",
+                                     TASK.c.step == "loyal.new_solutions")
                      .values(assignee=None, queue="marketing"))
 
 

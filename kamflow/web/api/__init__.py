@@ -1,4 +1,4 @@
-"""The REST API under /api: one router per resource, each route checking kamflow.web.policy."""
+"""The REST API under /api: one router per resource, each route checking kamflow.access."""
 
 from __future__ import annotations
 

@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from kamflow import accounts, taskops
-from kamflow.web import policy
+from kamflow import access, accounts, queue
 from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
 from kamflow.web.schemas import (
     AccountDetail,
@@ -36,16 +35,16 @@ def list_accounts(
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> list[dict[str, object]]:
     """Accounts the caller may see, with class and state as of the last sweep."""
-    with ctx.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         return accounts.list_accounts(conn, klass, state, owner, key,
-                                      scope=policy.account_scope(user), limit=limit)
+                                      scope=access.account_scope(user), limit=limit)
 
 
 @router.get("/{account_id}", response_model=AccountDetail)
 def show_account(ctx: Ctx, user: User, account_id: AccountId, clock: Moment) -> dict[str, object]:
     """Metrics, class, state and every transition with the rule and values that fired it."""
-    with ctx.engine.connect() as conn:
-        policy.visible_account(conn, user, account_id)
+    with ctx.db.connect() as conn:
+        access.visible_account(conn, user, account_id)
         return accounts.show(conn, account_id, clock.now())
 
 
@@ -53,9 +52,9 @@ def show_account(ctx: Ctx, user: User, account_id: AccountId, clock: Moment) -> 
 def move_account(ctx: Ctx, user: User, account_id: AccountId, body: MoveIn,
                  clock: ActingMoment) -> dict[str, object]:
     """Move the account along a transition the lifecycle declares, with a reason."""
-    with ctx.engine.connect() as conn:
-        policy.may_move_account(user, policy.visible_account(conn, user, account_id))
-    moved = accounts.move(ctx.engine, account_id, body.state, body.reason, user.email, clock)
+    with ctx.db.connect() as conn:
+        access.may_move_account(user, access.visible_account(conn, user, account_id))
+    moved = accounts.move(ctx.db, account_id, body.state, body.reason, user.email, clock)
     return {"account_id": moved.account_id, "from": moved.source, "to": moved.dest,
             "rule": moved.rule, "at": moved.at}
 
@@ -64,9 +63,9 @@ def move_account(ctx: Ctx, user: User, account_id: AccountId, body: MoveIn,
 def log_contact(ctx: Ctx, user: User, account_id: AccountId, body: ContactIn,
                 clock: ActingMoment) -> dict[str, object]:
     """Log the caller's contact with the account; it completes an open contact check."""
-    with ctx.engine.connect() as conn:
-        policy.may_log_contact(user, policy.visible_account(conn, user, account_id))
-    counts = taskops.log_contact(ctx.engine, account_id, body.channel, user.email, body.note,
+    with ctx.db.connect() as conn:
+        access.may_log_contact(user, access.visible_account(conn, user, account_id))
+    counts = queue.log_contact(ctx.db, account_id, body.channel, user.email, body.note,
                                  body.date, clock)
     return {"account_id": account_id, "channel": body.channel,
             "date": body.date or clock.now().date(), "checks_completed": counts.checks_completed}
@@ -76,8 +75,8 @@ def log_contact(ctx: Ctx, user: User, account_id: AccountId, body: ContactIn,
 def post_event(ctx: Ctx, user: User, account_id: AccountId, body: EventIn,
                clock: ActingMoment) -> dict[str, object]:
     """Report an event (quote_created, order_placed, ...); the steps it triggers become tasks."""
-    with ctx.engine.connect() as conn:
-        policy.may_post_event(user, policy.visible_account(conn, user, account_id))
-    counts = taskops.post_event(ctx.engine, account_id, body.event, body.ref, user.email, clock)
+    with ctx.db.connect() as conn:
+        access.may_post_event(user, access.visible_account(conn, user, account_id))
+    counts = queue.post_event(ctx.db, account_id, body.event, body.ref, user.email, clock)
     return {"account_id": account_id, "event": body.event, "ref": body.ref,
             "tasks_created": counts.created}

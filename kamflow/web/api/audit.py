@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from kamflow import audit
-from kamflow.web import policy
+from kamflow import access
+from kamflow import adherence as audit
 from kamflow.web.deps import Moment, User, WebContext, context
 from kamflow.web.errors import ApiError
 from kamflow.web.schemas import AdherenceOut, AuditEventOut, Clean, Day, VerifyOut
@@ -20,7 +20,7 @@ assert set(By.__args__) == set(audit.BY)  # type: ignore[attr-defined]
 
 
 def auditor(user: User) -> User:
-    policy.may_audit(user)
+    access.may_audit(user)
     return user
 
 
@@ -39,8 +39,7 @@ def adherence(
     if start > end:
         raise ApiError(422, f"to: {end.isoformat()} is before from {start.isoformat()}", "to")
     as_of: date = clock.now().date()
-    with ctx.engine.connect() as conn:
-        rows = audit.adherence(conn, start, end, by, as_of)
+    rows = audit.report(ctx.db, start, end, by, as_of)
     return {"from": start, "to": end, "as_of": as_of, "by": by, "rows": rows}
 
 
@@ -53,14 +52,12 @@ def events(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
 ) -> list[dict[str, Any]]:
     """The most recent audit events, newest first."""
-    with ctx.engine.connect() as conn:
-        return audit.events(conn, entity, entity_id, limit)
+    return audit.events(ctx.db, entity, entity_id, limit)
 
 
 @router.get("/verify", response_model=VerifyOut)
 def verify(ctx: Ctx, user: Auditor) -> dict[str, Any]:
     """Recompute the hash chain; `broken_at` names the first event that does not fit."""
-    with ctx.engine.connect() as conn:
-        n, found = audit.check_chain(conn)
+    n, found = audit.verify(ctx.db)
     return {"intact": found is None, "events": n, "broken_at": found.id if found else None,
             "reason": found.reason if found else None}

@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 
-from kamflow import taskops
-from kamflow.accounts import NotFound, Refused
-from kamflow.web import auth, policy
+from kamflow import access, people, queue
+from kamflow.errors import NotFound, Refused
 from kamflow.web.deps import ActingMoment, User, WebContext, context
 from kamflow.web.schemas import (
     DeactivatedOut,
@@ -25,7 +24,7 @@ PersonEmail = Annotated[Email, Path(max_length=254)]
 
 
 def admin(user: User) -> User:
-    policy.may_manage_people(user)
+    access.may_manage_people(user)
     return user
 
 
@@ -33,8 +32,8 @@ Admin = Annotated[User, Depends(admin)]
 
 
 def _one(ctx: WebContext, email: str) -> dict[str, Any]:
-    with ctx.engine.connect() as conn:
-        found = [p for p in auth.list_people(conn) if p["email"] == email]
+    with ctx.db.connect() as conn:
+        found = [p for p in people.list_people(conn) if p["email"] == email]
     if not found:
         raise NotFound(f"unknown person '{email}'")
     return found[0]
@@ -42,14 +41,14 @@ def _one(ctx: WebContext, email: str) -> dict[str, Any]:
 
 @router.get("", response_model=list[PersonOut])
 def list_people(ctx: Ctx, user: Admin) -> list[dict[str, Any]]:
-    with ctx.engine.connect() as conn:
-        return auth.list_people(conn)
+    with ctx.db.connect() as conn:
+        return people.list_people(conn)
 
 
 @router.post("", response_model=PersonOut, status_code=201)
 def create_person(ctx: Ctx, user: Admin, body: PersonIn, clock: ActingMoment) -> dict[str, Any]:
     """A new person, with a password to log in with (or none)."""
-    auth.create_person(ctx.engine, body.email, body.name, body.department, body.role,
+    people.create_person(ctx.db, body.email, body.name, body.department, body.role,
                        body.password, clock, user.email)
     return _one(ctx, body.email)
 
@@ -60,7 +59,7 @@ def deactivate(ctx: Ctx, user: Admin, email: PersonEmail, body: DeactivateIn,
     """Hand the person's accounts and open tasks over, in one transaction; then deactivate."""
     if email == user.email:
         raise Refused("you cannot deactivate yourself")
-    n = taskops.deactivate(ctx.engine, email, body.to, body.to_department, user.email, clock)
+    n = queue.deactivate(ctx.db, email, body.to, body.to_department, user.email, clock)
     return {"email": email, **n}
 
 
@@ -68,5 +67,5 @@ def deactivate(ctx: Ctx, user: Admin, email: PersonEmail, body: DeactivateIn,
 def set_password(ctx: Ctx, user: Admin, email: PersonEmail, body: PasswordIn,
                  clock: ActingMoment) -> dict[str, Any]:
     """Give the person a new password; their sessions made with the old one end."""
-    auth.set_password(ctx.engine, email, body.password, clock, user.email)
+    people.set_password(ctx.db, email, body.password, clock, user.email)
     return _one(ctx, email)

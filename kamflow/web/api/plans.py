@@ -6,8 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from kamflow import plans
-from kamflow.web import policy
+from kamflow import access, plans
 from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
 from kamflow.web.schemas import Clean, PlanIn, PlanOut, PlanSaved
 
@@ -22,8 +21,8 @@ Year = Annotated[int | None, Query(ge=1900, le=9999,
 def show_plan(ctx: Ctx, user: User, account_id: AccountId, clock: Moment,
               year: Year = None) -> dict[str, object]:
     """The plan, its target attainment now, its quarterly evaluations and its history."""
-    with ctx.engine.connect() as conn:
-        policy.visible_account(conn, user, account_id)
+    with ctx.db.connect() as conn:
+        access.visible_account(conn, user, account_id)
         return plans.show(conn, account_id, year, clock.now())
 
 
@@ -32,6 +31,6 @@ def save_plan(ctx: Ctx, user: User, account_id: AccountId, body: PlanIn,
               clock: ActingMoment) -> dict[str, object]:
     """Validate the YAML and store it as the plan of its fiscal year (a new revision if it
     changed). A problem is a 422 naming the line and the field; nothing is saved then."""
-    with ctx.engine.connect() as conn:
-        policy.may_edit_plan(user, policy.visible_account(conn, user, account_id))
-    return plans.save(ctx.engine, account_id, body.yaml, "plan.yaml", user.email, clock)
+    with ctx.db.connect() as conn:
+        access.may_edit_plan(user, access.visible_account(conn, user, account_id))
+    return plans.save(ctx.db, account_id, body.yaml, "plan.yaml", user.email, clock)

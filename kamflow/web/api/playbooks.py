@@ -6,34 +6,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
-from sqlalchemy import select
 
-from kamflow.models import PlaybookVersion
-from kamflow.versions import active_book, active_version, lifecycle_of
+from kamflow import activation
 from kamflow.web.deps import User, WebContext, context
 from kamflow.web.schemas import ActivePlaybookOut, PlaybooksOut
 
 router = APIRouter(prefix="/playbooks", tags=["playbooks"])
 Ctx = Annotated[WebContext, Depends(context)]
-PV = PlaybookVersion.__table__  # type: ignore[attr-defined]
 
 
 @router.get("", response_model=PlaybooksOut)
 def versions(ctx: Ctx, user: User) -> dict[str, Any]:
     """Every loaded version, newest activation first."""
-    with ctx.engine.connect() as conn:
-        active = active_version(conn)
-        rows = conn.execute(select(PV.c.version, PV.c.origin, PV.c.loaded_at, PV.c.activated_at)
-                            .order_by(PV.c.activated_at.desc(), PV.c.id.desc())).all()
-    return {"active": active,
-            "versions": [{**r._mapping, "active": r.version == active} for r in rows]}
+    return activation.listing(ctx.db)
 
 
 @router.get("/active", response_model=ActivePlaybookOut)
 def active(ctx: Ctx, user: User) -> dict[str, Any]:
     """The lifecycle and, per state, the steps with cadence, deadline, classes and RACI."""
-    with ctx.engine.connect() as conn:
-        book = active_book(conn)
+    book = activation.active_book(ctx.db)
     life = book.lifecycle
     states = []
     for key, state in life.states.items():
@@ -57,6 +48,4 @@ def active(ctx: Ctx, user: User) -> dict[str, Any]:
                              "description": "A Mermaid state diagram"}})
 def diagram(ctx: Ctx, user: User) -> str:
     """The lifecycle as a Mermaid state diagram (text/plain)."""
-    with ctx.engine.connect() as conn:
-        book = active_book(conn)
-    return lifecycle_of(book).diagram() + "\n"
+    return activation.diagram(activation.active_book(ctx.db)) + "\n"

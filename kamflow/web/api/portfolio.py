@@ -6,8 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from kamflow import portfolio
-from kamflow.web import policy
+from kamflow import access, portfolio
 from kamflow.web.deps import Moment, User, WebContext, context
 from kamflow.web.schemas import PortfolioOut
 
@@ -18,6 +17,6 @@ Ctx = Annotated[WebContext, Depends(context)]
 @router.get("", response_model=PortfolioOut)
 def summary(ctx: Ctx, user: User, clock: Moment) -> dict[str, Any]:
     """Class and key flag of the last sweep; revenue as of `at`."""
-    policy.may_see_portfolio(user)
-    with ctx.engine.connect() as conn:
+    access.may_see_portfolio(user)
+    with ctx.db.connect() as conn:
         return portfolio.summary(conn, clock.now())

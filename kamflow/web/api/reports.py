@@ -9,8 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
 
-from kamflow import reports
-from kamflow.web import policy
+from kamflow import access, reports
 from kamflow.web.deps import Moment, User, WebContext, context
 from kamflow.web.errors import ApiError
 from kamflow.web.schemas import Output
@@ -161,9 +160,9 @@ def report(
 ) -> dict[str, Any]:
     """One report as of `at`. Class and key flag are those of the last sweep; revenue is the
     12 complete months before `at`'s month."""
-    policy.may_see_portfolio(user)
+    access.may_see_portfolio(user)
     if name not in reports.REPORTS:
         raise ApiError(404, f"name: unknown report '{name}'; reports: "
                             f"{', '.join(reports.REPORTS)}", "name")
-    with ctx.engine.connect() as conn:
+    with ctx.db.connect() as conn:
         return reports.report(conn, name, clock.now(), top, threshold)

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from kamflow.accounts import NotFound
-from kamflow.web import auth, policy
+from kamflow import access, people
+from kamflow.errors import NotFound
 from kamflow.web.deps import (
     User,
     WebContext,
@@ -34,7 +34,7 @@ Ctx = Annotated[WebContext, Depends(context)]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def me_json(user: auth.Principal) -> dict[str, Any]:
+def me_json(user: people.Principal) -> dict[str, Any]:
     return {"email": user.email, "name": user.name, "role": user.role,
             "department": user.department, "via": user.via, "csrf_token": user.csrf}
 
@@ -48,14 +48,14 @@ def client_ip(request: Request) -> str:
 def login(ctx: Ctx, request: Request, response: Response, body: LoginIn) -> dict[str, Any]:
     """Check email and password; set the session cookie and the CSRF cookie.
     After 5 failures for one email from one address within 15 minutes: 429."""
-    user = auth.login(ctx.engine, body.email, body.password, client_ip(request), ctx.clock)
+    user = people.login(ctx.db, body.email, body.password, client_ip(request), ctx.clock)
     csrf = start_session(response, ctx, user)
     return {**me_json(user), "csrf_token": csrf}
 
 
 @router.post("/logout", status_code=204, response_class=Response)
 async def logout(request: Request,
-                 user: Annotated[auth.Principal | None, Depends(optional_user)]) -> Response:
+                 user: Annotated[people.Principal | None, Depends(optional_user)]) -> Response:
     """Clear the session cookies (with a valid session, the CSRF token is required)."""
     if user is not None:
         await require_csrf(request, user)
@@ -74,42 +74,42 @@ def me(user: User) -> dict[str, Any]:
 def change_my_password(ctx: Ctx, request: Request, user: User, body: MyPasswordIn) -> Response:
     """Change your own password (give the current one). Log in again afterwards."""
     try:
-        auth.login(ctx.engine, user.email, body.current, client_ip(request), ctx.clock)
-    except auth.LoginFailed:
+        people.login(ctx.db, user.email, body.current, client_ip(request), ctx.clock)
+    except people.LoginFailed:
         raise ApiError(422, "current: not your current password", "current") from None
-    auth.set_password(ctx.engine, user.email, body.password, ctx.clock, user.email)
+    people.set_password(ctx.db, user.email, body.password, ctx.clock, user.email)
     return Response(status_code=204)
 
 
 @router.post("/me/calendar-token", response_model=CalendarOut)
 def rotate_calendar(ctx: Ctx, request: Request, user: User) -> dict[str, Any]:
     """A new secret URL for your calendar feed of open tasks; the old one stops working."""
-    secret = auth.rotate_calendar_token(ctx.engine, user.email)
+    secret = people.rotate_calendar_token(ctx.db, user.email)
     return {"url": str(request.url_for("calendar_feed", token=secret))}
 
 
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(ctx: Ctx, user: User) -> list[dict[str, Any]]:
     """Your API tokens (an admin sees everyone's)."""
-    with ctx.engine.connect() as conn:
-        return auth.list_tokens(conn, None if user.role == policy.ADMIN else user.email)
+    with ctx.db.connect() as conn:
+        return people.list_tokens(conn, None if user.role == access.ADMIN else user.email)
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=201)
 def create_token(ctx: Ctx, user: User, body: TokenIn) -> dict[str, Any]:
     """A new API token for scripts (`Authorization: Bearer <token>`): shown once."""
     email = body.email or user.email
-    policy.may_act_for(user, email)
-    token_id, secret = auth.create_token(ctx.engine, email, body.name, ctx.clock, user.email)
-    with ctx.engine.connect() as conn:
-        return {**auth.token_row(conn, token_id)._mapping, "token": secret}
+    access.may_act_for(user, email)
+    token_id, secret = people.create_token(ctx.db, email, body.name, ctx.clock, user.email)
+    with ctx.db.connect() as conn:
+        return {**people.token_row(conn, token_id)._mapping, "token": secret}
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut)
 def revoke_token(ctx: Ctx, user: User, token_id: TokenId) -> dict[str, Any]:
     """Revoke a token of yours (an admin: anyone's). Revoking twice is not an error."""
-    with ctx.engine.connect() as conn:
-        row = auth.token_row(conn, token_id)
-    if row is None or (user.role != policy.ADMIN and row.email != user.email):
+    with ctx.db.connect() as conn:
+        row = people.token_row(conn, token_id)
+    if row is None or (user.role != access.ADMIN and row.email != user.email):
         raise NotFound(f"unknown token {token_id}")
-    return dict(auth.revoke_token(ctx.engine, token_id, ctx.clock, user.email)._mapping)
+    return dict(people.revoke_token(ctx.db, token_id, ctx.clock, user.email)._mapping)

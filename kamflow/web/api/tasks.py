@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Path, Query
-from sqlalchemy import select
 
-from kamflow import taskops
-from kamflow.models import Task
-from kamflow.web import policy
+from kamflow import access, queue
 from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
 from kamflow.web.schemas import (
     MAX_ID,
@@ -26,11 +23,10 @@ from kamflow.web.schemas import (
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 Ctx = Annotated[WebContext, Depends(context)]
 TaskId = Annotated[int, Path(ge=1, le=MAX_ID)]
-T = Task.__table__  # type: ignore[attr-defined]
 PARTIES = ("co_responsible", "consulted", "informed")
 Status = Literal["open", "overdue", "due-today", "upcoming", "done", "snoozed", "skipped",
                  "cancelled", "all"]
-assert set(Status.__args__) == set(taskops.STATUSES)  # type: ignore[attr-defined]
+assert set(Status.__args__) == set(queue.STATUSES)  # type: ignore[attr-defined]
 
 
 def task_json(row: Any) -> dict[str, Any]:
@@ -58,29 +54,29 @@ def list_tasks(
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> list[dict[str, Any]]:
     """The tasks the caller may see, filtered like `kamflow tasks`."""
-    with ctx.engine.connect() as conn:
-        rows = taskops.list_tasks(conn, clock.now().date(), assignee, department, raci, status,
-                                  account, limit, scope=policy.task_scope(user))
+    with ctx.db.connect() as conn:
+        rows = queue.list_tasks(conn, clock.now().date(), assignee, department, raci, status,
+                                  account, limit, scope=access.task_scope(user))
     return [task_json(r) for r in rows]
 
 
 @router.get("/{task_id}", response_model=TaskDetail)
 def show_task(ctx: Ctx, user: User, task_id: TaskId) -> dict[str, Any]:
-    with ctx.engine.connect() as conn:
-        return task_json(policy.visible_task(conn, user, task_id))
+    with ctx.db.connect() as conn:
+        return task_json(access.visible_task(conn, user, task_id))
 
 
 def _act(ctx: WebContext, user: User, task_id: int, action: str, clock: ActingMoment,
          **params: Any) -> dict[str, Any]:
-    with ctx.engine.connect() as conn:
-        task = policy.visible_task(conn, user, task_id)
+    with ctx.db.connect() as conn:
+        task = access.visible_task(conn, user, task_id)
     if action == "claim":
-        policy.may_claim_task(user, task)
+        access.may_claim_task(user, task)
     else:
-        policy.may_work_task(user, task, action)
-    taskops.act(ctx.engine, task_id, action, clock, user.email, **params)
-    with ctx.engine.connect() as conn:
-        return task_json(conn.execute(select(T).where(T.c.id == task_id)).one())
+        access.may_work_task(user, task, action)
+    queue.act(ctx.db, task_id, action, clock, user.email, **params)
+    with ctx.db.connect() as conn:
+        return task_json(access.task_row(conn, task_id))
 
 
 @router.post("/{task_id}/done", response_model=TaskDetail)

@@ -1,0 +1,37 @@
+"""What a manager asks of the trail: was the process followed, who did what, is it intact."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from kamflow.store import audit
+from kamflow.store.audit import BY
+from kamflow.tasks.audit import ChainBreak
+
+__all__ = ["BY", "events", "report", "rows", "verify"]
+
+
+def report(db: Engine, start: date, end: date, by: str, as_of: date) -> list[dict[str, Any]]:
+    """Of the tasks due in [start, end]: done on time, late, skipped, open, per group."""
+    with db.connect() as conn:
+        return audit.adherence(conn, start, end, by, as_of)
+
+
+def rows(conn: Connection, start: date, end: date, by: str, as_of: date) -> list[dict[str, Any]]:
+    """The same report inside a read the caller already holds (a page with more on it)."""
+    return audit.adherence(conn, start, end, by, as_of)
+
+
+def events(db: Engine, entity: str | None = None, entity_id: str | None = None,
+           limit: int = 100) -> list[dict[str, Any]]:
+    with db.connect() as conn:
+        return audit.events(conn, entity, entity_id, limit)
+
+
+def verify(db: Engine) -> tuple[int, ChainBreak | None]:
+    """How many events were checked, and the first break in the chain if any."""
+    with db.connect() as conn:
+        return audit.check_chain(conn)

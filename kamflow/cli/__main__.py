@@ -1,0 +1,5 @@
+"""`python -m kamflow.cli`."""
+
+from kamflow.cli import main
+
+main()

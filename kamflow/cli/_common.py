@@ -1,0 +1,106 @@
+"""What every command module shares: the consoles, the error handling, the database,
+the clock and JSON output.
+
+Only light libraries are imported here (typer, rich); everything heavy is imported
+inside the function that needs it, so `kamflow --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from kamflow.engine.clock import Clock
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+AT_HELP = "Moment to act at: ISO date or datetime (UTC). Default: now."
+JSON_HELP = "Print machine-readable JSON."
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def user_errors(fn: F) -> F:
+    """Turn the errors a user can cause into one line and exit code 2 (1: not set up)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from kamflow.database import NotInitialised
+        from kamflow.engine.errors import EngineError
+        from kamflow.errors import NoPlaybooks, NotFound, Refused
+        from kamflow.importer import ImportRejected
+        from kamflow.jobs.registry import JobUnavailable
+        from kamflow.playbooks.errors import PlaybookError
+
+        try:
+            return fn(*args, **kwargs)
+        except (PlaybookError, ImportRejected) as e:
+            for line in str(e).splitlines():
+                err.print(line, highlight=False, soft_wrap=True, markup=False)
+            n = len(str(e).splitlines())
+            fail(f"{n} problem{'s' if n != 1 else ''}; nothing was changed")
+        except (NoPlaybooks, NotInitialised) as e:
+            fail(str(e), 1)
+        except JobUnavailable as e:
+            fail(f"{e}; nothing was changed", 1)
+        except (NotFound, Refused, EngineError, ValueError) as e:
+            fail(f"{e}; nothing was changed")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def open_db() -> Engine:
+    """The configured database, migrated, or exit 1 saying how to initialise it."""
+    from kamflow.database import NotInitialised
+    from kamflow.database import open_db as opened
+    from kamflow.settings import Settings
+
+    try:
+        return opened(Settings().database_url)
+    except NotInitialised as e:
+        fail(str(e), 1)
+
+
+def clock_at(at: str | None) -> Clock:
+    from kamflow.clock import parse_at
+
+    return parse_at(at)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 10 else f"{v:,.0f}"
+    return "-" if v is None else str(v)
+
+
+@contextmanager
+def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on a terminal; silent when output is piped or --json."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    if not err.is_terminal or total == 0:
+        yield lambda n: None
+        return
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -1,0 +1,1 @@
+"""How jobs run unattended: the registry, the embedded scheduler, the Prefect flows."""

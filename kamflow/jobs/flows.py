@@ -1,0 +1,300 @@
+"""The scheduled jobs as Prefect flows, for when one machine is not enough.
+
+The only module that imports Prefect, and nothing imports it at start-up: the CLI does so
+inside `kamflow prefect ...`. The flows are thin: the work is done by the same plain
+functions the embedded scheduler calls, and tasks are coarse (a handful per run, never one
+per account), because every task run costs a round trip to the Prefect API.
+
+The sweep is spread over workers:
+
+    prepare (one task) -> shards (one task each, retried) -> finish (one task)
+
+`prepare` fixes the moment and cuts the accounts into chunks (ranges of account ids). Each
+chunk goes to shard `crc32(first id) % shards`. A shard runs its chunks one transaction each,
+and rebuilds the sweep's plan from the database URL and the moment, since it may run on
+another machine. Because a rerun of a chunk changes nothing, a shard that dies half-way is
+simply retried. The counters are merged in chunk order, so the flow returns what
+`kamflow sweep --json` would have printed.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Sequence
+from contextlib import suppress
+from datetime import UTC, datetime
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from prefect import Flow, flow, serve, task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
+from prefect.deployments.runner import RunnerDeployment
+from prefect.futures import wait
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.types.entrypoint import EntrypointType
+
+from kamflow.clock import SystemClock, parse_at
+from kamflow.engine.clock import FixedClock
+from kamflow.jobs.registry import JOBS, JobUnavailable, configured_cron
+from kamflow.sweep import CHUNK, Plan, SweepSummary, finish, prepare, run_chunk
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+Chunk = tuple[int, str, str]  # (position in the sweep, first account id, last account id)
+
+# A fault drill: when this variable names a file that exists, the first shard to finish a
+# chunk deletes the file and fails, once. Shows (and tests) that a retried shard changes
+# nothing that was already done.
+FAULT_FILE = "KAMFLOW_FLOWS_FAULT_FILE"
+RETRIES, RETRY_DELAYS = 2, [2.0, 10.0]  # a shard that dies is tried twice more
+# Shards of one run at once, per flow-run process: each holds a database connection, and the
+# engine's pool has 5 + 10 overflow. More shards than this queue for a thread.
+SHARD_THREADS = 8
+
+
+# -- helpers (plain functions) ----------------------------------------------------------
+
+
+def shard_of(lo: str, shards: int) -> int:
+    """The shard a chunk belongs to: a stable hash of its first account id."""
+    return zlib.crc32(lo.encode()) % shards
+
+
+def split(bounds: Sequence[Sequence[str]], shards: int) -> list[list[Chunk]]:
+    """Numbered chunks grouped by shard; shards that got no chunk are left out."""
+    groups: list[list[Chunk]] = [[] for _ in range(shards)]
+    for i, (lo, hi) in enumerate(bounds):
+        groups[shard_of(lo, shards)].append((i, lo, hi))
+    return [g for g in groups if g]
+
+
+def _url(database_url: str) -> str:
+    """The store: the given URL, or this worker's KAMFLOW_DATABASE_URL when it is empty;
+    checked to be migrated, so a worker set up wrongly fails at once and says why."""
+    from kamflow.settings import Settings
+    from kamflow.store.db import db_for, schema_is_current
+
+    url = database_url or Settings().database_url
+    db = db_for(url)
+    if not schema_is_current(db):
+        raise RuntimeError(f"the database at {db.url!r} is not initialised or not migrated: "
+                           "run `kamflow init`")
+    return url
+
+
+def _db(database_url: str) -> Engine:
+    from kamflow.store.db import db_for
+
+    return db_for(_url(database_url))
+
+
+def _moment(at: str | None) -> str:
+    """The run's moment as an ISO string: `at`, else the time the run was scheduled for, so a
+    late or retried run still works as of its slot."""
+    if at is not None:
+        return parse_at(at).now().isoformat()
+    ctx = FlowRunContext.get()
+    start = ctx.flow_run.expected_start_time if ctx and ctx.flow_run else None
+    if start is None:
+        return SystemClock().now().isoformat()
+    return start.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def _clock(at: str) -> FixedClock:
+    return FixedClock(datetime.fromisoformat(at))
+
+
+def _plan(db: Engine, at: str, version: str, chunk: int) -> Plan:
+    """The plan `prepare` made, rebuilt here (preparing again changes nothing)."""
+    plan, _ = prepare(db, _clock(at), chunk)
+    if plan.version != version:
+        raise RuntimeError(f"the active playbook changed during the sweep at {at} "
+                           f"({version} -> {plan.version}); run the sweep again")
+    return plan
+
+
+def _fault_drill() -> None:
+    path = os.environ.get(FAULT_FILE)
+    if not path:
+        return
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        return
+    raise RuntimeError(f"fault drill: {FAULT_FILE}={path} (fails once)")
+
+
+# -- the sweep --------------------------------------------------------------------------
+
+
+@task(name="sweep-prepare", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+      cache_policy=NO_CACHE)
+def prepare_sweep(database_url: str, at: str, chunk: int) -> dict[str, Any]:
+    """Retire steps a new playbook dropped; return the playbook version and the chunks."""
+    plan, summary = prepare(_db(database_url), _clock(at), chunk)
+    return {"version": plan.version, "bounds": [list(b) for b in plan.bounds],
+            "summary": summary.as_dict()}
+
+
+@task(name="sweep-shard", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+      cache_policy=NO_CACHE)
+def sweep_shard(database_url: str, at: str, version: str, chunk: int,
+                chunks: list[Chunk]) -> list[dict[str, Any]]:
+    """Sweep some chunks, one transaction each; return each chunk's counters."""
+    db = _db(database_url)
+    plan = _plan(db, at, version, chunk)
+    parts = []
+    for i, lo, hi in chunks:
+        part = SweepSummary(plan.at, plan.version)
+        run_chunk(db, plan, lo, hi, part)
+        parts.append({"chunk": i, **part.as_dict()})
+        _fault_drill()
+    return parts
+
+
+@task(name="sweep-finish", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+      cache_policy=NO_CACHE)
+def finish_sweep(database_url: str, at: str, version: str, chunk: int) -> dict[str, Any]:
+    """Wake snoozed tasks and escalate overdue ones, after every shard is done."""
+    db = _db(database_url)
+    plan = _plan(db, at, version, chunk)
+    part = SweepSummary(plan.at, plan.version)
+    finish(db, plan, part)
+    return part.as_dict()
+
+
+@flow(name="kamflow-sweep",  # prefect 3.8 types task_runner too narrowly for its own runner
+      task_runner=ThreadPoolTaskRunner(max_workers=SHARD_THREADS))  # type: ignore[arg-type]
+def sweep_flow(database_url: str = "", at: str | None = None, shards: int = 4,
+               chunk: int = CHUNK) -> dict[str, Any]:
+    """The sweep, its chunks spread over `shards` tasks. Returns `SweepSummary.as_dict()`.
+
+    Args:
+        database_url: the store; empty means the worker's KAMFLOW_DATABASE_URL.
+        at: ISO date or datetime (UTC); default: the time the run was scheduled for.
+        shards: how many shard tasks the chunks are spread over (at most).
+        chunk: accounts per chunk (one transaction each).
+    """
+    if shards < 1 or chunk < 1:
+        raise ValueError("shards and chunk must be at least 1")
+    started = perf_counter()
+    moment = _moment(at)
+    head = prepare_sweep(database_url, moment, chunk)
+    futures = [sweep_shard.submit(database_url, moment, head["version"], chunk, group)
+               for group in split(head["bounds"], shards)]
+    wait(futures)
+    parts = sorted((p for f in futures for p in f.result()), key=lambda p: int(p["chunk"]))
+    tail = finish_sweep(database_url, moment, head["version"], chunk)
+    summary = SweepSummary(datetime.fromisoformat(moment), head["version"])
+    for part in (head["summary"], *parts, tail):
+        summary.absorb(part)
+    summary.seconds = perf_counter() - started
+    return summary.as_dict()
+
+
+# -- the other jobs ---------------------------------------------------------------------
+
+
+@task(name="job", task_run_name="{name}", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
+      cache_policy=NO_CACHE)
+def run_job(name: str, database_url: str, at: str) -> dict[str, Any]:
+    """One job, one task: it is a transaction or two, not worth splitting."""
+    return JOBS[name].func(_url(database_url), _clock(at))
+
+
+def _job(name: str, database_url: str, at: str | None) -> dict[str, Any]:
+    spec = JOBS[name]
+    if not spec.available():  # fail at once: retrying would not install it
+        raise JobUnavailable(f"job {name!r} needs {spec.needs}, which is not installed")
+    return run_job(name, database_url, _moment(at))
+
+
+@flow(name="kamflow-escalation")
+def escalation_flow(database_url: str = "", at: str | None = None) -> dict[str, Any]:
+    """Wake snoozed tasks and escalate overdue ones (hourly, between sweeps)."""
+    return _job("escalation", database_url, at)
+
+
+@flow(name="kamflow-digests")
+def digests_flow(database_url: str = "", at: str | None = None) -> dict[str, Any]:
+    """Queue the digests that are due into the notification outbox."""
+    return _job("digests", database_url, at)
+
+
+@flow(name="kamflow-deliver")
+def deliver_flow(database_url: str = "", at: str | None = None) -> dict[str, Any]:
+    """Send what waits in the notification outbox."""
+    return _job("deliver", database_url, at)
+
+
+FLOWS: dict[str, Flow[..., Any]] = {"sweep": sweep_flow, "escalation": escalation_flow,
+                                   "digests": digests_flow, "deliver": deliver_flow}
+
+
+# -- deployments ------------------------------------------------------------------------
+
+
+def schedules() -> dict[str, str]:
+    """Job -> crontab line (UTC): KAMFLOW_SCHEDULE_<JOB> or the job's default, as for the
+    embedded scheduler. `off` there means "not the embedded scheduler": such a job keeps its
+    default schedule here. Jobs not available in this build are left out."""
+    from kamflow.settings import Settings
+
+    settings = Settings()
+    return {name: configured_cron(settings, name) or spec.cron
+            for name, spec in JOBS.items() if spec.available()}
+
+
+def deployments(shards: int = 4, database_url: str = "",
+                jobs: Sequence[str] = ()) -> list[tuple[RunnerDeployment, str]]:
+    """One deployment per job (default: every job `schedules()` lists), with its cron line.
+
+    They run from the installed package (a module-path entrypoint, no code storage), so any
+    machine with kamflow installed can run them.
+    """
+    crons = schedules()
+    unknown = [j for j in jobs if j not in crons]
+    if unknown:
+        raise ValueError(f"--job: {', '.join(unknown)} cannot be deployed (unknown or not "
+                         f"available in this build); jobs: {', '.join(crons)}")
+    out = []
+    for name in jobs or crons:
+        params: dict[str, Any] = {"database_url": database_url}
+        if name == "sweep":
+            params["shards"] = shards
+        made = FLOWS[name].to_deployment(
+            name=name, cron=crons[name], parameters=params, concurrency_limit=1,
+            description=FLOWS[name].description, tags=["kamflow"],
+            entrypoint_type=EntrypointType.MODULE_PATH)
+        assert isinstance(made, RunnerDeployment)  # the synchronous form
+        out.append((made, crons[name]))
+    return out
+
+
+def deploy_all(work_pool: str, shards: int = 4, database_url: str = "",
+               jobs: Sequence[str] = ()) -> list[dict[str, str]]:
+    """Create or update the deployments on the Prefect API, creating a process work pool
+    with this name if there is none. Returns job, deployment name, cron and id of each."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    made = deployments(shards, database_url, jobs)
+    with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
+        client.create_work_pool(WorkPoolCreate(name=work_pool, type="process"))
+    out = []
+    for d, cron in made:
+        i = d.apply(work_pool_name=work_pool)
+        assert isinstance(i, UUID)  # the synchronous form
+        out.append({"job": d.name, "deployment": d.full_name, "cron": cron, "id": str(i)})
+    return out
+
+
+def serve_all(shards: int = 4, database_url: str = "", jobs: Sequence[str] = (),
+              limit: int | None = None) -> None:
+    """Run the jobs' schedules from this process until stopped (one worker machine)."""
+    serve(*(d for d, _ in deployments(shards, database_url, jobs)), limit=limit)

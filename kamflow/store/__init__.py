@@ -1,0 +1,1 @@
+"""Queries and writes: each function takes a connection and never commits."""

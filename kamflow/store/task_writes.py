@@ -1,0 +1,457 @@
+"""Task generation, cancellation, contact-check completion, waking and escalation in the store.
+
+Called by the sweep inside its per-chunk transaction, so tasks appear or
+disappear together with the transitions that caused them. Everything is
+set-based: one aggregate query per input, bulk inserts with ON CONFLICT DO
+NOTHING on the occurrence key, bulk updates by id.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select, update
+
+from kamflow.playbooks.loader import PlaybookSet
+from kamflow.playbooks.schema import Every, NoContact, OnEvent, Step
+from kamflow.store import audit, outbox
+from kamflow.store.bulk import insert_returning, update_by_key
+from kamflow.store.tables import ACCOUNT_EVENT, CONTACT, PERSON, TASK
+from kamflow.tasks.cadence import StepContext, occurrences
+from kamflow.tasks.raci import Team, packed, route
+from kamflow.tasks.status import Status
+
+HORIZON_DAYS = 14
+BACKFILL_DAYS = 30
+LIVE = (Status.OPEN.value, Status.SNOOZED.value)
+
+
+@dataclass
+class TaskCounts:
+    created: int = 0
+    cancelled: int = 0
+    checks_completed: int = 0
+    fallback_routed: int = 0
+    woke: int = 0
+    escalated: int = 0
+    fallback_notes: list[str] = field(default_factory=list)
+
+    def add(self, other: TaskCounts) -> None:
+        for name in ("created", "cancelled", "checks_completed", "fallback_routed", "woke",
+                     "escalated"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.fallback_notes.extend(other.fallback_notes[: max(0, 20 - len(self.fallback_notes))])
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Everyone, loaded once per sweep: routing needs departments and leads."""
+
+    people: Mapping[str, tuple[bool, str]]
+    leads: Mapping[str, str]
+
+    @classmethod
+    def load(cls, conn: Connection) -> Directory:
+        people: dict[str, tuple[bool, str]] = {}
+        leads: dict[str, str] = {}
+        q = select(PERSON.c.email, PERSON.c.active, PERSON.c.department, PERSON.c.role).order_by(
+            PERSON.c.email
+        )
+        for r in conn.execute(q):
+            people[r.email] = (bool(r.active), r.department)
+            if r.active and r.role == "department_lead":
+                leads.setdefault(r.department, r.email)
+        return cls(people, leads)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """An account as the task engine sees it after this sweep's transition."""
+
+    account_id: str
+    state: str
+    entered: datetime
+    klass: str | None
+    owner: str
+    sponsor: str | None
+    key_account: bool = False
+    portrait_fit: float | None = None
+    potential: float = 0.0
+    segment: str | None = None
+
+    def classification(self) -> dict[str, object]:
+        """What a step's `when` may read (playbooks.metrics.STEP_METRICS)."""
+        return {"class": self.klass, "segment": self.segment, "key_account": self.key_account,
+                "portrait_fit": self.portrait_fit, "potential": self.potential}
+
+
+def step_id(state: str, step: Step) -> str:
+    return f"{state}.{step.key}"
+
+
+def _channels_ok(cad: NoContact, channel: str) -> bool:
+    return not cad.channels or channel in cad.channels
+
+
+def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Holder],
+             at: datetime, directory: Directory, lo: str, hi: str) -> TaskCounts:
+    """Create the tasks whose occurrences have come due for these accounts."""
+    counts = TaskCounts()
+    if not holders:
+        return counts
+    today = at.date()
+    contacts = _last_contacts(conn, lo, hi, today)
+    done = _last_done(conn, lo, hi)
+    events = _events(conn, lo, hi, at)
+    have = _recent_keys(conn, lo, hi, at)
+    fiscal = book.organization.fiscal_year_start_month
+    rows: list[dict[str, Any]] = []
+    notes: dict[tuple[str, str, str], str] = {}
+    for h in holders:
+        pb = book.states.get(h.state)
+        if pb is None:
+            continue
+        team = Team(h.owner, h.sponsor, directory.people, directory.leads)
+        entered = h.entered.date()
+        seen: dict[str, object] | None = None
+        for step in pb.steps:
+            if h.klass is not None and h.klass not in step.classes:
+                continue
+            sid = step_id(h.state, step)
+            when = book.step_conditions.get(sid)
+            if when is not None:
+                seen = seen or h.classification()
+                if not when.evaluate(seen):
+                    continue
+            cad = step.cadence
+            last_contact = None
+            if isinstance(cad, NoContact):
+                last_contact = max((d for ch, d in contacts.get(h.account_id, {}).items()
+                                    if _channels_ok(cad, ch)), default=None)
+            ctx = StepContext(
+                entered=entered, at=today, fiscal_start_month=fiscal,
+                last_done=done.get((h.account_id, sid)) if isinstance(cad, Every) else None,
+                last_contact=last_contact,
+                events=events.get((h.account_id, cad.event), ()) if isinstance(cad, OnEvent)
+                else (),
+            )
+            for occ in occurrences(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS):
+                if (h.account_id, sid, occ.period) in have:
+                    continue  # made by an earlier sweep: skip the routing and the write
+                r = route(step, team)
+                if r.note:
+                    notes[(h.account_id, sid, occ.period)] = f"{h.account_id} {sid}: {r.note}"
+                rows.append({
+                    "account_id": h.account_id, "step": sid, "period": occ.period,
+                    "state": h.state, "playbook_version": version, "title": step.title,
+                    "start": occ.start, "due": occ.due, "status": Status.OPEN.value,
+                    "assignee": r.assignee, "queue": r.queue,
+                    "responsible_dept": r.responsible_dept, "accountable": r.accountable,
+                    "accountable_dept": r.accountable_dept,
+                    "co_responsible": packed(r.co_responsible), "consulted": packed(r.consulted),
+                    "informed": packed(r.informed), "escalation_level": 0, "fields": {},
+                    "created_at": at, "updated_at": at,
+                    "why": {"rule": sid, "playbook_version": version, "cadence": cad.kind,
+                            "occurrence": occ.why, "state": h.state, "state_since":
+                            h.entered.isoformat(), "class": h.klass,
+                            **({"when": when.text} if when is not None else {}),
+                            **({"routing": r.note} if r.note else {})},
+                })
+    made = insert_returning(conn, TASK, rows, ["account_id", "step", "period"],
+                            ["id", "account_id", "step", "period", "assignee", "queue", "due"])
+    counts.created = len(made)
+    outbox.on_tasks_created(conn, made, rows, at, directory, book)  # same transaction
+    for m in made:
+        note = notes.get((m["account_id"], m["step"], m["period"]))
+        if note:
+            counts.fallback_routed += 1
+            if len(counts.fallback_notes) < 20:
+                counts.fallback_notes.append(note)
+    audit.append(conn, [
+        {"at": at, "actor": "system", "entity": "task", "entity_id": str(m["id"]),
+         "action": "created", "before": None,
+         "after": {"account": m["account_id"], "step": m["step"], "period": m["period"],
+                   "assignee": m["assignee"], "queue": m["queue"], "due": m["due"].isoformat(),
+                   "playbook_version": version}}
+        for m in made
+    ])
+    counts.checks_completed = _complete_checks(conn, book, contacts, lo, hi, at)
+    return counts
+
+
+def _recent_keys(conn: Connection, lo: str, hi: str, at: datetime) -> set[tuple[str, str, str]]:
+    """Occurrence keys that already exist and could be generated again: live tasks and those
+    started recently. Only saves work; the unique key still guards against duplicates."""
+    since = at.date() - timedelta(days=BACKFILL_DAYS + 400)
+    q = (select(TASK.c.account_id, TASK.c.step, TASK.c.period)
+         .where(TASK.c.account_id.between(lo, hi))
+         .where((TASK.c.status.in_(LIVE)) | (TASK.c.start >= since)))
+    return {(r[0], r[1], r[2]) for r in conn.execute(q).all()}
+
+
+def _last_contacts(conn: Connection, lo: str, hi: str, today: date) -> dict[str, dict[str, date]]:
+    q = (select(CONTACT.c.account_id, CONTACT.c.channel, func.max(CONTACT.c.date).label("last"))
+         .where(CONTACT.c.account_id.between(lo, hi), CONTACT.c.date <= today)
+         .group_by(CONTACT.c.account_id, CONTACT.c.channel))
+    out: dict[str, dict[str, date]] = defaultdict(dict)
+    for r in conn.execute(q):
+        out[r.account_id][r.channel] = _as_date(r.last)
+    return out
+
+
+def _last_done(conn: Connection, lo: str, hi: str) -> dict[tuple[str, str], date]:
+    q = (select(TASK.c.account_id, TASK.c.step, func.max(TASK.c.done_at).label("last"))
+         .where(TASK.c.account_id.between(lo, hi), TASK.c.status == Status.DONE.value)
+         .group_by(TASK.c.account_id, TASK.c.step))
+    return {(r.account_id, r.step): _as_datetime(r.last).date() for r in conn.execute(q)}
+
+
+def _events(conn: Connection, lo: str, hi: str, at: datetime
+            ) -> dict[tuple[str, str], list[tuple[int, date]]]:
+    since = at - timedelta(days=BACKFILL_DAYS + 366)
+    q = (
+        select(
+            ACCOUNT_EVENT.c.id, ACCOUNT_EVENT.c.account_id, ACCOUNT_EVENT.c.event, ACCOUNT_EVENT.c.at
+        )
+        .where(
+            ACCOUNT_EVENT.c.account_id.between(lo, hi),
+            ACCOUNT_EVENT.c.at >= since,
+            ACCOUNT_EVENT.c.at <= at,
+        )
+        .order_by(ACCOUNT_EVENT.c.id)
+    )
+    out: dict[tuple[str, str], list[tuple[int, date]]] = defaultdict(list)
+    for r in conn.execute(q):
+        out[(r.account_id, r.event)].append((r.id, r.at.date()))
+    return out
+
+
+def _as_date(value: Any) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _as_datetime(value: Any) -> datetime:
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def complete_checks_for(conn: Connection, book: PlaybookSet, account_ids: Iterable[str],
+                        at: datetime) -> int:
+    """After contacts arrive (CSV import): close the checks they satisfy, a range at a time."""
+    ids = sorted(account_ids)
+    done = 0
+    for start in range(0, len(ids), 1000):
+        lo, hi = ids[start], ids[min(start + 999, len(ids) - 1)]
+        contacts = _last_contacts(conn, lo, hi, at.date())
+        done += _complete_checks(conn, book, contacts, lo, hi, at)
+    return done
+
+
+def _complete_checks(conn: Connection, book: PlaybookSet,
+                     contacts: Mapping[str, Mapping[str, date]], lo: str, hi: str,
+                     at: datetime) -> int:
+    """Open contact-frequency checks are done once a qualifying contact was logged after them."""
+    checks = {step_id(s, st): st.cadence for s, pb in book.states.items() for st in pb.steps
+              if isinstance(st.cadence, NoContact)}
+    if not checks:
+        return 0
+    q = (select(TASK.c.id, TASK.c.account_id, TASK.c.step, TASK.c.period, TASK.c.status)
+         .where(TASK.c.account_id.between(lo, hi), TASK.c.status.in_(LIVE), TASK.c.step.in_(checks)))
+    done: list[dict[str, Any]] = []
+    for r in conn.execute(q):
+        cad = checks[r.step]
+        assert isinstance(cad, NoContact)
+        anchor = date.fromisoformat(r.period.split("@", 1)[1])
+        seen = [(d, ch) for ch, d in contacts.get(r.account_id, {}).items()
+                if _channels_ok(cad, ch) and d > anchor]
+        if seen:
+            day, channel = max(seen)
+            done.append({"id": r.id, "status": r.status, "evidence": {
+                "contact_date": day.isoformat(), "channel": channel}})
+    finish(conn, done, at, "system", Status.DONE, outcome="contact logged")
+    return len(done)
+
+
+def finish(conn: Connection, rows: Sequence[Mapping[str, Any]], at: datetime, actor: str,
+           status: Status, outcome: str | None = None, reason: str | None = None) -> None:
+    """Close tasks in bulk (done or cancelled), with one audit event each."""
+    if not rows:
+        return
+    params = []
+    for r in rows:
+        values: dict[str, Any] = {"id": r["id"], "_status": r["status"], "status": status.value,
+                                  "updated_at": at}
+        if status is Status.DONE:
+            values.update(done_at=at, done_by=actor, outcome=outcome, evidence=r.get("evidence"))
+        else:
+            values.update(reason=r.get("reason", reason))
+        params.append(values)
+    update_by_key(conn, TASK, params, "id", guard=["status"])
+    audit.append(conn, [
+        {"at": at, "actor": actor, "entity": "task", "entity_id": str(r["id"]),
+         "action": status.value, "before": {"status": r["status"]},
+         "after": {"status": status.value,
+                   **({"evidence": r["evidence"]} if r.get("evidence") else {}),
+                   **({"reason": r.get("reason", reason)} if status is not Status.DONE else {})}}
+        for r in rows
+    ])
+
+
+def cancel_for_moves(conn: Connection, moves: Iterable[tuple[str, str, str]], at: datetime,
+                     actor: str = "system") -> int:
+    """Cancel open tasks of accounts that left a state: (account, from, to) each."""
+    moves = list(moves)
+    if not moves:
+        return 0
+    why = {a: f"account left {src} for {dst} on {at.date().isoformat()}" for a, src, dst in moves}
+    old = {a: src for a, src, _ in moves}
+    rows: list[dict[str, Any]] = []
+    ids = sorted(why)
+    for start in range(0, len(ids), 1000):
+        q = (select(TASK.c.id, TASK.c.account_id, TASK.c.status, TASK.c.state)
+             # Literal ids: a prepared 1,000-parameter IN gets a slow generic plan on PostgreSQL.
+             .where(TASK.c.account_id.in_(bindparam("ids", ids[start:start + 1000], expanding=True,
+                                                 literal_execute=True)),
+                    TASK.c.status.in_(LIVE)))
+        rows.extend({"id": r.id, "status": r.status, "reason": why[r.account_id]}
+                    for r in conn.execute(q) if r.state == old[r.account_id])
+    finish(conn, rows, at, actor, Status.CANCELLED)
+    return len(rows)
+
+
+def wake(conn: Connection, at: datetime) -> int:
+    """Snoozed tasks whose snooze has ended are open again (and may escalate from now on)."""
+    rows = conn.execute(select(TASK.c.id).where(TASK.c.status == Status.SNOOZED.value,
+                                             TASK.c.snoozed_until <= at.date())).scalars().all()
+    params = [{"id": i, "_status": Status.SNOOZED.value, "status": Status.OPEN.value,
+               "updated_at": at} for i in rows]
+    update_by_key(conn, TASK, params, "id", guard=["status"])
+    audit.append(conn, [{"at": at, "actor": "system", "entity": "task", "entity_id": str(i),
+                         "action": "woke", "before": {"status": "snoozed"},
+                         "after": {"status": "open"}} for i in rows])
+    return len(rows)
+
+
+def escalate(conn: Connection, book: PlaybookSet, at: datetime, directory: Directory) -> int:
+    """Overdue open tasks: level 1 (the Accountable) after the step's grace period, level 2
+    (the Accountable department's lead, else a manager) after the second; each level once."""
+    rules = {step_id(s, st): st.escalation for s, pb in book.states.items() for st in pb.steps}
+    today = at.date()
+    managers = sorted(e for e, (active, dept) in directory.people.items()
+                      if active and dept == "management")
+    escalated = 0
+    last_id = 0
+    while True:
+        q = (select(TASK.c.id, TASK.c.step, TASK.c.due, TASK.c.escalation_level, TASK.c.accountable,
+                    TASK.c.accountable_dept, TASK.c.created_at)
+             .where(TASK.c.status == Status.OPEN.value, TASK.c.due < today, TASK.c.escalation_level < 2,
+                    TASK.c.id > last_id)
+             .order_by(TASK.c.id).limit(PAGE))
+        page = conn.execute(q).all()
+        if not page:
+            return escalated
+        last_id = page[-1].id
+        escalated += _escalate_page(conn, page, rules, today, at, directory, managers)
+
+
+PAGE = 10_000
+
+
+def _escalate_page(conn: Connection, page: Sequence[Any], rules: Mapping[str, Any], today: date,
+                   at: datetime, directory: Directory, managers: list[str]) -> int:
+    params: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = []
+    for r in page:
+        rule = rules.get(r.step)
+        if rule is None:
+            continue
+        # Lateness runs from the due date, or from when the task was made if that was
+        # later: nobody is escalated for the time before a task existed.
+        late = (today - max(r.due, r.created_at.date())).days
+        level = r.escalation_level
+        target = level
+        if late > rule.after_days:
+            target = 1
+        if late > rule.after_days + rule.then_days:
+            target = 2
+        if target <= level:
+            continue
+        for lvl in range(level + 1, target + 1):
+            if lvl == 1:
+                to = r.accountable or f"queue:{r.accountable_dept}"
+            else:
+                lead = directory.leads.get(r.accountable_dept)
+                to = lead or (managers[0] if managers else f"queue:{r.accountable_dept}")
+            events.append({"at": at, "actor": "system", "entity": "task", "entity_id": str(r.id),
+                           "action": "escalated", "before": {"level": lvl - 1},
+                           "after": {"level": lvl, "to": to, "days_late": late}})
+        params.append({"id": r.id, "_escalation_level": level, "escalation_level": target,
+                       "escalated_at": at, "updated_at": at})
+    update_by_key(conn, TASK, params, "id", guard=["escalation_level"])
+    audit.append(conn, events)
+    outbox.on_escalated(conn, events, at, directory)  # same transaction
+    return len(params)
+
+
+def retire_changed_steps(conn: Connection, book: PlaybookSet, version: str, at: datetime,
+                         book_of: Any) -> int:
+    """Open tasks made by an older playbook version: cancel those whose step was dropped, or
+    changed with `on_change: cancel`; carry the others over unchanged."""
+    versions = conn.execute(select(TASK.c.playbook_version).distinct().where(
+        TASK.c.status.in_(LIVE), TASK.c.playbook_version != version)).scalars().all()
+    rows: list[dict[str, Any]] = []
+    for old_version in versions:
+        old = book_of(old_version)
+        for state, old_pb in old.states.items():
+            new_steps = {s.key: s for s in (book.states[state].steps if state in book.states
+                                            else ())}
+            for old_step in old_pb.steps:
+                new = new_steps.get(old_step.key)
+                if new is None:
+                    why = f"step {old_step.key} was dropped in playbook version {version}"
+                elif new != old_step and new.on_change == "cancel":
+                    why = f"step {old_step.key} changed in playbook version {version}"
+                else:
+                    continue
+                q = select(TASK.c.id, TASK.c.status).where(
+                    TASK.c.status.in_(LIVE), TASK.c.playbook_version == old_version,
+                    TASK.c.step == step_id(state, old_step))
+                rows.extend({"id": r.id, "status": r.status, "reason": why}
+                            for r in conn.execute(q))
+    finish(conn, rows, at, "system", Status.CANCELLED)
+    return len(rows)
+
+
+def link_feedback(conn: Connection, lo: str, hi: str) -> None:
+    """A feedback score answers the latest feedback request done on or before its date."""
+    from kamflow.store.models import Feedback
+
+    fb = Feedback.__table__  # type: ignore[attr-defined]
+    latest = (select(func.max(TASK.c.id))
+              .where(TASK.c.account_id == fb.c.account_id, TASK.c.step.like("%.feedback_request"),
+                     TASK.c.status == Status.DONE.value, func.date(TASK.c.done_at) <= fb.c.date)
+              .scalar_subquery())
+    conn.execute(update(fb).where(fb.c.task_id.is_(None), fb.c.account_id.between(lo, hi),
+                                  latest.is_not(None))
+                 .values(task_id=latest))
+
+
+def refresh_account(conn: Connection, account_id: str, at: datetime) -> TaskCounts:
+    """Run the task engine for one account now (after a move, an event or a contact)."""
+    from kamflow.store.models import Account
+    from kamflow.store.versions import active_book, active_version
+
+    a = Account.__table__  # type: ignore[attr-defined]
+    row = conn.execute(select(a.c.id, a.c.state, a.c.state_since, a.c.klass, a.c.owner_email,
+                              a.c.sponsor_email, a.c.key_account, a.c.portrait_fit,
+                              a.c.potential, a.c.segment).where(a.c.id == account_id)).first()
+    if row is None:
+        raise LookupError(f"unknown account '{account_id}'")
+    holder = Holder(row.id, row.state, row.state_since, row.klass, row.owner_email,
+                    row.sponsor_email, bool(row.key_account), row.portrait_fit,
+                    float(row.potential or 0), row.segment)
+    return generate(conn, active_book(conn), active_version(conn) or "", [holder], at,
+                    Directory.load(conn), account_id, account_id)

@@ -1,0 +1,159 @@
+"""Store reads that only the pages need (aggregate queries; no web framework here).
+
+The pages call the same use cases as the API (kamflow.queue, accounts, audit, portfolio);
+what those do not answer is read here: the class of the accounts on a board, a
+department's members, the weekly on-time rate, escalated tasks, revenue per account for the
+portfolio matrix, an account's contacts and feedback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from kamflow.playbooks.schema import Step
+from kamflow.store.facts import trailing_12_months
+from kamflow.store.tables import ACCOUNT, CONTACT, FEEDBACK, PERSON, REVENUE, TASK
+from kamflow.store.versions import book_of
+
+
+def accounts_of(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """id -> name, class, state of the given accounts."""
+    wanted = sorted(set(ids))
+    out: dict[str, dict[str, Any]] = {}
+    for i in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
+        q = select(ACCOUNT.c.id, ACCOUNT.c.name, ACCOUNT.c.klass, ACCOUNT.c.state).where(
+            ACCOUNT.c.id.in_(wanted[i : i + 900])
+        )
+        out.update({r.id: dict(r._mapping) for r in conn.execute(q)})
+    return out
+
+
+def members(conn: Connection, department: str) -> list[dict[str, str]]:
+    """The active people of a department: email, name, role."""
+    q = (select(PERSON.c.email, PERSON.c.name, PERSON.c.role)
+         .where(PERSON.c.department == department, PERSON.c.active.is_(True)).order_by(PERSON.c.name))
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def steps_of(conn: Connection, tasks: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Step]:
+    """(playbook version, "state.key") -> the step, for the tasks given."""
+    out: dict[tuple[str, str], Step] = {}
+    for version in {t["playbook_version"] for t in tasks}:
+        book = book_of(conn, version)
+        for state, pb in book.states.items():
+            for s in pb.steps:
+                out[(version, f"{state}.{s.key}")] = s
+    return out
+
+
+# -- adherence extras -------------------------------------------------------------------
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+@dataclass(frozen=True)
+class Week:
+    start: date
+    due: int
+    on_time: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.on_time / self.due if self.due else None
+
+
+def weekly_on_time(conn: Connection, start: date, end: date) -> list[Week]:
+    """Per week (Monday) of due dates in [start, end]: tasks due (cancelled left out, as in
+    the adherence report) and those done on or before their due date."""
+    due: dict[date, int] = {}
+    on_time: dict[date, int] = {}
+    week = week_start(start)
+    while week <= end:
+        due[week] = on_time[week] = 0
+        week += timedelta(days=7)
+    q = (select(TASK.c.due, TASK.c.status, TASK.c.done_at)
+         .where(TASK.c.due.between(start, end), TASK.c.status != "cancelled"))
+    for day, status, done_at in conn.execute(q):
+        w = week_start(day)
+        due[w] += 1
+        if status == "done" and done_at is not None and done_at.date() <= day:
+            on_time[w] += 1
+    return [Week(w, due[w], on_time[w]) for w in sorted(due)]
+
+
+def escalated(conn: Connection, start: date, end: date, limit: int = 50,
+              scope: ColumnElement[bool] | None = None) -> tuple[int, list[dict[str, Any]]]:
+    """Tasks due in [start, end] that were escalated: how many, and the latest ones."""
+    cond = [TASK.c.due.between(start, end), TASK.c.escalation_level > 0]
+    if scope is not None:
+        cond.append(scope)
+    n = conn.execute(select(func.count()).select_from(TASK).where(*cond)).scalar_one()
+    q = (select(TASK.c.id, TASK.c.account_id, TASK.c.step, TASK.c.title, TASK.c.due, TASK.c.status,
+                TASK.c.assignee, TASK.c.queue, TASK.c.escalation_level, TASK.c.escalated_at)
+         .where(*cond).order_by(TASK.c.escalated_at.desc(), TASK.c.id.desc()).limit(limit))
+    return int(n), [dict(r._mapping) for r in conn.execute(q)]
+
+
+# -- the portfolio ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountRevenue:
+    id: str
+    name: str
+    klass: str | None
+    state: str
+    potential: float
+    revenue: float
+
+    @property
+    def gap(self) -> float:
+        return max(self.potential - self.revenue, 0.0)
+
+
+def revenue_by_account(conn: Connection, at: datetime) -> list[AccountRevenue]:
+    """Every account with its potential and trailing-12-month revenue as of `at`."""
+    rev = (select(REVENUE.c.account_id, func.sum(REVENUE.c.amount).label("t12"))
+           .where(trailing_12_months(at)).group_by(REVENUE.c.account_id).subquery())
+    q = (select(ACCOUNT.c.id, ACCOUNT.c.name, ACCOUNT.c.klass, ACCOUNT.c.state, ACCOUNT.c.potential,
+                func.coalesce(rev.c.t12, 0).label("t12"))
+         .select_from(ACCOUNT.outerjoin(rev, rev.c.account_id == ACCOUNT.c.id)).order_by(ACCOUNT.c.id))
+    return [AccountRevenue(r.id, r.name, r.klass, r.state, float(r.potential or 0),
+                           float(r.t12 or 0)) for r in conn.execute(q)]
+
+
+def sample(rows: list[AccountRevenue], at_most: int) -> list[AccountRevenue]:
+    """Every k-th account (by id) when there are more than `at_most`."""
+    if len(rows) <= at_most:
+        return rows
+    step = len(rows) / at_most
+    return [rows[int(i * step)] for i in range(at_most)]
+
+
+# -- one account ------------------------------------------------------------------------
+
+
+def contacts(conn: Connection, account_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    q = (
+        select(
+            CONTACT.c.date, CONTACT.c.channel, CONTACT.c.person_email, CONTACT.c.nature, CONTACT.c.note
+        )
+        .where(CONTACT.c.account_id == account_id)
+        .order_by(CONTACT.c.date.desc(), CONTACT.c.id.desc())
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def feedback(conn: Connection, account_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    q = (select(FEEDBACK.c.date, FEEDBACK.c.score, FEEDBACK.c.comment, FEEDBACK.c.task_id)
+         .where(FEEDBACK.c.account_id == account_id).order_by(FEEDBACK.c.date.desc()).limit(limit))
+    return [dict(r._mapping) for r in conn.execute(q)]
