@@ -1,8 +1,8 @@
 """The lifecycle state machine: the only module that imports `transitions`.
 
 One `transitions.Machine` per playbook set, built once with `model=None`; each
-account is a throwaway token passed to `Event.trigger` (pattern c2 in
-shared/reference/feasibility-runtime.md), so memory does not grow with the
+account is a throwaway token passed to `Event.trigger` (one Machine per account costs
+memory and build time in proportion to the portfolio), so memory does not grow with the
 portfolio and no account ever gets a Machine of its own.
 
 `decide` first evaluates the candidate guards itself, in priority order, and hands

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from kamflow.engine.assess import full_metrics, next_baseline
 from kamflow.engine.classify import retention_score
 from kamflow.engine.clock import Clock
-from kamflow.engine.sweep import full_metrics, next_baseline
 from kamflow.errors import NotFound, Refused
 from kamflow.store import audit, facts, outbox, task_writes
 from kamflow.store.tables import ACCOUNT, PERSON, TRANSITION

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine
 
 from kamflow.store import audit
 from kamflow.store.audit import BY
-from kamflow.tasks.audit import ChainBreak
+from kamflow.tasks.chain import ChainBreak
 
 __all__ = ["BY", "events", "report", "rows", "verify"]
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from time import perf_counter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
+from kamflow.engine.assess import Assessment, assess
 from kamflow.engine.classify import PortfolioStats
-from kamflow.engine.clock import Clock
-from kamflow.engine.sweep import Assessment, assess
+from kamflow.engine.clock import Clock, FixedClock
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.store import audit, facts, outbox, task_writes
 from kamflow.store.bulk import insert_new, update_by_key
@@ -231,3 +231,35 @@ def jsonable(values: Any) -> dict[str, Any]:
     for k, v in values.items():
         out[k] = round(v, 4) if isinstance(v, float) else v
     return out
+
+
+def replay(db: Engine, first: datetime, last: datetime, step: timedelta,
+           progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Sweep each moment from `first` to `last` in turn, as the scheduler would have, and add
+    up what the sweeps did. Each sweep is its own set of transactions, as on a real day."""
+    if last < first:
+        raise ValueError("--to: must not be before --from")
+    if step <= timedelta(0):
+        raise ValueError("--every: must be a positive step")
+    totals: dict[str, Any] = {"sweeps": 0, "transitions": {}, "tasks_created": 0,
+                              "tasks_cancelled": 0, "tasks_escalated": 0,
+                              "contact_checks_completed": 0}
+    at = first
+    while at <= last:
+        d = run_sweep(db, FixedClock(at)).as_dict()
+        totals["sweeps"] += 1
+        for move, n in d["transitions"].items():
+            totals["transitions"][move] = totals["transitions"].get(move, 0) + n
+        for k in ("tasks_created", "tasks_cancelled", "tasks_escalated",
+                  "contact_checks_completed"):
+            totals[k] += d[k]
+        if progress is not None:
+            progress(1)
+        at += step
+    totals["from"], totals["to"] = first.isoformat(), last.isoformat()
+    return totals
+
+
+def replay_length(first: datetime, last: datetime, step: timedelta) -> int:
+    """How many sweeps a replay makes (for a progress bar)."""
+    return 0 if last < first or step <= timedelta(0) else (last - first) // step + 1

@@ -90,7 +90,7 @@ def status_cmd(
     """Each job's last and next run, the scheduler lock's holder, outbox depth, overdue tasks."""
     from rich.table import Table
 
-    from kamflow.jobs.status import status
+    from kamflow.jobs.health import status
 
     data = status(open_db(), clock_at(at).now())
     if as_json:

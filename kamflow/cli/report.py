@@ -217,7 +217,7 @@ def portfolio_summary(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Portfolio summary: accounts and revenue per class and state, key accounts, wallet gap."""
-    from kamflow.portfolio import summary
+    from kamflow.reports import summary
 
     with open_db().connect() as conn:
         data = summary(conn, clock_at(at).now())

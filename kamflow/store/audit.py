@@ -21,7 +21,7 @@ from sqlalchemy import Connection, and_, case, func, literal, select, text
 from sqlalchemy.sql.elements import ColumnElement
 
 from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, PERSON, TASK
-from kamflow.tasks.audit import ChainBreak, ChainVerifier, link
+from kamflow.tasks.chain import ChainBreak, ChainVerifier, link
 
 CHUNK = 5000
 # pg_advisory_xact_lock key for appends: the bytes b"kamaudit" as a bigint.

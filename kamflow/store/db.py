@@ -1,8 +1,9 @@
-"""Engines and migrations: the only place that knows the database URL.
+"""Databases and migrations: the only place that knows the database URL.
 
 SQLite gets WAL, a busy timeout, foreign keys and `BEGIN IMMEDIATE` for every
 transaction: read-then-write transactions otherwise fail with "database is
-locked" under concurrency (shared/reference/feasibility-runtime.md, section 4).
+locked" under concurrency (a deferred transaction cannot upgrade its read lock while
+another writer holds the database).
 """
 
 from __future__ import annotations

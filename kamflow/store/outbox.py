@@ -30,7 +30,7 @@ from kamflow.store.tables import ACCOUNT, NOTIFICATION_PREF, OUTBOX, PERSON, TAS
 from kamflow.tasks.raci import unpacked
 
 if TYPE_CHECKING:
-    from kamflow.engine.sweep import Assessment
+    from kamflow.engine.assess import Assessment
     from kamflow.playbooks.loader import PlaybookSet
     from kamflow.store.facts import Stored
     from kamflow.store.task_writes import Directory

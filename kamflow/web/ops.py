@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from kamflow import access
 from kamflow.database import is_current as schema_is_current
-from kamflow.jobs import status
+from kamflow.jobs import health
 from kamflow.people import Principal
 from kamflow.web.deps import WebContext, context, optional_user
 from kamflow.web.errors import ERRORS, ApiError
@@ -47,8 +47,8 @@ class RequestCounter:
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, int]] = Counter()
 
-    def add(self, method: str, status: int) -> None:
-        self.counts[(method, status)] += 1
+    def add(self, method: str, health: int) -> None:
+        self.counts[(method, health)] += 1
 
 
 @router.get("/metrics", response_class=Response,
@@ -63,5 +63,5 @@ def metrics(ctx: Ctx, request: Request,
                            headers={"WWW-Authenticate": "Bearer"})
         access.may_read_metrics(user)
     counter: RequestCounter = request.app.state.requests
-    body = status.metrics(ctx.db, ctx.clock.now().date(), counter.counts)
+    body = health.metrics(ctx.db, ctx.clock.now().date(), counter.counts)
     return Response(body, media_type=TEXT_FORMAT)

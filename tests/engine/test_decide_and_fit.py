@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kamflow.engine.assess import assess, full_metrics
 from kamflow.engine.classify import PortfolioStats, classify, portrait_fit
 from kamflow.engine.lifecycle import Decision, LifecycleEngine, _Token
 from kamflow.engine.metrics import Values, base_metrics
-from kamflow.engine.sweep import assess, full_metrics
 from kamflow.playbooks.loader import PlaybookSet, bundled_dir, load_dir
 from kamflow.playbooks.metrics import METRICS, MetricType
 from kamflow.playbooks.schema import Classification, Criterion, Levels

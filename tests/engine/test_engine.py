@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from kamflow.engine.assess import assess, next_baseline
 from kamflow.engine.classify import PortfolioStats, classify, portfolio_stats
 from kamflow.engine.errors import IllegalTransition
 from kamflow.engine.lifecycle import LifecycleEngine
 from kamflow.engine.metrics import base_metrics, windows
-from kamflow.engine.sweep import assess, next_baseline
 from kamflow.playbooks.loader import PlaybookSet, bundled_dir, load_dir
 from support import account_facts as facts
 

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from kamflow.store import audit
 from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, PERSON, TASK
-from kamflow.tasks.audit import chain_hash
+from kamflow.tasks.chain import chain_hash
 from support import DB
 
 T0 = datetime(2026, 3, 1, 8, 0)

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from kamflow import people, portfolio, reports
+from kamflow import people, reports
 from kamflow.engine.clock import FixedClock
 from kamflow.store.tables import ACCOUNT, PERSON, REVENUE, TASK, TRANSITION
 from kamflow.web.app import create_app
@@ -164,7 +164,7 @@ def test_portfolio_figures(store: DB) -> None:
 
 def test_portfolio_summary_is_the_same_aggregate(store: DB) -> None:
     with store.engine.connect() as conn:
-        s = portfolio.summary(conn, AT)
+        s = reports.summary(conn, AT)
     assert (s["accounts"], s["revenue_t12"], s["wallet_gap"], s["key_accounts"]) == (7, 100, 194, 2)
     assert s["key_revenue_share"] == 0.8
     assert s["classes"]["D"] == {"accounts": 2, "revenue_t12": 5, "potential": 30,

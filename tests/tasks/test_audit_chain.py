@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kamflow.tasks.audit import GENESIS, ChainBreak, canonical, chain_hash, link, verify
+from kamflow.tasks.chain import GENESIS, ChainBreak, canonical, chain_hash, link, verify
 
 T0 = datetime(2026, 3, 1, 9, 30)
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from kamflow import access, portfolio
+from kamflow import access, reports
 from kamflow.web.deps import Moment, User, WebContext, context
 from kamflow.web.schemas import PortfolioOut
 
@@ -19,4 +19,4 @@ def summary(ctx: Ctx, user: User, clock: Moment) -> dict[str, Any]:
     """Class and key flag of the last sweep; revenue as of `at`."""
     access.may_see_portfolio(user)
     with ctx.db.connect() as conn:
-        return portfolio.summary(conn, clock.now())
+        return reports.summary(conn, clock.now())
