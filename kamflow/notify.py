@@ -39,9 +39,9 @@ from kamflow.notifications.channels import (
 )
 from kamflow.notifications.messages import Draft, TaskInfo
 from kamflow.store import outbox
+from kamflow.store.directory import Directory
 from kamflow.store.outbox import TASK_COLUMNS, task_info
 from kamflow.store.tables import ACCOUNT, NOTIFICATION_PREF, OUTBOX, TASK
-from kamflow.store.task_writes import Directory
 
 if TYPE_CHECKING:
     from kamflow.settings import Settings

@@ -13,31 +13,25 @@ row by row and combined in Python.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kamflow.engine.metrics import add_months, windows
+from kamflow.losses import CLASSES_NOTE, NO_CLASS, losses
 from kamflow.store.facts import trailing_12_months
-from kamflow.store.tables import ACCOUNT, REVENUE, TASK, TRANSITION
+from kamflow.store.tables import ACCOUNT, REVENUE, TASK
 from kamflow.store.versions import active_book
 
 REPORTS = ("portfolio", "losses", "investment")
 TOP = 10  # accounts in the top-gap list
 THRESHOLD = 0.10  # revenue share above which one account is a concentration risk
 CONCENTRATION = (1, 5, 10)
-NO_CLASS = "-"
-UNRECORDED = "unrecorded"
-LOSS_CAUSE = "loss_cause"  # the task field that records why an account was lost
-NOT_WON_BACK = ("lost", "recovery", "declining")  # moving into these is not a win-back
 BALANCED = 0.05  # |effort share - gap share| up to this reads "in line"
-CLASSES_NOTE = "class and key-account flag as stored by the last sweep"
-CHUNK = 900  # ids per IN list (SQLite's bound-parameter limit)
 
 
 def _revenue(at: datetime) -> Any:
@@ -211,162 +205,6 @@ def portfolio(conn: Connection, at: datetime, top: int = TOP, threshold: float =
     }
 
 
-# -- losses -----------------------------------------------------------------------------------
-
-
-@dataclass
-class _Loss:
-    account_id: str
-    name: str
-    klass: str
-    at: datetime
-    rule: str
-    revenue: float | None
-    potential: float
-    cause: str = UNRECORDED
-    won_back_at: datetime | None = None
-    won_back_to: str | None = None
-
-
-def _number(metrics: Mapping[str, Any], key: str) -> float | None:
-    value = metrics.get(key)
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _revenue_at(conn: Connection, wanted: Sequence[tuple[str, datetime]]
-                ) -> dict[tuple[str, datetime], float]:
-    """max(trailing 12 months, the 12 before) as of each (account, moment): for moves whose
-    metrics did not record them (the sweep records only what its guard read)."""
-    if not wanted:
-        return {}
-    spans = {key: windows(key[1]) for key in wanted}
-    first = min(w.prev_start for w in spans.values())
-    end = max(w.end for w in spans.values())
-    ids = sorted({a for a, _ in wanted})
-    months: dict[str, list[tuple[date, float]]] = defaultdict(list)
-    for i in range(0, len(ids), CHUNK):
-        q = select(REVENUE.c.account_id, REVENUE.c.month, REVENUE.c.amount).where(
-            REVENUE.c.account_id.in_(ids[i : i + CHUNK]),
-            REVENUE.c.month >= first,
-            REVENUE.c.month < end,
-        )
-        for account_id, month, amount in conn.execute(q):
-            months[account_id].append((month, float(amount)))
-    out = {}
-    for key, w in spans.items():
-        rows = months.get(key[0], [])
-        t12 = sum(a for m, a in rows if w.t12_start <= m < w.end)
-        prev = sum(a for m, a in rows if w.prev_start <= m < w.t12_start)
-        out[key] = max(t12, prev)
-    return out
-
-
-def losses(conn: Connection, at: datetime) -> dict[str, Any]:
-    """For the year of `at` and the two before: the accounts lost (moved into `lost`, once
-    per account and year, up to `at`), their revenue and potential, the loss rate against the
-    customers at the start of the year, the recorded causes, and how many were won back."""
-    years = [at.year - 2, at.year - 1, at.year]
-    start = datetime(years[0], 1, 1)
-    lost_q = (
-        select(
-            TRANSITION.c.account_id,
-            TRANSITION.c.at,
-            TRANSITION.c.rule,
-            TRANSITION.c.metrics,
-            ACCOUNT.c.name,
-            ACCOUNT.c.klass,
-            ACCOUNT.c.potential,
-        )
-        .select_from(TRANSITION.join(ACCOUNT, ACCOUNT.c.id == TRANSITION.c.account_id))
-        .where(TRANSITION.c.to_state == "lost", TRANSITION.c.at >= start, TRANSITION.c.at <= at)
-        .order_by(TRANSITION.c.account_id, TRANSITION.c.at, TRANSITION.c.id)
-    )
-    per_year: dict[int, dict[str, _Loss]] = {y: {} for y in years}
-    for r in conn.execute(lost_q):
-        of_year = per_year[r.at.year]
-        if r.account_id in of_year:
-            continue  # the first loss of the year counts
-        metrics = r.metrics or {}
-        recorded = [v for v in (_number(metrics, "revenue_t12"), _number(metrics, "revenue_prev12"))
-                    if v is not None]
-        potential = _number(metrics, "potential")
-        of_year[r.account_id] = _Loss(r.account_id, r.name, r.klass or NO_CLASS, r.at, r.rule,
-                                   max(recorded) if recorded else None,
-                                   float(r.potential) if potential is None else potential)
-    every = [loss for of_year in per_year.values() for loss in of_year.values()]
-    missing = _revenue_at(conn, [(x.account_id, x.at) for x in every if x.revenue is None])
-    for x in every:
-        if x.revenue is None:
-            x.revenue = missing[(x.account_id, x.at)]
-
-    lost_ids = (select(TRANSITION.c.account_id)
-                .where(TRANSITION.c.to_state == "lost", TRANSITION.c.at >= start, TRANSITION.c.at <= at)
-                .scalar_subquery())
-    cause = TASK.c.fields[LOSS_CAUSE].as_string()
-    causes: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    for account_id, done_at, value in conn.execute(
-        select(TASK.c.account_id, TASK.c.done_at, cause)
-        .where(TASK.c.status == "done", TASK.c.done_at.is_not(None), TASK.c.done_at >= start,
-               TASK.c.done_at <= at, cause.is_not(None), TASK.c.account_id.in_(lost_ids))
-        .order_by(TASK.c.account_id, TASK.c.done_at, TASK.c.id)
-    ):
-        if str(value).strip():
-            causes[account_id].append((done_at, str(value).strip()))
-    moves: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    for account_id, moved_at, to_state in conn.execute(
-        select(TRANSITION.c.account_id, TRANSITION.c.at, TRANSITION.c.to_state)
-        .where(TRANSITION.c.account_id.in_(lost_ids), TRANSITION.c.at > start, TRANSITION.c.at <= at,
-               TRANSITION.c.to_state.not_in(NOT_WON_BACK))
-        .order_by(TRANSITION.c.account_id, TRANSITION.c.at, TRANSITION.c.id)
-    ):
-        moves[account_id].append((moved_at, to_state))
-    for x in every:
-        x.cause = next((c for done, c in causes[x.account_id] if done >= x.at), UNRECORDED)
-        back = next(((m, s) for m, s in moves[x.account_id] if m > x.at), None)
-        if back is not None:
-            x.won_back_at, x.won_back_to = back
-
-    customers = _customers_at_start(conn, years)
-    rows = []
-    for year in years:
-        lost = sorted(per_year[year].values(), key=lambda x: (x.at, x.account_id))
-        counts: dict[str, int] = defaultdict(int)
-        for x in lost:
-            counts[x.cause] += 1
-        rows.append({
-            "year": year,
-            "from": date(year, 1, 1).isoformat(),
-            "to": (at if year == at.year else datetime(year, 12, 31)).date().isoformat(),
-            "customers_at_start": customers[year],
-            "lost": len(lost),
-            "loss_rate": len(lost) / customers[year] if customers[year] else None,
-            "lost_revenue": sum((x.revenue or 0.0 for x in lost), 0.0),
-            "lost_potential": sum((x.potential for x in lost), 0.0),
-            "causes": dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))),
-            "won_back": sum(1 for x in lost if x.won_back_at is not None),
-            "accounts": [{"id": x.account_id, "name": x.name, "class": x.klass,
-                          "lost_at": x.at.isoformat(), "rule": x.rule, "revenue": x.revenue,
-                          "potential": x.potential, "cause": x.cause,
-                          "won_back_at": x.won_back_at.isoformat() if x.won_back_at else None,
-                          "won_back_to": x.won_back_to} for x in lost],
-        })
-    return {"report": "losses", "as_of": at.isoformat(), "note": CLASSES_NOTE, "years": rows}
-
-
-def _customers_at_start(conn: Connection, years: Sequence[int]) -> dict[int, int]:
-    """Per year: the accounts with revenue > 0 in the 12 calendar months before 1 January."""
-    sums = [func.sum(case((and_(REVENUE.c.month >= date(y - 1, 1, 1), REVENUE.c.month < date(y, 1, 1)),
-                           REVENUE.c.amount), else_=0.0)).label(f"y{i}") for i, y in enumerate(years)]
-    per_account = (select(REVENUE.c.account_id, *sums)
-                   .where(REVENUE.c.month >= date(min(years) - 1, 1, 1),
-                          REVENUE.c.month < date(max(years), 1, 1))
-                   .group_by(REVENUE.c.account_id).subquery())
-    counts = conn.execute(select(*[
-        func.coalesce(func.sum(case((per_account.c[f"y{i}"] > 0, 1), else_=0)), 0)
-        for i in range(len(years))])).one()
-    return {y: int(n) for y, n in zip(years, counts, strict=True)}
-
-
 # -- investment -------------------------------------------------------------------------------
 
 
@@ -447,7 +285,7 @@ def investment(conn: Connection, at: datetime) -> dict[str, Any]:
     }
 
 
-# -- one entry point, and CSV ------------------------------------------------------------------
+# -- one entry point ------------------------------------------------------------------------
 
 
 MONEY = frozenset({"revenue_t12", "potential", "wallet_gap", "gap", "revenue", "lost_revenue",
@@ -478,51 +316,3 @@ def tidy(value: Any, key: str | None = None) -> Any:
     if isinstance(value, float) and key in MONEY:
         return round(value, 2)
     return value
-
-
-PORTFOLIO_CSV = ("id", "name", "class", "state", "key_account", "revenue_t12", "revenue_share",
-                 "potential", "gap", "gap_rank", "above_threshold")
-
-
-def csv_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """One table per report, for a spreadsheet: portfolio: one row per account named in a
-    list (top gaps, above the threshold, key accounts); losses: one row per year with a
-    column per cause; investment: one row per class, then the total, with a due and a done
-    column per department. None is an empty cell."""
-    kind = data["report"]
-    if kind == "portfolio":
-        gap_rank = {a["id"]: i for i, a in enumerate(data["top_gaps"], 1)}
-        above = {a["id"] for a in data["above_threshold"]}
-        seen: dict[str, dict[str, Any]] = {}
-        for a in (*data["top_gaps"], *data["above_threshold"], *data["key_accounts"]["list"]):
-            seen.setdefault(a["id"], a)
-        ordered = sorted(seen.values(), key=lambda a: (gap_rank.get(a["id"], len(seen) + 1),
-                                                      -a["revenue_t12"], a["id"]))
-        rows = [[*(a[c] for c in PORTFOLIO_CSV[:9]), gap_rank.get(a["id"]), a["id"] in above]
-                for a in ordered]
-        return list(PORTFOLIO_CSV), [_cells(r) for r in rows]
-    if kind == "losses":
-        names = sorted({c for y in data["years"] for c in y["causes"]})
-        head = ["year", "customers_at_start", "lost", "loss_rate", "lost_revenue",
-                "lost_potential", "won_back"]
-        return ([*head, *(f"cause:{c}" for c in names)],
-                [_cells([*(y[h] for h in head), *(y["causes"].get(c, 0) for c in names)])
-                 for y in data["years"]])
-    if kind == "investment":
-        depts = sorted(data["total"]["departments"])
-        head = ["accounts", "revenue_t12", "potential", "wallet_gap", "tasks_due", "tasks_done",
-                "on_time_share"]
-        shares = ["effort_share", "revenue_share", "gap_share", "effort_minus_gap_share",
-                  "verdict"]
-        rows = []
-        for name, f in [*data["classes"].items(), ("total", data["total"])]:
-            per = [n for d in depts for n in (f["departments"].get(d, {}).get("due", 0),
-                                              f["departments"].get(d, {}).get("done", 0))]
-            rows.append(_cells([name, *(f[h] for h in head), *(f.get(s) for s in shares), *per]))
-        return (["class", *head, *shares, *(f"{k}:{d}" for d in depts for k in ("due", "done"))],
-                rows)
-    raise ValueError(f"unknown report '{kind}'")
-
-
-def _cells(values: Iterable[Any]) -> list[Any]:
-    return ["" if v is None else v for v in values]

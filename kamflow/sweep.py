@@ -24,9 +24,11 @@ from kamflow.engine.clock import Clock, FixedClock
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.store import audit, facts, outbox, task_writes
 from kamflow.store.bulk import insert_new, update_by_key
+from kamflow.store.directory import Directory
 from kamflow.store.tables import ACCOUNT, TRANSITION
-from kamflow.store.task_writes import Directory, Holder, TaskCounts
+from kamflow.store.task_writes import TaskCounts
 from kamflow.store.versions import active_book, active_version, book_of, lifecycle_of
+from kamflow.tasks.policy import Holder
 
 CHUNK = 10_000
 

@@ -40,7 +40,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import assert_never
 
-from kamflow.playbooks.schema import Cadence, Every, Monthly, NoContact, Once, OnEvent, Quarterly, Yearly
+from kamflow.playbooks.schema import (
+    Cadence,
+    Every,
+    Monthly,
+    NoContact,
+    Once,
+    OnEvent,
+    Quarterly,
+    Yearly,
+)
 
 __all__ = ["Occurrence", "StepContext", "fiscal_period", "occurrences"]
 

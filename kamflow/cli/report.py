@@ -23,6 +23,7 @@ from kamflow.cli._common import (
     print_json,
     user_errors,
 )
+from kamflow.cli.report_csv import csv_table
 from kamflow.cli.root import app
 
 report_app = typer.Typer(help="Portfolio analytics: portfolio, losses, investment.",
@@ -50,7 +51,7 @@ def _run(name: str, at: str | None, as_json: bool, as_csv: bool, **options: Any
         print_json(data)
         return None
     if as_csv:
-        head, rows = reports.csv_table(data)
+        head, rows = csv_table(data)
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(head)
         writer.writerows(rows)

@@ -32,8 +32,8 @@ from kamflow.tasks.raci import unpacked
 if TYPE_CHECKING:
     from kamflow.engine.assess import Assessment
     from kamflow.playbooks.loader import PlaybookSet
+    from kamflow.store.directory import Directory
     from kamflow.store.facts import Stored
-    from kamflow.store.task_writes import Directory
 
 IN_CHUNK = 1000
 STATUSES = ("pending", "sending", "sent", "failed")

@@ -17,11 +17,20 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, select, update
 
 from kamflow.playbooks.loader import PlaybookSet
-from kamflow.playbooks.schema import Every, NoContact, OnEvent, Step
+from kamflow.playbooks.schema import Every, NoContact, OnEvent
 from kamflow.store import audit, outbox
 from kamflow.store.bulk import insert_returning, update_by_key
-from kamflow.store.tables import ACCOUNT_EVENT, CONTACT, PERSON, TASK
+from kamflow.store.directory import Directory
+from kamflow.store.tables import ACCOUNT, ACCOUNT_EVENT, CONTACT, FEEDBACK, TASK
 from kamflow.tasks.cadence import StepContext, occurrences
+from kamflow.tasks.policy import (
+    Holder,
+    applicable_steps,
+    counts_as_contact,
+    escalation_level,
+    escalation_target,
+    step_id,
+)
 from kamflow.tasks.raci import Team, packed, route
 from kamflow.tasks.status import Status
 
@@ -47,56 +56,6 @@ class TaskCounts:
         self.fallback_notes.extend(other.fallback_notes[: max(0, 20 - len(self.fallback_notes))])
 
 
-@dataclass(frozen=True)
-class Directory:
-    """Everyone, loaded once per sweep: routing needs departments and leads."""
-
-    people: Mapping[str, tuple[bool, str]]
-    leads: Mapping[str, str]
-
-    @classmethod
-    def load(cls, conn: Connection) -> Directory:
-        people: dict[str, tuple[bool, str]] = {}
-        leads: dict[str, str] = {}
-        q = select(PERSON.c.email, PERSON.c.active, PERSON.c.department, PERSON.c.role).order_by(
-            PERSON.c.email
-        )
-        for r in conn.execute(q):
-            people[r.email] = (bool(r.active), r.department)
-            if r.active and r.role == "department_lead":
-                leads.setdefault(r.department, r.email)
-        return cls(people, leads)
-
-
-@dataclass(frozen=True, slots=True)
-class Holder:
-    """An account as the task engine sees it after this sweep's transition."""
-
-    account_id: str
-    state: str
-    entered: datetime
-    klass: str | None
-    owner: str
-    sponsor: str | None
-    key_account: bool = False
-    portrait_fit: float | None = None
-    potential: float = 0.0
-    segment: str | None = None
-
-    def classification(self) -> dict[str, object]:
-        """What a step's `when` may read (playbooks.metrics.STEP_METRICS)."""
-        return {"class": self.klass, "segment": self.segment, "key_account": self.key_account,
-                "portrait_fit": self.portrait_fit, "potential": self.potential}
-
-
-def step_id(state: str, step: Step) -> str:
-    return f"{state}.{step.key}"
-
-
-def _channels_ok(cad: NoContact, channel: str) -> bool:
-    return not cad.channels or channel in cad.channels
-
-
 def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Holder],
              at: datetime, directory: Directory, lo: str, hi: str) -> TaskCounts:
     """Create the tasks whose occurrences have come due for these accounts."""
@@ -112,26 +71,14 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
     rows: list[dict[str, Any]] = []
     notes: dict[tuple[str, str, str], str] = {}
     for h in holders:
-        pb = book.states.get(h.state)
-        if pb is None:
-            continue
         team = Team(h.owner, h.sponsor, directory.people, directory.leads)
         entered = h.entered.date()
-        seen: dict[str, object] | None = None
-        for step in pb.steps:
-            if h.klass is not None and h.klass not in step.classes:
-                continue
-            sid = step_id(h.state, step)
-            when = book.step_conditions.get(sid)
-            if when is not None:
-                seen = seen or h.classification()
-                if not when.evaluate(seen):
-                    continue
+        for sid, step, when in applicable_steps(book, h):
             cad = step.cadence
             last_contact = None
             if isinstance(cad, NoContact):
                 last_contact = max((d for ch, d in contacts.get(h.account_id, {}).items()
-                                    if _channels_ok(cad, ch)), default=None)
+                                    if counts_as_contact(cad, ch)), default=None)
             ctx = StepContext(
                 entered=entered, at=today, fiscal_start_month=fiscal,
                 last_done=done.get((h.account_id, sid)) if isinstance(cad, Every) else None,
@@ -266,7 +213,7 @@ def _complete_checks(conn: Connection, book: PlaybookSet,
         assert isinstance(cad, NoContact)
         anchor = date.fromisoformat(r.period.split("@", 1)[1])
         seen = [(d, ch) for ch, d in contacts.get(r.account_id, {}).items()
-                if _channels_ok(cad, ch) and d > anchor]
+                if counts_as_contact(cad, ch) and d > anchor]
         if seen:
             day, channel = max(seen)
             done.append({"id": r.id, "status": r.status, "evidence": {
@@ -368,23 +315,14 @@ def _escalate_page(conn: Connection, page: Sequence[Any], rules: Mapping[str, An
         rule = rules.get(r.step)
         if rule is None:
             continue
-        # Lateness runs from the due date, or from when the task was made if that was
-        # later: nobody is escalated for the time before a task existed.
-        late = (today - max(r.due, r.created_at.date())).days
         level = r.escalation_level
-        target = level
-        if late > rule.after_days:
-            target = 1
-        if late > rule.after_days + rule.then_days:
-            target = 2
+        target = escalation_level(rule, r.due, r.created_at.date(), today, level)
         if target <= level:
             continue
+        late = (today - max(r.due, r.created_at.date())).days
         for lvl in range(level + 1, target + 1):
-            if lvl == 1:
-                to = r.accountable or f"queue:{r.accountable_dept}"
-            else:
-                lead = directory.leads.get(r.accountable_dept)
-                to = lead or (managers[0] if managers else f"queue:{r.accountable_dept}")
+            to = escalation_target(lvl, r.accountable, r.accountable_dept, directory.leads,
+                                   managers)
             events.append({"at": at, "actor": "system", "entity": "task", "entity_id": str(r.id),
                            "action": "escalated", "before": {"level": lvl - 1},
                            "after": {"level": lvl, "to": to, "days_late": late}})
@@ -427,9 +365,7 @@ def retire_changed_steps(conn: Connection, book: PlaybookSet, version: str, at: 
 
 def link_feedback(conn: Connection, lo: str, hi: str) -> None:
     """A feedback score answers the latest feedback request done on or before its date."""
-    from kamflow.store.models import Feedback
-
-    fb = Feedback.__table__  # type: ignore[attr-defined]
+    fb = FEEDBACK
     latest = (select(func.max(TASK.c.id))
               .where(TASK.c.account_id == fb.c.account_id, TASK.c.step.like("%.feedback_request"),
                      TASK.c.status == Status.DONE.value, func.date(TASK.c.done_at) <= fb.c.date)
@@ -441,10 +377,9 @@ def link_feedback(conn: Connection, lo: str, hi: str) -> None:
 
 def refresh_account(conn: Connection, account_id: str, at: datetime) -> TaskCounts:
     """Run the task engine for one account now (after a move, an event or a contact)."""
-    from kamflow.store.models import Account
     from kamflow.store.versions import active_book, active_version
 
-    a = Account.__table__  # type: ignore[attr-defined]
+    a = ACCOUNT
     row = conn.execute(select(a.c.id, a.c.state, a.c.state_since, a.c.klass, a.c.owner_email,
                               a.c.sponsor_email, a.c.key_account, a.c.portrait_fit,
                               a.c.potential, a.c.segment).where(a.c.id == account_id)).first()

@@ -20,7 +20,7 @@ from kamflow import people, queue
 from kamflow.errors import NotFound
 from kamflow.web.deps import WebContext, context
 from kamflow.web.errors import ErrorOut
-from kamflow.web.schemas import Clean
+from kamflow.web.schemas.base import Clean
 
 router = APIRouter(tags=["calendar"])
 MAX_EVENTS = 5000

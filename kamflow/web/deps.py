@@ -41,7 +41,7 @@ from kamflow.engine.clock import Clock
 from kamflow.people import Principal
 from kamflow.settings import Settings
 from kamflow.web.errors import ApiError
-from kamflow.web.schemas import EARLIEST, LATEST
+from kamflow.web.schemas.base import EARLIEST, LATEST
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

@@ -20,7 +20,7 @@ from kamflow.jobs import health
 from kamflow.people import Principal
 from kamflow.web.deps import WebContext, context, optional_user
 from kamflow.web.errors import ERRORS, ApiError
-from kamflow.web.schemas import HealthOut
+from kamflow.web.schemas.people import HealthOut
 
 router = APIRouter(tags=["operations"])
 Ctx = Annotated[WebContext, Depends(context)]

@@ -20,7 +20,7 @@ from kamflow.activation import lifecycle_of
 from kamflow.errors import NotFound
 from kamflow.people import Principal
 from kamflow.playbooks.schema import Step
-from kamflow.web import charts
+from kamflow.web import charts, diagram
 from kamflow.web.deps import context
 from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import Viewer, page, render
@@ -254,9 +254,9 @@ def playbooks_page(request: Request, viewer: Viewer) -> Response:
         with ctx.db.connect() as conn:
             book = active_book(conn)
         life = book.lifecycle
-        edges = [charts.Edge(s, t.dest, t.rule, t.when is None)
+        edges = [diagram.Edge(s, t.dest, t.rule, t.when is None)
                  for t in life.transitions for s in t.source]
-        diagram = charts.state_diagram([(k, s.title) for k, s in life.states.items()],
+        drawing = diagram.state_diagram([(k, s.title) for k, s in life.states.items()],
                                        life.initial, edges, "The lifecycle")
         depts = book.organization.departments
         names: dict[str, str] = {}
@@ -275,7 +275,7 @@ def playbooks_page(request: Request, viewer: Viewer) -> Response:
                            "purpose": pb.purpose if pb else "", "parties": parties,
                            "steps": [{"step": s, "cadence": cadence_text(s),
                                       "requires": requires_text(s)} for s in steps]})
-        return render(request, "playbooks.html", user, diagram=diagram, party_names=names,
+        return render(request, "playbooks.html", user, diagram=drawing, party_names=names,
                       mermaid=lifecycle_of(book).diagram(), states=states,
                       transitions=life.transitions, version=book.version,
                       departments=book.organization.departments)

@@ -26,7 +26,9 @@ from kamflow.playbooks.errors import PlaybookError
 from kamflow.web.deps import context
 from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import Viewer, action, back, is_htmx, page, render
-from kamflow.web.schemas import MAX_ID, ContactIn, DoneIn, PlanIn, ReassignIn, SkipIn, SnoozeIn
+from kamflow.web.schemas.accounts import ContactIn, PlanIn
+from kamflow.web.schemas.base import MAX_ID
+from kamflow.web.schemas.tasks import DoneIn, ReassignIn, SkipIn, SnoozeIn
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection

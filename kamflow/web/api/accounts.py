@@ -8,10 +8,9 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from kamflow import access, accounts, queue
 from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
-from kamflow.web.schemas import (
+from kamflow.web.schemas.accounts import (
     AccountDetail,
     AccountOut,
-    Clean,
     ContactIn,
     ContactOut,
     EventIn,
@@ -19,6 +18,7 @@ from kamflow.web.schemas import (
     MovedOut,
     MoveIn,
 )
+from kamflow.web.schemas.base import Clean
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 Ctx = Annotated[WebContext, Depends(context)]

@@ -11,7 +11,8 @@ from kamflow import access
 from kamflow import adherence as audit
 from kamflow.web.deps import Moment, User, WebContext, context
 from kamflow.web.errors import ApiError
-from kamflow.web.schemas import AdherenceOut, AuditEventOut, Clean, Day, VerifyOut
+from kamflow.web.schemas.base import Clean, Day
+from kamflow.web.schemas.people import AdherenceOut, AuditEventOut, VerifyOut
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Ctx = Annotated[WebContext, Depends(context)]

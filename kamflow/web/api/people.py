@@ -9,14 +9,8 @@ from fastapi import APIRouter, Depends, Path
 from kamflow import access, people, queue
 from kamflow.errors import NotFound, Refused
 from kamflow.web.deps import ActingMoment, User, WebContext, context
-from kamflow.web.schemas import (
-    DeactivatedOut,
-    DeactivateIn,
-    Email,
-    PasswordIn,
-    PersonIn,
-    PersonOut,
-)
+from kamflow.web.schemas.base import Email
+from kamflow.web.schemas.people import DeactivatedOut, DeactivateIn, PasswordIn, PersonIn, PersonOut
 
 router = APIRouter(prefix="/people", tags=["people"])
 Ctx = Annotated[WebContext, Depends(context)]

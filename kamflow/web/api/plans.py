@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from kamflow import access, plans
 from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
-from kamflow.web.schemas import Clean, PlanIn, PlanOut, PlanSaved
+from kamflow.web.schemas.accounts import PlanIn, PlanOut, PlanSaved
+from kamflow.web.schemas.base import Clean
 
 router = APIRouter(prefix="/accounts", tags=["plans"])
 Ctx = Annotated[WebContext, Depends(context)]

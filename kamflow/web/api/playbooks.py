@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from kamflow import activation
 from kamflow.web.deps import User, WebContext, context
-from kamflow.web.schemas import ActivePlaybookOut, PlaybooksOut
+from kamflow.web.schemas.tasks import ActivePlaybookOut, PlaybooksOut
 
 router = APIRouter(prefix="/playbooks", tags=["playbooks"])
 Ctx = Annotated[WebContext, Depends(context)]

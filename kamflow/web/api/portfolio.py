@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from kamflow import access, reports
 from kamflow.web.deps import Moment, User, WebContext, context
-from kamflow.web.schemas import PortfolioOut
+from kamflow.web.schemas.people import PortfolioOut
 
 router = APIRouter(prefix="/portfolio", tags=["portfolio"])
 Ctx = Annotated[WebContext, Depends(context)]

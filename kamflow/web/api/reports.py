@@ -12,7 +12,7 @@ from pydantic import Field
 from kamflow import access, reports
 from kamflow.web.deps import Moment, User, WebContext, context
 from kamflow.web.errors import ApiError
-from kamflow.web.schemas import Output
+from kamflow.web.schemas.base import Output
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 Ctx = Annotated[WebContext, Depends(context)]

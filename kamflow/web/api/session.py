@@ -18,8 +18,8 @@ from kamflow.web.deps import (
     start_session,
 )
 from kamflow.web.errors import ApiError, ErrorOut
-from kamflow.web.schemas import (
-    MAX_ID,
+from kamflow.web.schemas.base import MAX_ID
+from kamflow.web.schemas.people import (
     CalendarOut,
     LoginIn,
     MeOut,

@@ -8,17 +8,8 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from kamflow import access, queue
 from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
-from kamflow.web.schemas import (
-    MAX_ID,
-    ClaimIn,
-    Clean,
-    DoneIn,
-    ReassignIn,
-    SkipIn,
-    SnoozeIn,
-    TaskDetail,
-    TaskOut,
-)
+from kamflow.web.schemas.base import MAX_ID, Clean
+from kamflow.web.schemas.tasks import ClaimIn, DoneIn, ReassignIn, SkipIn, SnoozeIn, TaskDetail, TaskOut
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 Ctx = Annotated[WebContext, Depends(context)]

@@ -1,0 +1,297 @@
+"""What an import file must hold: its columns, its natural key, and a check per row.
+
+Raw CSV strings in, typed rows out; every problem is `FILE:LINE: column: problem`.
+Nothing here writes: kamflow.importer writes only when a whole file passed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Table
+
+from kamflow.playbooks.loader import PlaybookSet
+from kamflow.store.models import ROLES
+from kamflow.store.tables import ACCOUNT, CONTACT, FEEDBACK, PERSON, REVENUE
+
+KINDS = ("people", "accounts", "revenue", "contacts", "feedback")
+Row = dict[str, Any]
+
+
+@dataclass
+class Spec:
+    table: Table
+    required: tuple[str, ...]
+    optional: tuple[str, ...]
+    keys: tuple[str, ...]  # natural key of the table
+    updates: tuple[str, ...]  # columns a re-import may change
+
+
+SPECS = {
+    "people": Spec(PERSON, ("email", "name", "department", "role"), (),
+                    ("email",), ("name", "department", "role")),
+    "accounts": Spec(ACCOUNT,
+                      ("account_id", "name", "industry", "owner_email", "sponsor_email",
+                       "potential"), ("state", "created_at"), ("id",),
+                      ("name", "industry", "owner_email", "sponsor_email", "potential",
+                       "criteria")),
+    "revenue": Spec(REVENUE, ("account_id", "month", "amount"), (),
+                     ("account_id", "month"), ("amount",)),
+    "contacts": Spec(CONTACT, ("account_id", "date", "channel", "person_email"),
+                      ("note", "nature"), ("account_id", "date", "channel", "person_email"),
+                      ("note", "nature")),
+    "feedback": Spec(FEEDBACK, ("account_id", "date", "score"), ("comment",),
+                      ("account_id", "date"), ("score", "comment")),
+}
+
+
+class Unparsable(Exception):
+    """The csv module gives up on the record starting at `line`."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        self.line, self.problem = line, problem
+        super().__init__(problem)
+
+
+class BadValue(ValueError):
+    """One column of one row is wrong."""
+
+    def __init__(self, column: str, problem: str) -> None:
+        self.column, self.problem = column, problem
+        super().__init__(f"{column}: {problem}")
+
+
+@dataclass
+class Refs:
+    """What rows may refer to: loaded once per import, one query per table."""
+
+    departments: set[str]
+    people: dict[str, bool]  # email -> active
+    accounts: set[str]
+    book: PlaybookSet
+    now: datetime
+    criteria_columns: frozenset[str] = field(default_factory=frozenset)
+
+
+def validate(kind: str, spec: Spec, name: str, text: str, refs: Refs,
+             progress: Callable[[int, int], None] | None) -> tuple[list[Row], list[str]]:
+    problems: list[str] = []
+    rows: list[Row] = []
+    lines = records(csv.reader(io.StringIO(text, newline="")))
+    try:
+        header = [h.strip() for h in next(lines)[1]]
+    except StopIteration:
+        return [], [f"{name}:1: the file is empty; it needs a header row"]
+    except Unparsable as e:
+        return [], [f"{name}:{e.line}: header: {e.problem}"]
+    missing = [c for c in spec.required if c not in header]
+    allowed = set(spec.required) | set(spec.optional)
+    extra = [c for c in header if c not in allowed]
+    if kind == "accounts":
+        unknown = [c for c in extra if c not in refs.criteria_columns]
+        extra = unknown
+    if missing:
+        problems.append(f"{name}:1: header: missing column(s) {', '.join(missing)}")
+    if extra:
+        hint = ("; extra columns must be portrait or retention criteria: "
+                + ", ".join(sorted(refs.criteria_columns))) if kind == "accounts" else ""
+        problems.append(f"{name}:1: header: unknown column(s) {', '.join(extra)}{hint}")
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if dupes:
+        problems.append(f"{name}:1: header: column(s) given twice: {', '.join(dupes)}")
+    if problems:
+        return [], problems
+    check = CHECKS[kind]
+    seen: dict[tuple[Any, ...], int] = {}
+    total = text.count("\n")
+    try:
+        for line, values in lines:
+            if not any(v.strip() for v in values):
+                continue  # blank line
+            if len(values) != len(header):
+                problems.append(f"{name}:{line}: row: {len(values)} values for {len(header)} "
+                                "columns")
+                continue
+            raw = {h: v.strip() for h, v in zip(header, values, strict=True)}
+            try:
+                row = check(raw, refs)
+            except BadValue as e:
+                problems.append(f"{name}:{line}: {e.column}: {e.problem}")
+                continue
+            key = tuple(row[k] for k in spec.keys)
+            if key in seen:
+                columns = "/".join("account_id" if k == "id" else k for k in spec.keys)
+                problems.append(f"{name}:{line}: {spec.required[0]}: same {columns} as line "
+                                f"{seen[key]}")
+                continue
+            seen[key] = line
+            rows.append(row)
+            if progress and line % 5000 == 0:
+                progress(0, total)
+    except Unparsable as e:  # where the next record starts is unknown: stop here
+        problems.append(f"{name}:{e.line}: row: {e.problem}; the rest of the file was not checked")
+    if not rows and not problems:
+        problems.append(f"{name}:2: no data rows after the header")
+    return rows, problems
+
+
+def records(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """Each record with the line it starts on; _Unparsable where the csv module gives up."""
+    while True:
+        line = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:  # e.g. a field over csv.field_size_limit()
+            raise Unparsable(line, str(e)) from None
+        yield line, values
+
+
+# -- per-kind row checks: raw strings in, typed row out, _Bad on the first problem ---
+
+
+def _text(raw: Row, col: str, *, required: bool = True, limit: int = 300) -> str:
+    value = str(raw.get(col, ""))
+    if required and not value:
+        raise BadValue(col, "required")
+    if "\x00" in value:  # PostgreSQL cannot store it
+        raise BadValue(col, "contains a NUL character")
+    if len(value) > limit:
+        raise BadValue(col, f"longer than {limit} characters")
+    return value
+
+
+def _number(raw: Row, col: str, lo: float | None = None, hi: float | None = None) -> float:
+    text = _text(raw, col)
+    try:
+        value = float(text.replace("_", ""))
+    except ValueError:
+        raise BadValue(col, f"'{text}' is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise BadValue(col, f"'{text}' is not a finite number")
+    if lo is not None and value < lo:
+        raise BadValue(col, f"{text} is below {lo:g}")
+    if hi is not None and value > hi:
+        raise BadValue(col, f"{text} is above {hi:g}")
+    return value
+
+
+def _date(raw: Row, col: str) -> date:
+    text = _text(raw, col)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadValue(col, f"'{text}' is not a date (YYYY-MM-DD)") from None
+
+
+def _person(raw: Row, col: str, refs: Refs, *, required: bool = True) -> str | None:
+    email = _text(raw, col, required=required, limit=254).lower()
+    if not email:
+        return None
+    if email not in refs.people:
+        raise BadValue(col, f"unknown person '{email}' (import people.csv first)")
+    return email
+
+
+def _account(raw: Row, refs: Refs) -> str:
+    account_id = _text(raw, "account_id", limit=64)
+    if account_id not in refs.accounts:
+        raise BadValue("account_id", f"unknown account '{account_id}' (import accounts.csv first)")
+    return account_id
+
+
+def _check_people(raw: Row, refs: Refs) -> Row:
+    email = _text(raw, "email", limit=254).lower()
+    if "@" not in email or " " in email:
+        raise BadValue("email", f"'{email}' is not an email address")
+    dept = _text(raw, "department", limit=64)
+    if dept not in refs.departments:
+        raise BadValue("department", f"unknown department '{dept}'; known: "
+                   + ", ".join(sorted(refs.departments)))
+    role = _text(raw, "role", limit=32)
+    if role not in ROLES:
+        raise BadValue("role", f"'{role}' is not one of {', '.join(ROLES)}")
+    return {"email": email, "name": _text(raw, "name", limit=200), "department": dept,
+            "role": role, "active": True}
+
+
+def _check_accounts(raw: Row, refs: Refs) -> Row:
+    states = refs.book.lifecycle.states
+    state = raw.get("state") or refs.book.lifecycle.initial
+    if state not in states:
+        raise BadValue("state", f"unknown state '{state}'; states: {', '.join(states)}")
+    created = raw.get("created_at") or ""
+    try:
+        created_at = datetime.fromisoformat(created) if created else refs.now
+    except ValueError:
+        raise BadValue("created_at", f"'{created}' is not an ISO date or datetime") from None
+    if created_at.tzinfo is not None:  # the store holds naive UTC
+        created_at = created_at.astimezone(UTC).replace(tzinfo=None)
+    criteria = {}
+    for col in sorted(refs.criteria_columns):
+        if raw.get(col):
+            criteria[col] = _number(raw, col, 0, 10)
+    account_id = _text(raw, "account_id", limit=64)
+    if any(ch.isspace() for ch in account_id):
+        raise BadValue("account_id", f"'{account_id}' contains white space")
+    return {
+        "id": account_id,
+        "name": _text(raw, "name"),
+        "industry": _text(raw, "industry", required=False, limit=200),
+        "owner_email": _person(raw, "owner_email", refs),
+        "sponsor_email": _person(raw, "sponsor_email", refs, required=False),
+        "potential": _number(raw, "potential", 0),
+        "criteria": criteria,
+        "state": state,
+        "state_since": created_at,
+        "created_at": created_at,
+        "key_account": False,
+    }
+
+
+def _check_revenue(raw: Row, refs: Refs) -> Row:
+    account_id = _account(raw, refs)
+    text = _text(raw, "month")
+    try:
+        if len(text) != 7:
+            raise ValueError
+        month = date.fromisoformat(text + "-01")
+    except ValueError:
+        raise BadValue("month", f"'{text}' is not a month (YYYY-MM)") from None
+    return {"account_id": account_id, "month": month, "amount": _number(raw, "amount", 0)}
+
+
+def _check_contacts(raw: Row, refs: Refs) -> Row:
+    account_id = _account(raw, refs)
+    channel = _text(raw, "channel", limit=32)
+    channels = refs.book.organization.contact_channels
+    if channel not in channels:
+        raise BadValue("channel", f"'{channel}' is not one of {', '.join(channels)}")
+    return {"account_id": account_id, "date": _date(raw, "date"), "channel": channel,
+            "person_email": _person(raw, "person_email", refs),
+            "note": _text(raw, "note", required=False, limit=5000),
+            "nature": _text(raw, "nature", required=False, limit=100)}
+
+
+def _check_feedback(raw: Row, refs: Refs) -> Row:
+    account_id = _account(raw, refs)
+    score = _number(raw, "score", 0, 10)
+    if score != int(score):
+        raise BadValue("score", f"{raw['score']} is not a whole number 0-10")
+    return {"account_id": account_id, "date": _date(raw, "date"), "score": int(score),
+            "comment": _text(raw, "comment", required=False, limit=5000)}
+
+
+CHECKS: dict[str, Callable[[Row, Refs], Row]] = {
+    "people": _check_people,
+    "accounts": _check_accounts,
+    "revenue": _check_revenue,
+    "contacts": _check_contacts,
+    "feedback": _check_feedback,
+}
