@@ -207,7 +207,7 @@ class Scheduler:
                  f"; {interrupted} interrupted run(s) marked as errors" if interrupted else "")
         every = self.settings.scheduler_tick_seconds
         aps = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(db=self.db)},
+            jobstores={"default": SQLAlchemyJobStore(engine=self.db)},
             executors={"default": ThreadPoolExecutor(1)}, timezone=UTC)
         aps.add_job(TICK_JOB, IntervalTrigger(seconds=every, timezone=UTC), args=[self.url],
                     id=TICK_JOB_ID, name="kamflow tick", replace_existing=True, coalesce=True,
