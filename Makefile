@@ -1,39 +1,74 @@
-# `make run` and `make test` bootstrap .venv from nothing when it is missing.
+# `make run` and `make test` bootstrap .venv from nothing (Python 3.11 and make are enough):
+# a venv, uv (pinned) inside it, then every package at the version pinned in uv.lock.
+# `make run` installs only what running needs; `make test` adds the [test] extra on top.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv
+RUN_STAMP := $(VENV)/.run-stamp
+TEST_STAMP := $(VENV)/.test-stamp
 DEMO_AT ?= $(shell date -u +%Y-%m-%d)
+PORT ?= 8000
 
-.PHONY: run test lint bench clean
+# --locked: stop if uv.lock no longer matches pyproject.toml (`make lock` refreshes it);
+# --inexact: keep what is installed beyond the asked set (pip, uv, the test extra);
+# --compile-bytecode: this machine sets PYTHONDONTWRITEBYTECODE, so compile at install time.
+SYNC := $(UV) sync --locked --inexact --compile-bytecode --quiet
+export UV_PYTHON_DOWNLOADS := never
 
-$(STAMP): pyproject.toml
+.PHONY: run test test-deep lint bench lock clean
+
+$(UV):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install -qq --disable-pip-version-check uv==$(UV_VERSION)
+
+$(RUN_STAMP): pyproject.toml uv.lock | $(UV)
+	@echo "installing the packages that running needs (uv.lock) into $(VENV)"
+	$(SYNC)
+	touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
+	@echo "adding the [test] extra (uv.lock) to $(VENV)"
+	$(SYNC) --extra test
+	touch $@
 
 # init + demo portfolio (when the database is empty) + sweep + portfolio summary, then
-# the web app and the embedded scheduler on http://127.0.0.1:8000 with demo logins printed,
+# the web app and the embedded scheduler on http://127.0.0.1:$(PORT) with demo logins printed,
 # on the embedded default: ./kamflow.db (Ctrl-C stops it)
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/kamflow init
 	@if $(BIN)/kamflow accounts --json | grep -q '"id"'; then \
 	  echo "database already holds accounts: skipping the demo import"; \
 	else $(BIN)/kamflow demo --at $(DEMO_AT); fi
 	$(BIN)/kamflow sweep --at $(DEMO_AT)
 	$(BIN)/kamflow portfolio --at $(DEMO_AT)
-	$(BIN)/kamflow serve --demo
+	$(BIN)/kamflow serve --demo --port $(PORT)
 
-lint: $(STAMP)
+# ruff, mypy, and every package under kamflow/ (symlinked pure ones too) listed in pyproject.toml:
+# the wheel ships only the listed ones
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	@$(BIN)/python -c 'import os, sys, tomllib; \
+	listed = set(tomllib.load(open("pyproject.toml", "rb"))["tool"]["setuptools"]["packages"]); \
+	found = {d.replace(os.sep, ".") for d, _, fs in os.walk("kamflow", followlinks=True) if "__init__.py" in fs}; \
+	missing = sorted(found - listed); \
+	sys.exit("pyproject.toml [tool.setuptools] packages lacks: " + ", ".join(missing) if missing else 0)'
 
 test: lint
 	$(BIN)/pytest
 
-bench: $(STAMP)
+# the property tests with many more examples (slow)
+test-deep: $(TEST_STAMP)
+	HYPOTHESIS_PROFILE=deep $(BIN)/pytest
+
+bench: $(RUN_STAMP)
 	$(BIN)/python bench/sweep_bench.py --accounts 100000
+
+# after a change to the dependencies in pyproject.toml: re-resolve and rewrite uv.lock
+lock: | $(UV)
+	$(UV) lock
 
 clean:
 	rm -rf $(VENV) kamflow.db kamflow.db-wal kamflow.db-shm
