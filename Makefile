@@ -10,6 +10,8 @@ RUN_STAMP := $(VENV)/.run-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 DEMO_AT ?= $(shell date -u +%Y-%m-%d)
 PORT ?= 8000
+# the demo goes live this many weeks before today and shows a team at work since then
+DEMO_WEEKS ?= 4
 
 # --locked: stop if uv.lock no longer matches pyproject.toml (`make lock` refreshes it);
 # --inexact: keep what is installed beyond the asked set (pip, uv, the test extra);
@@ -40,7 +42,7 @@ run: $(RUN_STAMP)
 	$(BIN)/kamflow init
 	@if $(BIN)/kamflow accounts --json | grep -q '"id"'; then \
 	  echo "database already holds accounts: skipping the demo import"; \
-	else $(BIN)/kamflow demo --at $(DEMO_AT); fi
+	else $(BIN)/kamflow demo --at $(DEMO_AT) --weeks $(DEMO_WEEKS); fi
 	$(BIN)/kamflow sweep --at $(DEMO_AT)
 	$(BIN)/kamflow portfolio --at $(DEMO_AT)
 	$(BIN)/kamflow serve --demo --port $(PORT)

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from kamflow import filters
 from kamflow.engine.assess import full_metrics, next_baseline
 from kamflow.engine.classify import retention_score
 from kamflow.engine.clock import Clock
@@ -21,7 +22,10 @@ from kamflow.sweep import jsonable
 def list_accounts(conn: Connection, klass: str | None = None, state: str | None = None,
                   owner: str | None = None, key_only: bool = False, *, scope: Any = None,
                   limit: int | None = None) -> list[dict[str, Any]]:
-    """`scope`: an extra condition on the account table (the web app's visibility rule)."""
+    """`scope`: an extra condition on the account table (the web app's visibility rule).
+    An unknown state, class or owner is a ValueError naming what exists."""
+    filters.check(conn, state=state or None, klass=klass or None, person=owner or None,
+                  person_option="owner")
     q = select(
         ACCOUNT.c.id,
         ACCOUNT.c.name,
@@ -137,7 +141,7 @@ def move(db: Engine, account_id: str, dest: str, reason: str, actor: str | None,
         ))
         baseline = next_baseline(book, dest, row.baseline_revenue, values)
         conn.execute(ACCOUNT.update().where(ACCOUNT.c.id == account_id).values(
-            state=dest, state_since=at, baseline_revenue=baseline))
+            state=dest, state_since=at, state_imported=False, baseline_revenue=baseline))
         audit.append(conn, [{
             "at": at, "actor": actor or "operator", "entity": "account", "entity_id": account_id,
             "action": "transitioned", "before": {"state": row.state},

@@ -8,14 +8,15 @@ says how to make it so when it is not.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from kamflow.errors import Refused
+from kamflow.store import golive
 from kamflow.store.db import db_for, migrate, schema_is_current
-from kamflow.store.versions import Activation, activate
+from kamflow.store.versions import Activation, activate, active_book
 
 
 class NotInitialised(Refused):
@@ -27,15 +28,28 @@ class Initialised:
     url: str
     created: bool  # False: an existing schema was migrated (or already current)
     activation: Activation
+    go_live: date | None = None
 
 
-def init(url: str, playbooks: Path | None, now: datetime) -> Initialised:
-    """Create or migrate the schema, then activate the playbooks, in one go."""
+def init(url: str, playbooks: Path | None, now: datetime,
+         go_live: date | None = None) -> Initialised:
+    """Create or migrate the schema, then activate the playbooks, in one go; `go_live`
+    stores the day the process starts (refused once sweeps ran, or against the playbooks)."""
     db = db_for(url)
     before = migrate(db)
     with db.begin() as conn:
         act = activate(conn, playbooks, now)
-    return Initialised(repr(db.url), before is None, act)
+        book = active_book(conn)
+        if go_live is not None:
+            declared = book.organization.go_live
+            if declared is not None and declared != go_live:
+                raise Refused(f"--go-live: organization.yaml declares go_live: {declared}")
+            stored = golive.stored_go_live(conn)
+            if stored is not None and stored != go_live and golive.last_sweep(conn) is not None:
+                raise Refused(f"--go-live: go-live is {stored} and sweeps have run since")
+            golive.set_go_live(conn, go_live, now)
+        day = golive.go_live(conn, book)
+    return Initialised(repr(db.url), before is None, act, day)
 
 
 def connect(url: str) -> Engine:

@@ -3,6 +3,12 @@
 Accounts follow archetypes (stable loyal customers, high-potential ones
 growing, drifting and lost ones, small ones, prospects) so that every class
 and state shows up after a sweep. The same seed always gives the same files.
+
+Every account is owned by an account manager in sales and sponsored by a manager in
+management; every department has a lead and members, who appear in the RACI. The 36
+months of history hold what a real portfolio holds: accounts that declined months ago
+(each with the day it entered its state, `state_since`), losses in every year, win-backs
+that have been in recovery for months, and account plans for the strategic accounts.
 """
 
 from __future__ import annotations
@@ -13,8 +19,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine, func, select
+
 from kamflow.engine.metrics import add_months
+from kamflow.errors import Refused
 from kamflow.playbooks.loader import dump_plan
+from kamflow.store.tables import ACCOUNT
 
 DEPARTMENTS = ("sales", "management", "quotes", "production", "delivery", "service", "finance",
                "marketing")
@@ -41,6 +51,7 @@ class Archetype:
     silent_months: int = 0  # no revenue for this many recent months
     contact_every: int = 30  # days between contacts (0: none)
     feedback: tuple[int, int] = (7, 10)
+    since: tuple[int, int] = (400, 1500)  # entered its state this many days before today
 
 
 ARCHETYPES = (
@@ -58,14 +69,16 @@ ARCHETYPES = (
     Archetype("unhappy", 0.03, "loyal", (200_000, 900_000), (0.5, 0.7), 1.0,
               feedback=(3, 6)),
     Archetype("collapsing", 0.04, "declining", (300_000, 1_200_000), (0.4, 0.6), 0.45,
-              contact_every=45, feedback=(4, 7)),
+              contact_every=45, feedback=(4, 7), since=(45, 200)),
     Archetype("stabilising", 0.03, "declining", (300_000, 900_000), (0.4, 0.6), 1.05,
-              contact_every=20),
+              contact_every=20, since=(90, 240)),
     Archetype("going_quiet", 0.04, "loyal", (150_000, 600_000), (0.4, 0.6), 1.0,
               silent_months=13, contact_every=90),
+    # Lost 0 to 35 months ago (a year after their last order): losses in every year.
     Archetype("lost_long_ago", 0.03, "lost", (100_000, 500_000), (0.3, 0.5), 1.0,
               silent_months=30, contact_every=180),
-    Archetype("winning_back", 0.02, "lost", (200_000, 700_000), (0.3, 0.5), 1.0,
+    # Buying again for a few months after a long pause: in recovery since they came back.
+    Archetype("winning_back", 0.02, "recovery", (200_000, 700_000), (0.3, 0.5), 1.0,
               silent_months=0, contact_every=30),
     Archetype("small", 0.14, "optimization", (10_000, 120_000), (0.2, 0.6), 1.0,
               contact_every=120),
@@ -74,6 +87,15 @@ ARCHETYPES = (
     Archetype("prospect_first_order", 0.02, "prospect", (300_000, 1_500_000), (0.0, 0.0),
               1.0, contact_every=20),
 )
+
+
+def check_empty(db: Engine, add: bool) -> None:
+    """A second synthetic portfolio merged into real (or demo) data is a mistake unless asked."""
+    with db.connect() as conn:
+        n = int(conn.execute(select(func.count()).select_from(ACCOUNT)).scalar_one())
+    if n and not add:
+        raise Refused(f"the database already holds {n} accounts; use --add to load the demo "
+                      "portfolio on top of them, or another KAMFLOW_DATABASE_URL")
 
 
 def _pick(rng: random.Random) -> Archetype:
@@ -128,9 +150,16 @@ def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str,
         good = kind.name.startswith(("loyal", "high", "becoming", "prospect"))
         scores = [str(rng.randint(5, 10) if good else rng.randint(0, 7)) for _ in criteria]
         created = first_month - timedelta(days=rng.randint(0, 2000))
+        silent = kind.silent_months
+        back = 0  # winning_back: months of revenue since the pause
+        if kind.name == "lost_long_ago":
+            silent = ties.randint(13, 47)  # the last order up to a year before the history
+        elif kind.name == "winning_back":
+            back = ties.randint(2, 6)
+        since = _state_since(kind, ties, today, created, silent, back)
         acc_rows.append([account_id, name, rng.choice(INDUSTRIES), rng.choice(sellers),
-                         rng.choice(sponsors) if good or rng.random() < 0.3 else "",
-                         f"{potential:.0f}", kind.state, created.isoformat(), *scores,
+                         rng.choice(sponsors), f"{potential:.0f}", kind.state,
+                         since.isoformat(), created.isoformat(), *scores,
                          str(ties.randint(2, 9) if good else ties.randint(0, 4)),
                          "10" if good and ties.random() < 0.6 else "0"])
         yearly = potential * rng.uniform(*kind.share)
@@ -147,8 +176,8 @@ def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str,
                 continue
             factor = kind.trend if m >= 24 else 1.0
             if kind.name == "winning_back":
-                factor = 0.0 if 8 <= m < 34 else 1.0
-            if m >= 36 - kind.silent_months:
+                factor = 0.0 if 8 <= m < 36 - back else 1.0
+            if m >= 36 - silent:
                 factor = 0.0
             amount = yearly / 12 * factor * rng.uniform(0.7, 1.3)
             if kind.name == "prospect_first_order":
@@ -175,13 +204,27 @@ def write_demo(folder: Path, accounts: int, seed: int, today: date) -> dict[str,
                                     ""])
     crit = list(criteria)
     _write(paths["accounts"], ["account_id", "name", "industry", "owner_email", "sponsor_email",
-                               "potential", "state", "created_at", *crit, "products",
+                               "potential", "state", "state_since", "created_at", *crit,
+                               "products",
                                "supply_agreement"], acc_rows)
     _write(paths["revenue"], ["account_id", "month", "amount"], rev_rows)
     _write(paths["contacts"], ["account_id", "date", "channel", "person_email", "note", "nature"],
            con_rows)
     _write(paths["feedback"], ["account_id", "date", "score", "comment"], fb_rows)
     return paths
+
+
+def _state_since(kind: Archetype, rng: random.Random, today: date, created: date,
+                 silent: int, back: int) -> date:
+    """The day the account entered its state, as its history says."""
+    if kind.name == "lost_long_ago":  # a year after the last month with revenue
+        last = add_months(date(today.year, today.month, 1), -silent)
+        return min(today - timedelta(days=1), add_months(last, 13))
+    if kind.name == "winning_back":  # when the revenue came back
+        return add_months(date(today.year, today.month, 1), -back)
+    if kind.state == "prospect":
+        return created
+    return max(created, today - timedelta(days=rng.randint(*kind.since)))
 
 
 ROLES = ("decision_maker", "buyer", "user", "influencer", "approver")

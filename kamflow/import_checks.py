@@ -37,7 +37,7 @@ SPECS = {
                     ("email",), ("name", "department", "role")),
     "accounts": Spec(ACCOUNT,
                       ("account_id", "name", "industry", "owner_email", "sponsor_email",
-                       "potential"), ("state", "created_at"), ("id",),
+                       "potential"), ("state", "state_since", "created_at"), ("id",),
                       ("name", "industry", "owner_email", "sponsor_email", "potential",
                        "criteria")),
     "revenue": Spec(REVENUE, ("account_id", "month", "amount"), (),
@@ -226,13 +226,12 @@ def _check_accounts(raw: Row, refs: Refs) -> Row:
     state = raw.get("state") or refs.book.lifecycle.initial
     if state not in states:
         raise BadValue("state", f"unknown state '{state}'; states: {', '.join(states)}")
-    created = raw.get("created_at") or ""
-    try:
-        created_at = datetime.fromisoformat(created) if created else refs.now
-    except ValueError:
-        raise BadValue("created_at", f"'{created}' is not an ISO date or datetime") from None
-    if created_at.tzinfo is not None:  # the store holds naive UTC
-        created_at = created_at.astimezone(UTC).replace(tzinfo=None)
+    created_at = _moment(raw, "created_at") or refs.now
+    # Without state_since the state is known since this import, not entered then.
+    since = _moment(raw, "state_since")
+    if since is not None and since > refs.now:
+        raise BadValue("state_since", f"{since.isoformat()} is after the moment of the import "
+                       f"({refs.now.isoformat()}, --at)")
     criteria = {}
     for col in sorted(refs.criteria_columns):
         if raw.get(col):
@@ -249,10 +248,24 @@ def _check_accounts(raw: Row, refs: Refs) -> Row:
         "potential": _number(raw, "potential", 0),
         "criteria": criteria,
         "state": state,
-        "state_since": created_at,
+        "state_since": since or refs.now,
+        "state_imported": since is None,
         "created_at": created_at,
         "key_account": False,
     }
+
+
+def _moment(raw: Row, col: str) -> datetime | None:
+    text = raw.get(col) or ""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadValue(col, f"'{text}' is not an ISO date or datetime") from None
+    if moment.tzinfo is not None:  # the store holds naive UTC
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 def _check_revenue(raw: Row, refs: Refs) -> Row:
@@ -269,10 +282,10 @@ def _check_revenue(raw: Row, refs: Refs) -> Row:
 
 def _check_contacts(raw: Row, refs: Refs) -> Row:
     account_id = _account(raw, refs)
-    channel = _text(raw, "channel", limit=32)
-    channels = refs.book.organization.contact_channels
-    if channel not in channels:
-        raise BadValue("channel", f"'{channel}' is not one of {', '.join(channels)}")
+    try:
+        channel = refs.book.organization.channel(_text(raw, "channel", limit=32))
+    except ValueError as e:
+        raise BadValue("channel", str(e)) from None
     return {"account_id": account_id, "date": _date(raw, "date"), "channel": channel,
             "person_email": _person(raw, "person_email", refs),
             "note": _text(raw, "note", required=False, limit=5000),

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, select
 
 from kamflow.engine.clock import Clock
 from kamflow.import_checks import KINDS, SPECS, Refs, Row, Spec, validate
-from kamflow.store import audit, task_writes
+from kamflow.store import audit, locking, task_writes
 from kamflow.store.bulk import insert_new, upsert
 from kamflow.store.tables import ACCOUNT, DEPARTMENT, PERSON, TRANSITION
 from kamflow.store.versions import active_book, active_version
@@ -49,13 +49,26 @@ def import_csv(db: Engine, kind: str, path: Path, clock: Clock,
     spec = SPECS[kind]
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:  # name the line of the first bad byte
+        data, line = path.read_bytes(), 1
+        try:
+            data.decode("utf-8")  # again, whole: offsets into the file, not into a chunk
+        except UnicodeDecodeError as whole:
+            line = data[:whole.start].count(b"\n") + 1
+        raise ImportRejected([f"{path}:{line}: cannot read: not UTF-8 ({e.reason})"]) from e
+    except OSError as e:
         raise ImportRejected([f"{path}: cannot read: {e}"]) from e
     with db.begin() as conn:  # BEGIN IMMEDIATE on SQLite: references cannot change under us
         refs = _load_refs(conn, clock.now())
         rows, problems = validate(kind, spec, str(path), text, refs, progress)
         if problems:
             raise ImportRejected(problems)
+        # Rows in key order: account rows are locked in id order (kamflow.store.locking);
+        # other kinds take the audit lock before the task rows a contact may complete.
+        rows.sort(key=lambda r: tuple(str(r[k]) for k in spec.keys))
+        if kind not in ("accounts", "people"):  # their accounts first, then the audit lock
+            locking.lock_accounts(conn, {r["account_id"] for r in rows})
+            locking.audit_first(conn)
         key_col = spec.keys[0]
         existing = _existing(conn, spec, rows) if len(spec.keys) > 1 else {
             r[key_col] for r in rows if _present(refs, kind, r[key_col])}
@@ -111,9 +124,12 @@ def _write_accounts(conn: Connection, spec: Spec, rows: list[Row], refs: Refs,
     ])
     version = active_version(conn) or ""
     insert_new(conn, TRANSITION, [
-        {"account_id": r["id"], "from_state": "", "to_state": r["state"], "at": r["created_at"],
+        {"account_id": r["id"], "from_state": "", "to_state": r["state"], "at": r["state_since"],
          "rule": "imported", "metrics": {}, "actor": "import",
-         "reason": "initial state from accounts.csv", "playbook_version": version}
+         "reason": "initial state from accounts.csv, " + (
+             "known since the import (no state_since given)" if r["state_imported"]
+             else "entered on its state_since"),
+         "playbook_version": version}
         for r in fresh
     ], ["account_id", "at"], returning="account_id")
 

@@ -10,18 +10,18 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, or_, select, update
 
-from kamflow import plans
+from kamflow import filters, people, plans
 from kamflow.engine.clock import Clock
 from kamflow.errors import NotFound, Refused
 from kamflow.playbooks.schema import Step
-from kamflow.store import audit, outbox, task_writes
+from kamflow.store import audit, locking, outbox, task_writes
 from kamflow.store.bulk import upsert
 from kamflow.store.tables import ACCOUNT, ACCOUNT_EVENT, CONTACT, DEPARTMENT, PERSON, TASK
 from kamflow.store.versions import active_book, book_of
 from kamflow.tasks.status import Request, Status, TaskView, check
 
 STATUSES = ("open", "overdue", "due-today", "upcoming", "done", "snoozed", "skipped",
-            "cancelled", "all")
+            "missed", "cancelled", "all")
 COLUMNS = (
     TASK.c.id,
     TASK.c.account_id,
@@ -51,19 +51,23 @@ COLUMNS = (
 
 
 def _like(column: Any, name: str) -> Any:
-    return column.like(f"%,{name},%")
+    """`column` (",a,b,") lists `name`; `%` and `_` in the name match only themselves."""
+    return column.contains(f",{name},", autoescape=True)
 
 
 def list_tasks(conn: Connection, today: date, assignee: str | None = None,
                department: str | None = None, raci: str | None = None,
                status: str = "open", account: str | None = None,
-               limit: int | None = None, *, scope: Any = None) -> list[dict[str, Any]]:
+               limit: int | None = None, *, scope: Any = None,
+               step: str | None = None) -> list[dict[str, Any]]:
     """The account manager's queue (--assignee) and the department lead's board (--department).
     `scope`: an extra condition on the task table (the web app's visibility rule)."""
     if status not in STATUSES:
         raise ValueError(f"--status: '{status}' is not one of {', '.join(STATUSES)}")
     if raci is not None and raci not in ("R", "A", "C", "I"):
         raise ValueError(f"--raci: '{raci}' is not one of R, A, C, I")
+    filters.check(conn, department=department or None, person=assignee or None,
+                  step=step or None)
     q = select(*COLUMNS).order_by(TASK.c.due, TASK.c.id)
     live = TASK.c.status == Status.OPEN.value
     q = q.where({
@@ -75,6 +79,8 @@ def list_tasks(conn: Connection, today: date, assignee: str | None = None,
     }.get(status, TASK.c.status == status))
     if account:
         q = q.where(TASK.c.account_id == account)
+    if step:
+        q = q.where(TASK.c.step == step)
     if scope is not None:
         q = q.where(scope)
     for who, by_person in ((assignee, True), (department, False)):
@@ -129,6 +135,7 @@ def act(db: Engine, task_id: int, action: str, clock: Clock, actor: str | None =
     """Apply one guarded action to one task, or refuse it and change nothing."""
     at = clock.now()
     with db.begin() as conn:
+        locking.audit_first(conn)  # then the task row (kamflow.store.locking)
         row = conn.execute(select(*COLUMNS, TASK.c.fields).where(TASK.c.id == task_id)
                            .with_for_update()).first()
         if row is None:
@@ -158,9 +165,11 @@ def act(db: Engine, task_id: int, action: str, clock: Clock, actor: str | None =
             values.update(outcome=req.outcome, note=req.note, fields=dict(req.fields),
                           done_at=at, done_by=actor or row.assignee)
             after.update(outcome=req.outcome, fields=dict(req.fields))
-        elif action == "snooze":
+        elif action == "snooze":  # the escalation level and its events stay as they are
             values.update(snoozed_until=req.until, reason=req.reason)
-            after.update(until=req.until.isoformat() if req.until else None, reason=req.reason)
+            after.update(until=req.until.isoformat() if req.until else None, reason=req.reason,
+                         **({"escalation_level": row.escalation_level}
+                            if row.escalation_level else {}))
         elif action in ("skip", "cancel"):
             values.update(reason=req.reason)
             after.update(reason=req.reason)
@@ -181,8 +190,10 @@ def act(db: Engine, task_id: int, action: str, clock: Clock, actor: str | None =
 
 
 def _exists(conn: Connection, account_id: str) -> None:
-    if conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.id == account_id)).first() is None:
+    """Lock the account, then the audit lock, before its tasks (kamflow.store.locking)."""
+    if not locking.lock_account(conn, account_id):
         raise NotFound(f"unknown account '{account_id}'")
+    locking.audit_first(conn)
 
 
 def log_contact(db: Engine, account_id: str, channel: str, by: str, note: str,
@@ -191,9 +202,10 @@ def log_contact(db: Engine, account_id: str, channel: str, by: str, note: str,
     with db.begin() as conn:
         _exists(conn, account_id)
         book = active_book(conn)
-        if channel not in book.organization.contact_channels:
-            raise Refused(f"--channel: '{channel}' is not one of "
-                          + ", ".join(book.organization.contact_channels))
+        try:
+            channel = book.organization.channel(channel)  # a synonym names its channel
+        except ValueError as e:
+            raise Refused(f"--channel: {e}") from None
         if conn.execute(select(PERSON.c.email).where(PERSON.c.email == by)).first() is None:
             raise NotFound(f"--by: unknown person '{by}'")
         when = day or at.date()
@@ -250,9 +262,11 @@ def deactivate(db: Engine, email: str, to_person: str | None, to_department: str
                               "accounts")
             owner, task_assignee, task_queue = lead, None, to_department
         events: list[dict[str, Any]] = []
-        accounts = (
-            conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.owner_email == email)).scalars().all()
-        )
+        accounts = conn.execute(  # account rows first, in id order (kamflow.store.locking)
+            select(ACCOUNT.c.id).where(ACCOUNT.c.owner_email == email).order_by(ACCOUNT.c.id)
+            .with_for_update()).scalars().all()
+        conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.sponsor_email == email)
+                     .order_by(ACCOUNT.c.id).with_for_update())
         conn.execute(update(ACCOUNT).where(ACCOUNT.c.owner_email == email).values(owner_email=owner))
         sponsored = (
             conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.sponsor_email == email)).scalars().all()
@@ -268,25 +282,28 @@ def deactivate(db: Engine, email: str, to_person: str | None, to_department: str
             events.append({"at": at, "actor": actor or "operator", "entity": "account",
                            "entity_id": aid, "action": "reassigned",
                            "before": {"sponsor": email}, "after": {"sponsor": owner}})
+        locking.audit_first(conn)  # before the task rows
         live = TASK.c.status.in_(task_writes.LIVE)
-        moved = conn.execute(select(TASK.c.id).where(live, TASK.c.assignee == email)).scalars().all()
-        conn.execute(update(TASK).where(live, TASK.c.assignee == email).values(
+        # RETURNING: an event for each row this statement really changed, not for one read
+        # before a concurrent change.
+        moved = sorted(conn.execute(update(TASK).where(live, TASK.c.assignee == email).values(
             assignee=task_assignee, queue=task_queue, updated_at=at,
-            **({"responsible_dept": task_queue} if task_queue else {})))
+            **({"responsible_dept": task_queue} if task_queue else {}))
+            .returning(TASK.c.id)).scalars().all())
         for tid in moved:
             events.append({"at": at, "actor": actor or "operator", "entity": "task",
                            "entity_id": str(tid), "action": "reassigned",
                            "before": {"assignee": email},
                            "after": {"assignee": task_assignee, "queue": task_queue}})
-        accountable = conn.execute(select(TASK.c.id).where(live, TASK.c.accountable == email)
-                                   ).scalars().all()
-        conn.execute(update(TASK).where(live, TASK.c.accountable == email).values(
-            accountable=owner, updated_at=at))
+        accountable = sorted(conn.execute(
+            update(TASK).where(live, TASK.c.accountable == email)
+            .values(accountable=owner, updated_at=at).returning(TASK.c.id)).scalars().all())
         for tid in accountable:
             events.append({"at": at, "actor": actor or "operator", "entity": "task",
                            "entity_id": str(tid), "action": "reassigned",
                            "before": {"accountable": email}, "after": {"accountable": owner}})
         conn.execute(update(PERSON).where(PERSON.c.email == email).values(active=False))
+        people.end_sessions(conn, email, at, "deactivated")
         events.append({"at": at, "actor": actor or "operator", "entity": "person",
                        "entity_id": email, "action": "deactivated", "before": {"active": True},
                        "after": {"active": False, "handed_to": to_person or to_department}})

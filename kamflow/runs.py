@@ -5,6 +5,14 @@ in a transaction of its own. Only the process whose row went in runs the job,
 so however many schedulers, CLI calls or restarts meet on one moment, it runs
 once. The row is then finished as ok or error, with the duration and the
 job's summary or the error.
+
+A scheduled run that failed, or that a crashed scheduler left `running` (marked
+interrupted by the next holder of the lock), is retried by whichever scheduler holds the
+lock: at most MAX_ATTEMPTS runs of one slot, RETRY_AFTER * 2^(attempt - 1) apart. A retry
+takes the slot back with one guarded UPDATE (outcome error, retry due, attempts as read),
+so two schedulers never retry it twice; the jobs are idempotent for their moment, so a
+retry finishes what the interrupted run left half done. `attempts` and `retry_at` show
+in `kamflow status` and /metrics.
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import logging
 import os
 import socket
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,6 +40,16 @@ log = logging.getLogger("kamflow.jobs.scheduler")
 JobFunc = Callable[[str, Clock], dict[str, Any]]
 # A manual run may take over a moment whose earlier attempt failed or was skipped.
 RETRYABLE = ("error", "missed")
+MAX_ATTEMPTS = 3  # runs of one scheduled slot: the first and two retries
+RETRY_AFTER = timedelta(minutes=5)  # then 10 minutes
+
+
+def retry_at(attempts: int, failed_at: datetime) -> datetime | None:
+    """When a scheduled slot that failed on its `attempts`-th run runs again (None: never)."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    wait: timedelta = RETRY_AFTER * 2 ** (attempts - 1)
+    return failed_at + wait
 
 
 @dataclass(frozen=True)
@@ -79,7 +97,8 @@ def claim(db: Engine, job: str, scheduled_for: datetime, trigger: str, started_a
         retry = (update(JOB_RUN).where(JOB_RUN.c.job == job, JOB_RUN.c.scheduled_for == scheduled_for,
                                  JOB_RUN.c.outcome.in_(RETRYABLE))
                  .values(trigger=trigger, outcome="running", started_at=started_at,
-                         finished_at=None, seconds=None, error=None, summary=None, **_who()))
+                         finished_at=None, seconds=None, error=None, summary=None,
+                         retry_at=None, attempts=JOB_RUN.c.attempts + 1, **_who()))
         if conn.execute(retry).rowcount != 1:
             return None
         return int(conn.execute(select(JOB_RUN.c.id).where(JOB_RUN.c.job == job,
@@ -96,28 +115,63 @@ def execute(db: Engine, job: str, func: JobFunc, scheduled_for: datetime, trigge
             outcome = conn.execute(select(JOB_RUN.c.outcome).where(
                 JOB_RUN.c.job == job, JOB_RUN.c.scheduled_for == scheduled_for)).scalar_one()
         return RunResult(job, scheduled_for, False, outcome)
+    return _run(db, run_id, job, func, scheduled_for, trigger, started_at, 1)
+
+
+def _run(db: Engine, run_id: int, job: str, func: JobFunc, scheduled_for: datetime,
+         trigger: str, started_at: datetime, attempt: int) -> RunResult:
     began = perf_counter()
     try:
         summary = func(url_of(db), FixedClock(scheduled_for))
     except Exception as e:
         seconds = perf_counter() - began
         text = f"{type(e).__name__}: {e}"
-        log.exception("%s for %s failed", job, scheduled_for.isoformat())
+        log.exception("%s for %s failed (attempt %d)", job, scheduled_for.isoformat(), attempt)
+        again = retry_at(attempt, started_at) if trigger == "schedule" else None
         _finish(db, run_id, "error", started_at, seconds, None,
-                text + "\n" + "".join(traceback.format_exception(e)))
+                text + "\n" + "".join(traceback.format_exception(e)), again)
         return RunResult(job, scheduled_for, True, "error", seconds, error=text)
     seconds = perf_counter() - began
-    _finish(db, run_id, "ok", started_at, seconds, summary, None)
+    _finish(db, run_id, "ok", started_at, seconds, summary, None, None)
     log.info("%s for %s: ok in %.2fs", job, scheduled_for.isoformat(), seconds)
     return RunResult(job, scheduled_for, True, "ok", seconds, summary)
 
 
 def _finish(db: Engine, run_id: int, outcome: str, started_at: datetime, seconds: float,
-            summary: dict[str, Any] | None, error: str | None) -> None:
+            summary: dict[str, Any] | None, error: str | None,
+            again: datetime | None) -> None:
     with _bookkeeping(db) as conn:
         conn.execute(update(JOB_RUN).where(JOB_RUN.c.id == run_id).values(
             outcome=outcome, seconds=round(seconds, 3), summary=summary, error=error,
-            finished_at=started_at + timedelta(seconds=seconds)))
+            finished_at=started_at + timedelta(seconds=seconds), retry_at=again))
+
+
+def retry_due(db: Engine, now: datetime, funcs: Mapping[str, JobFunc]) -> list[RunResult]:
+    """Run again every scheduled slot whose retry is due (oldest first), each taken back
+    with a guarded UPDATE so that only one scheduler retries it."""
+    with db.connect() as conn:
+        due = conn.execute(select(JOB_RUN.c.id, JOB_RUN.c.job, JOB_RUN.c.scheduled_for,
+                                  JOB_RUN.c.attempts)
+                           .where(JOB_RUN.c.outcome == "error", JOB_RUN.c.retry_at <= now,
+                                  JOB_RUN.c.trigger == "schedule")
+                           .order_by(JOB_RUN.c.scheduled_for, JOB_RUN.c.id)).all()
+    done: list[RunResult] = []
+    for row in due:
+        if row.job not in funcs:
+            continue
+        with _bookkeeping(db) as conn:
+            took = conn.execute(update(JOB_RUN).where(
+                JOB_RUN.c.id == row.id, JOB_RUN.c.outcome == "error",
+                JOB_RUN.c.attempts == row.attempts, JOB_RUN.c.retry_at <= now)
+                .values(outcome="running", attempts=row.attempts + 1, retry_at=None,
+                        started_at=now, finished_at=None, seconds=None, **_who())).rowcount
+        if took != 1:
+            continue  # another scheduler took it
+        log.warning("%s for %s: retry %d of %d", row.job, row.scheduled_for.isoformat(),
+                    row.attempts, MAX_ATTEMPTS - 1)
+        done.append(_run(db, row.id, row.job, funcs[row.job], row.scheduled_for, "schedule",
+                         now, row.attempts + 1))
+    return done
 
 
 def record_missed(db: Engine, job: str, first: datetime, last: datetime, count: int,
@@ -136,17 +190,18 @@ def record_missed(db: Engine, job: str, first: datetime, last: datetime, count: 
 
 def interrupt_stale(db: Engine, at: datetime) -> int:
     """Scheduled runs still marked running when a scheduler takes the lock were cut short:
-    the previous holder is gone. Mark them as errors, so `kamflow run` may retry them."""
+    the previous holder is gone. Mark them as errors, due for a retry now (unless that was
+    their last attempt): `retry_due` runs them again."""
     with db.begin() as conn:
-        return conn.execute(
-            update(JOB_RUN)
-            .where(JOB_RUN.c.outcome == "running", JOB_RUN.c.trigger == "schedule")
-            .values(
-                outcome="error",
-                finished_at=at,
-                error="interrupted: the scheduler stopped before it finished",
-            )
-        ).rowcount
+        stale = conn.execute(select(JOB_RUN.c.id, JOB_RUN.c.attempts).where(
+            JOB_RUN.c.outcome == "running", JOB_RUN.c.trigger == "schedule")).all()
+        for row in stale:
+            conn.execute(update(JOB_RUN).where(JOB_RUN.c.id == row.id,
+                                               JOB_RUN.c.outcome == "running").values(
+                outcome="error", finished_at=at,
+                retry_at=at if row.attempts < MAX_ATTEMPTS else None,
+                error="interrupted: the scheduler stopped before it finished"))
+        return len(stale)
 
 
 def last_scheduled(conn: Connection) -> dict[str, datetime]:

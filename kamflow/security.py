@@ -1,6 +1,6 @@
 """The web app's cryptography, with no web framework and no database: password hashing
 (argon2, the only module that imports argon2-cffi), random tokens kept as sha256, signed
-session cookies and the CSRF comparison.
+session cookies, the CSRF comparison, and spreadsheet-safe CSV cells.
 
 Session cookies are signed here with HMAC-SHA256 rather than with itsdangerous, because
 their age is measured on kamflow's clock: nothing reads the wall clock except the clock
@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,6 +108,7 @@ class Session:
     csrf: str
     password: str  # fingerprint() of the password hash at login
     issued: datetime
+    sid: str = ""  # the server-side session's secret (kamflow.store.sessions)
 
 
 def _b64(data: bytes) -> str:
@@ -119,7 +121,8 @@ def _unb64(text: str) -> bytes:
 
 def sign_session(key: bytes, session: Session) -> str:
     body = _b64(json.dumps({"e": session.email, "c": session.csrf, "p": session.password,
-                            "t": session.issued.isoformat()}, separators=(",", ":")).encode())
+                            "t": session.issued.isoformat(), "s": session.sid},
+                           separators=(",", ":")).encode())
     mac = hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
     return f"{body}.{_b64(mac)}"
 
@@ -135,10 +138,33 @@ def read_session(key: bytes, cookie: str, now: datetime, max_age_seconds: float)
             return None
         data = json.loads(_unb64(body))
         session = Session(str(data["e"]), str(data["c"]), str(data["p"]),
-                          datetime.fromisoformat(str(data["t"])))
+                          datetime.fromisoformat(str(data["t"])), str(data.get("s", "")))
     except (ValueError, KeyError, TypeError, UnicodeError):
         return None
     age = (now - session.issued).total_seconds()
     if age < -300 or age > max_age_seconds:  # five minutes of clock skew between processes
         return None
     return session
+
+
+# -- CSV cells a spreadsheet will not run -------------------------------------------------
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text, never runs: text starting with = + - @, a
+    tab or a carriage return gets a leading single quote (OWASP's advice). Numbers stay
+    numbers: int and float values pass unchanged, and so does text that is nothing but a
+    number ("-12.5", "+3", "1e6"): a negative amount is data, and no formula is only a
+    number. A lone "-" (the placeholder for "none") stays too."""
+    if not isinstance(value, str) or len(value) < 2 or not value.startswith(FORMULA_START):
+        return value  # a lone "-" (no class, no value) cannot hold a formula
+    if _PLAIN_NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
+def csv_row(values: list[object] | tuple[object, ...]) -> list[object]:
+    return [csv_cell(v) for v in values]

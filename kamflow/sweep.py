@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from time import perf_counter
 from typing import Any
 
@@ -21,8 +21,9 @@ from sqlalchemy import Connection, Engine, func, select
 from kamflow.engine.assess import Assessment, assess
 from kamflow.engine.classify import PortfolioStats
 from kamflow.engine.clock import Clock, FixedClock
+from kamflow.errors import Refused
 from kamflow.playbooks.loader import PlaybookSet
-from kamflow.store import audit, facts, outbox, task_writes
+from kamflow.store import audit, facts, golive, outbox, supersede, task_writes
 from kamflow.store.bulk import insert_new, update_by_key
 from kamflow.store.directory import Directory
 from kamflow.store.tables import ACCOUNT, TRANSITION
@@ -42,6 +43,8 @@ class SweepSummary:
     transitions: Counter[str] = field(default_factory=Counter)
     tasks: TaskCounts = field(default_factory=TaskCounts)
     seconds: float = 0.0
+    newer: int = 0  # accounts left alone: their state was set after `at`
+    go_live: date | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -58,6 +61,9 @@ class SweepSummary:
             "tasks_escalated": self.tasks.escalated,
             "routed_to_queue_fallback": self.tasks.fallback_routed,
             "routing_notes": self.tasks.fallback_notes,
+            "tasks_missed": self.tasks.missed,
+            "skipped_newer_state": self.newer,
+            "go_live": self.go_live.isoformat() if self.go_live else None,
             "seconds": round(self.seconds, 3),
         }
 
@@ -65,12 +71,15 @@ class SweepSummary:
         """Add the counters of another summary's `as_dict()` (a shard's part of this sweep)."""
         self.accounts += part["accounts"]
         self.reclassified += part["reclassified"]
+        self.newer += part.get("skipped_newer_state", 0)
+        if part.get("go_live"):
+            self.go_live = date.fromisoformat(part["go_live"])
         self.transitions.update(part["transitions"])
         self.tasks.add(TaskCounts(
             created=part["tasks_created"], cancelled=part["tasks_cancelled"],
             checks_completed=part["contact_checks_completed"], woke=part["tasks_woken"],
             escalated=part["tasks_escalated"], fallback_routed=part["routed_to_queue_fallback"],
-            fallback_notes=list(part["routing_notes"])))
+            fallback_notes=list(part["routing_notes"]), missed=part.get("tasks_missed", 0)))
 
 
 def count_accounts(db: Engine) -> int:
@@ -92,6 +101,7 @@ class Plan:
     stats: PortfolioStats
     directory: Directory
     bounds: tuple[tuple[str, str], ...]
+    go_live: date | None = None
 
 
 def prepare(db: Engine, clock: Clock, chunk: int = CHUNK) -> tuple[Plan, SweepSummary]:
@@ -103,10 +113,11 @@ def prepare(db: Engine, clock: Clock, chunk: int = CHUNK) -> tuple[Plan, SweepSu
         bounds = tuple(facts.chunk_bounds(conn, chunk))
     summary = SweepSummary(at, version)
     with db.begin() as conn:
-        summary.tasks.cancelled += task_writes.retire_changed_steps(
+        summary.go_live = golive.go_live_for_sweep(conn, book, at)
+        summary.tasks.cancelled += supersede.retire_changed_steps(
             conn, book, version, at, lambda v: book_of(conn, v))
         directory = Directory.load(conn)
-    return Plan(at, version, book, stats, directory, bounds), summary
+    return Plan(at, version, book, stats, directory, bounds, summary.go_live), summary
 
 
 def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary) -> int:
@@ -132,9 +143,12 @@ def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary) -
         counts.cancelled = task_writes.cancel_for_moves(
             conn, [(a.facts.account_id, a.facts.state, _dest(a)) for a in moved], at)
         holders = [_holder(a, s, a.facts.account_id in went_in, at) for a, s in done]
-        counts.add(task_writes.generate(conn, book, version, holders, at, plan.directory, lo, hi))
+        counts.add(task_writes.generate(conn, book, version, holders, at, plan.directory, lo, hi,
+                                        plan.go_live))
+        counts.missed += supersede.close_superseded(conn, book, at, lo, hi)
         task_writes.link_feedback(conn, lo, hi)
     summary.accounts += len(done)
+    summary.newer += sum(1 for a, _ in done if a.facts.state_since > at)
     summary.reclassified += len(reclassified)
     summary.tasks.add(counts)
     for a in moved:
@@ -146,6 +160,16 @@ def finish(db: Engine, plan: Plan, summary: SweepSummary) -> None:
     """After every chunk: wake snoozed tasks and escalate overdue ones."""
     with db.begin() as conn:
         _wake_and_escalate(conn, plan.book, plan.at, plan.directory, summary.tasks)
+        golive.record_sweep(conn, plan.at)
+
+
+def check_moment(db: Engine, at: datetime) -> None:
+    """Refuse a sweep before the latest one: time does not run backwards (replay says it does)."""
+    with db.connect() as conn:
+        latest = golive.last_sweep(conn)
+    if latest is not None and at < latest:
+        raise Refused(f"--at {at.isoformat()} is before the latest sweep ({latest.isoformat()}); "
+                      "use --replay (or `kamflow replay`) to sweep an earlier moment on purpose")
 
 
 def escalate(db: Engine, clock: Clock) -> TaskCounts:
@@ -168,8 +192,11 @@ def _wake_and_escalate(conn: Connection, book: PlaybookSet, at: datetime, direct
 
 
 def run_sweep(db: Engine, clock: Clock, progress: Callable[[int], None] | None = None,
-              chunk: int = CHUNK) -> SweepSummary:
+              chunk: int = CHUNK, replay: bool = False) -> SweepSummary:
+    """`replay`: an earlier moment than the latest sweep is meant (else it is refused)."""
     started = perf_counter()
+    if not replay:
+        check_moment(db, clock.now())
     plan, summary = prepare(db, clock, chunk)
     for lo, hi in plan.bounds:
         n = run_chunk(db, plan, lo, hi, summary)
@@ -189,7 +216,7 @@ def _holder(a: Assessment, stored: facts.Stored, moved: bool, at: datetime) -> H
     f, c = a.facts, a.classified
     return Holder(f.account_id, _dest(a) if moved else f.state, at if moved else f.state_since,
                   c.klass, stored.owner, stored.sponsor, c.key_account, c.portrait_fit,
-                  f.potential, c.segment)
+                  f.potential, c.segment, imported=stored.state_imported and not moved)
 
 
 def _moved_event(a: Assessment, at: datetime, version: str) -> dict[str, Any]:
@@ -225,7 +252,7 @@ def _move(a: Assessment, at: datetime) -> dict[str, Any]:
     d = a.decision
     assert d is not None
     return {"id": a.facts.account_id, "state": d.dest, "state_since": at,
-            "baseline_revenue": a.baseline, "_state": d.source}
+            "state_imported": False, "baseline_revenue": a.baseline, "_state": d.source}
 
 
 def jsonable(values: Any) -> dict[str, Any]:
@@ -245,15 +272,15 @@ def replay(db: Engine, first: datetime, last: datetime, step: timedelta,
         raise ValueError("--every: must be a positive step")
     totals: dict[str, Any] = {"sweeps": 0, "transitions": {}, "tasks_created": 0,
                               "tasks_cancelled": 0, "tasks_escalated": 0,
-                              "contact_checks_completed": 0}
+                              "contact_checks_completed": 0, "tasks_missed": 0}
     at = first
     while at <= last:
-        d = run_sweep(db, FixedClock(at)).as_dict()
+        d = run_sweep(db, FixedClock(at), replay=True).as_dict()
         totals["sweeps"] += 1
         for move, n in d["transitions"].items():
             totals["transitions"][move] = totals["transitions"].get(move, 0) + n
         for k in ("tasks_created", "tasks_cancelled", "tasks_escalated",
-                  "contact_checks_completed"):
+                  "contact_checks_completed", "tasks_missed"):
             totals[k] += d[k]
         if progress is not None:
             progress(1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
@@ -33,6 +33,7 @@ from kamflow.playbooks.schema import (
     Organization,
     StatePlaybook,
     raci_department,
+    unknown_name,
 )
 
 CORE_FILES = ("organization.yaml", "lifecycle.yaml", "classification.yaml")
@@ -61,7 +62,19 @@ class PlaybookSet:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps 'on', 'no', 'yes' as strings (YAML 1.1 would make them bools)."""
+    """SafeLoader that keeps 'on', 'no', 'yes' as strings (YAML 1.1 would make them bools)
+    and turns a scalar its constructors choke on (`!!int ''`, 5000 digits, `!!binary` that
+    is not base64...) into a located ConstructorError instead of a bare ValueError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, IndexError, KeyError, OverflowError, AttributeError) as e:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this {node.tag.rsplit(':', 1)[-1]} value: {e}",
+                node.start_mark) from None
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -187,7 +200,8 @@ def _check_playbook(ctx: _Context, name: str, pb: StatePlaybook, org: Organizati
             for j, ch in enumerate(cad.channels):
                 if ch not in org.contact_channels:
                     ctx.problem(name, (*path, "cadence", "channels", j),
-                                f"unknown channel '{ch}'{_known(set(org.contact_channels))}")
+                                unknown_name("channel", ch, org.contact_channels,
+                                             org.channel_synonyms))
         if not step.classes:
             ctx.problem(name, (*path, "classes"), f"empty; use some of {', '.join(CLASSES)}")
         if step.when is not None:
@@ -208,6 +222,8 @@ def load_plan(text: str, source: str, check: PlanCheck | None = None) -> PlanDoc
     ctx = _Context("")
     name = source
     data = ctx.parse(name, text)
+    if data is None and not ctx.problems:
+        ctx.problem(name, (), "empty document")
     doc = ctx.model(PlanDocument, name, {name: data}) if data is not None else None
     if doc is not None and check is not None:
         for path, message in check(doc):
@@ -247,19 +263,36 @@ class _Context:
         self.problems.append(Problem(self.file(name), line, _render(path), message))
 
     def parse(self, name: str, text: str) -> Any:
+        """The document in `text`, or None after recording a located problem: any malformed
+        input (bad syntax, unknown or unsafe tags, merges onto lists, aliases that refer to
+        themselves or expand too far, nesting too deep) is a FILE:LINE problem, never an
+        exception."""
         try:
             node = yaml.compose(text, Loader=_Loader)
+            if node is None:
+                self.problem(name, (), "empty file")
+                return None
+            walker = _Walker()
+            lines = walker.walk(node)
+            if walker.trouble is not None:
+                line, reason = walker.trouble
+                self.problems.append(Problem(self.file(name), line, "", reason))
+                return None
+            self.lines[name] = lines
+            return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
         except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            reason = getattr(e, "problem", None) or str(e)
-            self.problems.append(Problem(self.file(name), line, "", f"not YAML: {reason}"))
+            mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+            at: int | None = mark.line + 1 if mark is not None else None
+            if isinstance(e, yaml.reader.ReaderError):  # a bad character: only its position
+                at = text[:e.position].count("\n") + 1
+            reason = getattr(e, "problem", None) or getattr(e, "reason", None) or str(e)
+            self.problems.append(Problem(self.file(name), at, "", f"not YAML: {reason}"))
             return None
-        if node is None:
-            self.problem(name, (), "empty file")
+        except RecursionError:
+            self.problems.append(Problem(self.file(name), _too_deep(text), "",
+                                         f"not YAML we accept: nested more than {MAX_DEPTH} "
+                                         "levels"))
             return None
-        self.lines[name] = dict(_walk(node, ()))
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
 
     def model(self, cls: type[M], name: str, docs: Mapping[str, Any]) -> M | None:
         data = docs.get(name)
@@ -277,15 +310,68 @@ class _Context:
             return None
 
 
-def _walk(node: yaml.Node, path: Path_) -> Iterator[tuple[Path_, int]]:
-    yield path, node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            yield (*path, key.value), key.start_mark.line + 1
-            yield from _walk(value, (*path, key.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            yield from _walk(item, (*path, i))
+MAX_DEPTH = 100  # nesting levels a playbook or plan may use
+MAX_NODES = 200_000  # nodes after expanding aliases: a "billion laughs" stops here
+
+
+def _too_deep(text: str) -> int | None:
+    """The line where `text` first nests deeper than MAX_DEPTH (the scanner does not
+    recurse, unlike the composer)."""
+    depth = 0
+    opening = (yaml.FlowSequenceStartToken, yaml.FlowMappingStartToken,
+               yaml.BlockSequenceStartToken, yaml.BlockMappingStartToken)
+    closing = (yaml.FlowSequenceEndToken, yaml.FlowMappingEndToken, yaml.BlockEndToken)
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            depth += isinstance(token, opening) - isinstance(token, closing)
+            if depth > MAX_DEPTH:
+                return int(token.start_mark.line) + 1
+    except yaml.YAMLError:
+        return None
+    return None
+
+
+class _Walker:
+    """Maps YAML paths to line numbers, refusing what would make later steps loop or
+    explode: an alias inside itself, a tree deeper than MAX_DEPTH, or more than MAX_NODES
+    nodes once aliases are expanded. `trouble` is (line, reason) for the first such."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+        self.trouble: tuple[int, str] | None = None
+        self.lines: dict[Path_, int] = {}
+
+    def walk(self, root: yaml.Node) -> dict[Path_, int]:
+        self._visit(root, (), set())
+        return self.lines
+
+    def _visit(self, node: yaml.Node, path: Path_, above: set[int]) -> None:
+        line = node.start_mark.line + 1
+        if self.trouble is not None:
+            return
+        self.nodes += 1
+        if id(node) in above:
+            self.trouble = (line, "not YAML we accept: an alias refers to itself")
+            return
+        if len(above) > MAX_DEPTH:
+            self.trouble = (line, f"not YAML we accept: nested more than {MAX_DEPTH} levels")
+            return
+        if self.nodes > MAX_NODES:
+            self.trouble = (line, f"not YAML we accept: more than {MAX_NODES} values once "
+                                  "aliases are expanded")
+            return
+        self.lines.setdefault(path, line)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            inner = above | {id(node)}
+            if isinstance(node, yaml.MappingNode):
+                for key, value in node.value:
+                    part = key.value if isinstance(key, yaml.ScalarNode) else f"<{key.tag}>"
+                    self.lines.setdefault((*path, part), key.start_mark.line + 1)
+                    self._visit(key, (*path, "<key>"), inner)
+                    self._visit(value, (*path, part), inner)
+            else:
+                for i, item in enumerate(node.value):
+                    self._visit(item, (*path, i), inner)
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> Path_:

@@ -7,8 +7,10 @@ more than one file (known departments, states, metrics) live in the loader.
 
 from __future__ import annotations
 
+import difflib
 import re
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -46,6 +48,40 @@ class Organization(Model):
     contact_channels: tuple[Annotated[str, Field(pattern=KEY)], ...] = (
         "visit", "call", "video", "email", "event",
     )
+    # Other words for a channel, as a CRM export may spell it (phone -> call); lower case.
+    # In YAML, `contact_channels` may map each channel to its synonyms instead of listing it.
+    channel_synonyms: dict[str, str] = Field(default_factory=dict)
+    # The day kamflow started enforcing the process: no occurrence whose period began
+    # earlier is generated. Unset: `kamflow init --go-live`, else the first sweep, stores it.
+    go_live: date | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _channels_with_synonyms(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("contact_channels"), dict):
+            data = dict(data)
+            channels: dict[str, Any] = data["contact_channels"]
+            synonyms: dict[str, str] = {}
+            for name, words in channels.items():
+                for word in words or ():
+                    key = str(word).strip().lower()
+                    if key in synonyms or key in channels:
+                        raise ValueError(f"contact_channels: '{word}' names two channels")
+                    synonyms[key] = name
+            data["contact_channels"] = tuple(channels)
+            data["channel_synonyms"] = synonyms
+        return data
+
+    def channel(self, word: str) -> str:
+        """The declared channel a word names (itself or a synonym), or ValueError naming the
+        known channels and the nearest one."""
+        key = word.strip().lower()
+        if key in self.contact_channels:
+            return key
+        if key in self.channel_synonyms:
+            return self.channel_synonyms[key]
+        raise ValueError(unknown_name("channel", word, self.contact_channels,
+                                      self.channel_synonyms))
 
     @field_validator("departments")
     @classmethod
@@ -256,6 +292,11 @@ class Step(Model):
     # What completing it does to the account plan of its fiscal year (kamflow.plans):
     # draft needs the plan written, evaluation and tracking record the attainment on it.
     plan: Literal["draft", "evaluation", "tracking"] | None = None
+    # Owed at go-live even though its period began earlier (e.g. this year's account plan).
+    at_go_live: bool = False
+    # A recurring step's occurrence still open when the next one opens is closed as missed;
+    # false: every occurrence must be done on its own.
+    supersede: bool = True
 
     @field_validator("raci")
     @classmethod
@@ -286,6 +327,19 @@ class StatePlaybook(Model):
     def _unique_steps(cls, v: tuple[Step, ...]) -> tuple[Step, ...]:
         _no_twins([s.key for s in v], "step keys used twice")
         return v
+
+
+def unknown_name(what: str, word: str, known: Any, aliases: Any = ()) -> str:
+    """"unknown state 'declned' (did you mean declining?); known: ..." for any named thing."""
+    names = sorted(str(k) for k in known)
+    lower = {n.lower(): n for n in names}
+    if isinstance(aliases, dict):
+        lower.update({str(a).lower(): str(n) for a, n in aliases.items() if a not in lower})
+    else:
+        lower.update({str(a).lower(): str(a) for a in aliases if a not in lower})
+    near = difflib.get_close_matches(word.lower(), list(lower), n=1, cutoff=0.6)
+    guess = f" (did you mean {lower[near[0]]}?)" if near else ""
+    return f"unknown {what} '{word}'{guess}; known: {', '.join(names) or 'none'}"
 
 
 def raci_department(party: str) -> str | None:

@@ -31,6 +31,21 @@ Rules:
 - `no_contact`: anchor = the later of the last qualifying contact and entry; start =
   anchor + days; period `nc@<anchor>`. A new contact moves the anchor, so the key changes.
 - Results are sorted by start (then period), with no duplicate periods. Dates are ISO.
+
+Go-live and imported states (both optional; without them the rules above are all):
+
+- `go_live`: the day the organization started enforcing the process. No occurrence whose
+  period began before it is made: a month, quarter or fiscal year that began earlier, a
+  `once`/`every`/`event` occurrence that started earlier. The anchors of `every` from
+  completion and `no_contact` are conditions that are still owed: their one occurrence
+  starts at go-live at the earliest, so its due date can be met.
+  A step marked `at_go_live` also gets the occurrence of the period that holds go-live,
+  starting at go-live (e.g. "write this year's account plan").
+- `imported`: the state was known since `entered` (an import), not entered then: `once`
+  ("on entry") steps do not fire, and a period that began before `entered` is not moved
+  up to it (it is skipped, as if `entered` were go-live). A completion or contact from
+  before the import counts; with none known, `every` from completion and `no_contact`
+  are owed since the import.
 """
 
 from __future__ import annotations
@@ -73,6 +88,15 @@ class StepContext:
     last_done: date | None = None  # last completion of this step in the current state spell
     last_contact: date | None = None  # last qualifying contact (already filtered by channel)
     events: Sequence[tuple[int, date]] = ()  # (event id, event date) of the step's event kind
+    go_live: date | None = None  # no occurrence whose period began before this day
+    imported: bool = False  # the state was known since `entered`, not entered then
+    at_go_live: bool = False  # the period holding go-live is owed too, from go-live
+
+    @property
+    def floor(self) -> date | None:
+        """The earliest day a period may begin: go-live, and the import of an imported state."""
+        days = [d for d in (self.go_live, self.entered if self.imported else None) if d]
+        return max(days) if days else None
 
     def __post_init__(self) -> None:
         _check_month(self.fiscal_start_month)
@@ -101,10 +125,12 @@ def fiscal_period(d: date, fiscal_start_month: int) -> tuple[int, int]:
 def occurrences(cadence: Cadence, deadline_days: int, ctx: StepContext,
                 horizon_days: int = 14, backfill_days: int = 30) -> list[Occurrence]:
     """The step's occurrences that fall in the generation window (see the module rules)."""
-    entered, at = ctx.entered, ctx.at
+    entered, at, floor = ctx.entered, ctx.at, ctx.floor
     deadline = timedelta(days=deadline_days)
     hi = at + timedelta(days=horizon_days)  # latest start
     lo = max(at - timedelta(days=backfill_days) - deadline, entered)  # earliest start
+    if floor is not None:
+        lo = max(lo, floor)
     out: list[Occurrence] = []
 
     def add(period: str, start: date, why: str) -> None:
@@ -113,8 +139,15 @@ def occurrences(cadence: Cadence, deadline_days: int, ctx: StepContext,
     match cadence:
         case Once(offset_days=offset):
             start = entered + timedelta(days=offset)
+            why = f"{offset} days after entry {entered}"
+            if floor is not None and (start < floor or ctx.imported):
+                if not ctx.at_go_live:
+                    start = hi + _DAY  # "on entry" before go-live, or an imported state: none
+                else:
+                    start, why = max(start, floor), f"owed at go-live ({floor})" + (
+                        ", the state was imported, not entered" if ctx.imported else "")
             if lo <= start <= hi:
-                add(f"once@{entered.isoformat()}", start, f"{offset} days after entry {entered}")
+                add(f"once@{entered.isoformat()}", start, why)
         case Every(days=n, counted_from="entry"):
             first = max(1, -(-(lo - entered).days // n))  # ceil division
             for k in range(first, (hi - entered).days // n + 1):
@@ -123,15 +156,19 @@ def occurrences(cadence: Cadence, deadline_days: int, ctx: StepContext,
                     f"every {n} days from entry {entered} (#{k})")
         case Every(days=n):
             done = ctx.last_done
-            if done is not None and done >= entered:
-                anchor, since = done, "last completion"
+            if done is not None and (done >= entered or ctx.imported):
+                anchor, since, start = done, "last completion", done + timedelta(days=n)
+            elif ctx.imported:  # when it was last done is unknown: owed since the import
+                anchor, since, start = entered, "import", entered
             else:
-                anchor, since = entered, "entry"
-            start = anchor + timedelta(days=n)
+                anchor, since, start = entered, "entry", entered + timedelta(days=n)
+            owed = start
+            if floor is not None and start < floor:
+                start = floor  # owed before go-live: due from go-live
             if start <= hi:  # no backfill limit: there is only ever one, and it is still owed
                 owed_since = at - timedelta(days=backfill_days)
-                late = f" (owed since {start}, scheduled from {owed_since})" if start < owed_since \
-                    else ""
+                late = f" (owed since {owed}, scheduled from {max(start, owed_since)})" \
+                    if max(start, owed_since) > owed else ""
                 add(f"c@{anchor.isoformat()}", max(start, owed_since),
                     f"{n} days after {since} {anchor}{late}")
         case Monthly(day=day):
@@ -139,14 +176,18 @@ def occurrences(cadence: Cadence, deadline_days: int, ctx: StepContext,
                 first_day = _month_date(index)
                 nominal = first_day.replace(day=day)
                 start = max(nominal, entered)
+                if floor is not None and first_day < floor:
+                    if not (ctx.at_go_live and floor <= _month_date(index + 1) - _DAY):
+                        continue  # the month began before go-live
+                    start = max(nominal, floor)
                 if lo <= start <= hi:
                     label = f"{first_day.year:04d}-{first_day.month:02d}"
                     why = f"monthly on day {day} ({label})" + _moved(start, nominal)
                     add(f"M{label}", start, why)
         case Quarterly(offset_days=offset):
-            _fiscal(add, 3, offset, ctx.fiscal_start_month, entered, lo, hi)
+            _fiscal(add, 3, offset, ctx, lo, hi)
         case Yearly(offset_days=offset):
-            _fiscal(add, 12, offset, ctx.fiscal_start_month, entered, lo, hi)
+            _fiscal(add, 12, offset, ctx, lo, hi)
         case OnEvent(event=name):
             first_seen: dict[int, date] = {}
             for event_id, when in ctx.events:
@@ -157,11 +198,14 @@ def occurrences(cadence: Cadence, deadline_days: int, ctx: StepContext,
                     add(f"ev{event_id}", when, f"{name} event #{event_id} on {when}")
         case NoContact(days=n):
             contact = ctx.last_contact
-            if contact is not None and contact > entered:
-                anchor, since = contact, "last contact"
+            if contact is not None and (contact > entered or ctx.imported):
+                anchor, since, start = contact, "last contact", contact + timedelta(days=n)
+            elif ctx.imported:  # no contact known at all: owed since the import
+                anchor, since, start = entered, "import", entered
             else:
-                anchor, since = entered, "entry"
-            start = anchor + timedelta(days=n)
+                anchor, since, start = entered, "entry", entered + timedelta(days=n)
+            if floor is not None and start < floor:
+                start = floor  # owed before go-live: due from go-live
             if start <= at:
                 add(f"nc@{anchor.isoformat()}", start,
                     f"no qualifying contact for {n} days since {since} {anchor}")
@@ -174,10 +218,10 @@ def _moved(start: date, nominal: date) -> str:
     return f", moved to entry {start}" if start != nominal else ""
 
 
-def _fiscal(add: _Add, months: int, offset: int, fiscal_start_month: int, entered: date,
-            lo: date, hi: date) -> None:
+def _fiscal(add: _Add, months: int, offset: int, ctx: StepContext, lo: date, hi: date) -> None:
     """Quarters (months=3) or fiscal years (months=12) whose start can fall in [lo, hi]."""
-    shift = fiscal_start_month - 1
+    entered, floor = ctx.entered, ctx.floor
+    shift = ctx.fiscal_start_month - 1
     delta = timedelta(days=offset)
     # A period's start lies within the period, so only periods overlapping [lo, hi] can count.
     for p in range((_month_index(lo) - shift) // months, (_month_index(hi) - shift) // months + 1):
@@ -186,6 +230,10 @@ def _fiscal(add: _Add, months: int, offset: int, fiscal_start_month: int, entere
         last = _month_date(first_month + months) - _DAY
         nominal = begin + delta
         start = max(nominal, entered)
+        if floor is not None and begin < floor:
+            if not (ctx.at_go_live and floor <= last):
+                continue  # the period began before go-live (or before an imported state)
+            start = max(nominal, floor)
         if start > last or not lo <= start <= hi:
             continue
         if months == 3:  # p counts quarters, p // 4 is the fiscal year label

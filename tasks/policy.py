@@ -29,6 +29,7 @@ class Holder:
     portrait_fit: float | None = None
     potential: float = 0.0
     segment: str | None = None
+    imported: bool = False  # the state is known since `entered` (an import), not entered then
 
     def classification(self) -> dict[str, object]:
         """What a step's `when` may read (playbooks.metrics.STEP_METRICS)."""

@@ -1,7 +1,8 @@
 """The task status machine: the only way a task's status changes.
 
 open -> done | snoozed | skipped | cancelled; snoozed -> open (it wakes), and a
-snoozed task may also be done, skipped or cancelled directly. Each action
+snoozed task may also be done, skipped or cancelled directly. The sweep alone closes a
+live task as missed, when the next occurrence of its recurring step opens. Each action
 checks its preconditions and raises TaskRefused with the reason; the store
 applies an action only after `check` passed, so a refused action changes nothing.
 """
@@ -22,6 +23,7 @@ class Status(StrEnum):
     SNOOZED = "snoozed"
     SKIPPED = "skipped"
     CANCELLED = "cancelled"
+    MISSED = "missed"  # still live when the next occurrence opened: late for good
 
 
 LIVE = (Status.OPEN, Status.SNOOZED)
@@ -87,15 +89,23 @@ def _done(task: TaskView, step: Step | None, req: Request) -> None:
         raise TaskRefused(f"--field: step requires {', '.join(f'{m}=...' for m in missing)}")
 
 
+def snooze_limit(due: date, today: date, step: Step | None) -> date:
+    """The latest day a snooze may end: max_snooze_days past the due date, or past today
+    for a task that is already overdue."""
+    return max(due, today) + timedelta(days=step.max_snooze_days if step else 0)
+
+
 def _snooze(task: TaskView, step: Step | None, req: Request) -> None:
     _reason(req)
     if req.until is None or req.until <= req.today:
         raise TaskRefused("--until: a snooze must end after today")
-    limit = task.due + timedelta(days=step.max_snooze_days if step else 0)
+    limit = snooze_limit(task.due, req.today, step)
     if req.until > limit:
         days = step.max_snooze_days if step else 0
-        raise TaskRefused(f"--until: the step allows snoozing at most {days} days past the due "
-                          f"date ({task.due.isoformat()}), so until {limit.isoformat()} at the latest")
+        since = (f"the due date ({task.due.isoformat()})" if task.due >= req.today
+                 else f"today ({req.today.isoformat()}), as it is overdue")
+        raise TaskRefused(f"--until: the step allows snoozing at most {days} days past {since}, "
+                          f"so until {limit.isoformat()} at the latest")
 
 
 def _reason(req: Request) -> None:

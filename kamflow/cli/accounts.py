@@ -23,8 +23,6 @@ def accounts(
     """List accounts with their class and lifecycle state (as of the last sweep)."""
     from kamflow.accounts import list_accounts
 
-    if klass is not None and klass not in ("A", "B", "C", "D"):
-        raise ValueError(f"--class: '{klass}' is not one of A, B, C, D")
     with open_db().connect() as conn:
         rows = list_accounts(conn, klass, state, owner, key)
     if as_json:

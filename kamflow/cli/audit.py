@@ -33,20 +33,34 @@ def _date(option: str, value: str) -> date:
 @audit_app.command("verify")
 @user_errors
 def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
-    """Recompute the hash chain over every event; exit 1 at the first one that does not fit."""
+    """Recompute the hash chain over every event and check its head against the newest
+    signed checkpoint (KAMFLOW_AUDIT_KEY); exit 1 at the first problem."""
+    from kamflow.adherence import NOT_ANCHORED, verify_head
     from kamflow.adherence import verify as check
 
-    n, found = check(open_db())
+    db = open_db()
+    n, found = check(db)
+    head = verify_head(db)
     if as_json:
-        print_json({"intact": found is None, "events": n,
+        print_json({"intact": found is None and head.ok, "events": n,
                      "broken_at": found.id if found else None,
-                     "reason": found.reason if found else None})
-    elif found is None:
-        out.print(f"audit chain intact: {n} events")
+                     "reason": found.reason if found else None,
+                     "anchored": head.anchored, "checkpoint_event": head.checkpoint_event,
+                     "head_problems": head.problems})
     else:
-        out.print(f"audit chain broken at event {found.id}: {found.reason}", highlight=False,
-                  soft_wrap=True)
-    if found is not None:
+        if found is None:
+            out.print(f"audit chain intact: {n} events", highlight=False)
+        else:
+            out.print(f"audit chain broken at event {found.id}: {found.reason}", highlight=False,
+                      soft_wrap=True)
+        if not head.anchored:
+            out.print(NOT_ANCHORED, highlight=False)
+        elif head.ok:
+            out.print(f"head anchored: matches the checkpoint of event {head.checkpoint_event}",
+                      highlight=False)
+        for problem in head.problems:
+            out.print(f"audit head: {problem}", highlight=False, soft_wrap=True)
+    if found is not None or not head.ok:
         raise typer.Exit(1)
 
 
@@ -107,8 +121,8 @@ def adherence(
         print_json({"from": first.isoformat(), "to": last.isoformat(), "as_of": as_of.isoformat(),
                      "by": by, "rows": rows})
         return
-    table = Table(by, "due", "on time", "late", "skipped", "overdue", "not yet due", "cancelled",
-                  "on-time rate", "median late (d)", "skip reasons",
+    table = Table(by, "due", "on time", "late", "skipped", "missed", "overdue", "not yet due",
+                  "cancelled", "on-time rate", "median late (d)", "skip reasons",
                   title=f"adherence: tasks due {first} to {last}, as of {as_of}")
     for r in rows:
         rate = "-" if r["on_time_rate"] is None else f"{r['on_time_rate']:.0%}"
@@ -117,7 +131,7 @@ def adherence(
         if r is rows[-1]:
             table.add_section()
         table.add_row(r["group"], *(str(r[k]) for k in ("due", "done_on_time", "done_late",
-                                                         "skipped", "open_overdue",
+                                                         "skipped", "missed", "open_overdue",
                                                          "open_not_yet_due", "cancelled")),
                       rate, late, reasons)
     out.print(table)

@@ -100,12 +100,16 @@ def status_cmd(
     out.print("scheduler: " + (f"active on {who['host']} (pid {who['pid']}) since {who['since']}"
                                if who else "[yellow]none holds the lock[/yellow]"))
     table = Table("job", "schedule", "last run for", "outcome", "took", "next run for",
-                  title=f"jobs as of {data['at']}")
+                  "failed / retries", title=f"jobs as of {data['at']}")
     for j in data["jobs"]:
         last = j["last"] or {}
         outcome = last.get("outcome", "never run")
         if last.get("error"):
             outcome += f": {last['error']}"
+        if last.get("attempts", 1) > 1:
+            outcome += f" (attempt {last['attempts']})"
+        if last.get("retry_at"):
+            outcome += f" [yellow](retry at {_short(last['retry_at'])})[/yellow]"
         missed = j["last_missed"]
         if missed:
             outcome += (f" [yellow](missed {missed['covers']} up to "
@@ -113,7 +117,8 @@ def status_cmd(
         took = f"{last['seconds']:.1f}s" if last.get("seconds") is not None else "-"
         nxt = j["next"] or ("unavailable" if not j["available"] else "-")
         table.add_row(j["job"], j["schedule"], _short(last.get("scheduled_for")), outcome, took,
-                      _short(nxt))
+                      _short(nxt), f"{j['failed']} / {j['retries']}"
+                      + (f" ({j['retries_pending']} due)" if j["retries_pending"] else ""))
     out.print(table)
     box = data["outbox"]
     out.print(f"overdue tasks: {data['tasks_overdue']}; notification outbox: "

@@ -14,6 +14,31 @@ people_app = typer.Typer(help="People: deactivate and hand over, passwords, pref
                          no_args_is_help=True)
 app.add_typer(people_app, name="people")
 
+
+@people_app.command("list")
+@user_errors
+def people_list(
+    role: str | None = typer.Option(None, help="Only this role: account_manager, "
+                                    "department_lead, manager or admin."),
+    department: str | None = typer.Option(None, help="Only this department (key)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Who is who: role, department, accounts owned and sponsored, open tasks."""
+    from kamflow.people import directory
+
+    rows = directory(open_db(), role, department)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("email", "name", "department", "role", "owns", "sponsors", "open tasks",
+                  "active", "login")
+    for r in rows:
+        table.add_row(r["email"], r["name"], r["department"], r["role"], str(r["accounts_owned"]),
+                      str(r["accounts_sponsored"]), str(r["open_tasks"]),
+                      "yes" if r["active"] else "no", "yes" if r["can_log_in"] else "no")
+    out.print(table)
+    out.print(f"{len(rows)} person(s)")
+
 @people_app.command("deactivate")
 @user_errors
 def people_deactivate(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kamflow.security import csv_cell
+
 PORTFOLIO_CSV = ("id", "name", "class", "state", "key_account", "revenue_t12", "revenue_share",
                  "potential", "gap", "gap_rank", "above_threshold")
 
@@ -13,7 +15,7 @@ def csv_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """One table per report, for a spreadsheet: portfolio: one row per account named in a
     list (top gaps, above the threshold, key accounts); losses: one row per year with a
     column per cause; investment: one row per class, then the total, with a due and a done
-    column per department. None is an empty cell."""
+    column per department. None is an empty cell; every cell goes through csv_cell."""
     kind = data["report"]
     if kind == "portfolio":
         gap_rank = {a["id"]: i for i, a in enumerate(data["top_gaps"], 1)}
@@ -30,7 +32,7 @@ def csv_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
         names = sorted({c for y in data["years"] for c in y["causes"]})
         head = ["year", "customers_at_start", "lost", "loss_rate", "lost_revenue",
                 "lost_potential", "won_back"]
-        return ([*head, *(f"cause:{c}" for c in names)],
+        return (_cells([*head, *(f"cause:{c}" for c in names)]),
                 [_cells([*(y[h] for h in head), *(y["causes"].get(c, 0) for c in names)])
                  for y in data["years"]])
     if kind == "investment":
@@ -44,10 +46,11 @@ def csv_table(data: Mapping[str, Any]) -> tuple[list[str], list[list[Any]]]:
             per = [n for d in depts for n in (f["departments"].get(d, {}).get("due", 0),
                                               f["departments"].get(d, {}).get("done", 0))]
             rows.append(_cells([name, *(f[h] for h in head), *(f.get(s) for s in shares), *per]))
-        return (["class", *head, *shares, *(f"{k}:{d}" for d in depts for k in ("due", "done"))],
-                rows)
+        return (_cells(["class", *head, *shares,
+                        *(f"{k}:{d}" for d in depts for k in ("due", "done"))]), rows)
     raise ValueError(f"unknown report '{kind}'")
 
 
 def _cells(values: Iterable[Any]) -> list[Any]:
-    return ["" if v is None else v for v in values]
+    """None as an empty cell; text a spreadsheet would run as a formula neutralised."""
+    return ["" if v is None else csv_cell(v) for v in values]

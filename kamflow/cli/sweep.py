@@ -23,14 +23,18 @@ from kamflow.cli.root import app
 @user_errors
 def sweep(
     at: str | None = typer.Option(None, help=AT_HELP),
+    replay: bool = typer.Option(False, "--replay",
+                                help="Allow a moment before the latest sweep (a replay)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Recompute metrics, classify, fire transitions, generate and escalate tasks."""
+    """Recompute metrics, classify, fire transitions, generate and escalate tasks.
+
+    A moment before the latest sweep is refused unless --replay says it is meant."""
     from kamflow.sweep import count_accounts, run_sweep
 
     db = open_db()
     with progress(0 if as_json else count_accounts(db), "sweeping") as tick:
-        summary = run_sweep(db, clock_at(at), tick)
+        summary = run_sweep(db, clock_at(at), tick, replay=replay)
     if as_json:
         print_json(summary.as_dict())
         return
@@ -45,7 +49,12 @@ def sweep_lines(d: dict[str, Any]) -> None:
         out.print(f"  {move}: {n}")
     out.print(f"tasks: {d['tasks_created']} created, {d['tasks_cancelled']} cancelled, "
               f"{d['contact_checks_completed']} contact checks completed by a contact, "
-              f"{d['tasks_woken']} woke from snooze, {d['tasks_escalated']} escalated")
+              f"{d['tasks_woken']} woke from snooze, {d['tasks_escalated']} escalated, "
+              f"{d['tasks_missed']} missed (the next occurrence opened)")
+    if d["skipped_newer_state"]:
+        out.print(f"[yellow]{d['skipped_newer_state']} account(s) left alone: their state was "
+                  f"set after {d['at']} (imported or moved later); sweep a later moment to "
+                  "move them[/yellow]", highlight=False)
     if d["routed_to_queue_fallback"]:
         out.print(f"[yellow]{d['routed_to_queue_fallback']} task(s) went to a department queue "
                   "because their Responsible could not be resolved, e.g.:[/yellow]")

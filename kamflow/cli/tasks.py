@@ -25,6 +25,8 @@ def tasks_(
     status: str = typer.Option("open", help="open | overdue | due-today | upcoming | done | snoozed | "
                                "skipped | cancelled | all"),
     account: str | None = typer.Option(None, help="Only this account's tasks."),
+    step: str | None = typer.Option(None, help="Only this playbook step (state.key, e.g. "
+                                    "loyal.quarterly_plan_review)."),
     at: str | None = typer.Option(None, help=AT_HELP + " Decides overdue / due today."),
     limit: int | None = typer.Option(None, help="At most this many rows."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
@@ -34,7 +36,8 @@ def tasks_(
 
     today = clock_at(at).now().date()
     with open_db().connect() as conn:
-        rows = list_tasks(conn, today, assignee, department, raci, status, account, limit)
+        rows = list_tasks(conn, today, assignee, department, raci, status, account, limit,
+                          step=step)
     if as_json:
         print_json(rows)
         return
@@ -83,7 +86,9 @@ def task_done(
 @user_errors
 def task_snooze(
     task_id: int = typer.Argument(..., metavar="ID"),
-    until: str = typer.Option(..., help="Date it wakes up (ISO)."),
+    until: str = typer.Option(..., help="Date it wakes up (ISO): after today, and at most the "
+                              "step's max_snooze_days past the due date (past today when the "
+                              "task is overdue)."),
     reason: str = typer.Option(..., help="Why it waits."),
     by: str | None = typer.Option(None, help="Who snoozes it (email)."),
     at: str | None = typer.Option(None, help=AT_HELP),
@@ -145,7 +150,8 @@ def task_claim(
 @user_errors
 def contact_log(
     account_id: str = typer.Argument(..., metavar="ACCOUNT"),
-    channel: str = typer.Option(..., help="visit | call | video | email | event"),
+    channel: str = typer.Option(..., help="visit | call | video | email | event, or a synonym "
+                                "organization.yaml declares (phone, Teams...)"),
     by: str = typer.Option(..., help="Who had the contact (email)."),
     note: str = typer.Option("", help="What it was about."),
     day: str | None = typer.Option(None, "--date", help="Date of the contact (default: today)."),

@@ -34,14 +34,22 @@ def serve(
 
     import uvicorn
 
-    from kamflow.people import set_demo_passwords
+    from kamflow.clock import SystemClock
+    from kamflow.people import queue_sizes, set_demo_passwords
     from kamflow.settings import Settings
     from kamflow.web.app import create_app
 
     db = open_db()  # refuses an uninitialised database
     if demo:
+        today = SystemClock().now().date()
         for email, role, password in set_demo_passwords(db):
-            out.print(f"login {email:40} {role:16} password {password}", highlight=False)
+            n = queue_sizes(db, email, today)
+            mine = (f"  my queue: {n['overdue']} overdue, {n['due_today']} due today, "
+                    f"{n['upcoming']} upcoming") if n["overdue"] + n["due_today"] + n["upcoming"] \
+                else ""
+            if role == "department_lead":
+                mine = f"  board: {n['board']} open tasks"
+            out.print(f"login {email:40} {role:16} password {password}{mine}", highlight=False)
     settings = Settings()
     lifespan = None
     if scheduler:

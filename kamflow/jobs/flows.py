@@ -39,7 +39,7 @@ from prefect.types.entrypoint import EntrypointType
 from kamflow.clock import SystemClock, parse_at
 from kamflow.engine.clock import FixedClock
 from kamflow.jobs.registry import JOBS, JobUnavailable, configured_cron
-from kamflow.sweep import CHUNK, Plan, SweepSummary, finish, prepare, run_chunk
+from kamflow.sweep import CHUNK, Plan, SweepSummary, check_moment, finish, prepare, run_chunk
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -183,6 +183,7 @@ def sweep_flow(database_url: str = "", at: str | None = None, shards: int = 4,
         raise ValueError("shards and chunk must be at least 1")
     started = perf_counter()
     moment = _moment(at)
+    check_moment(_db(database_url), datetime.fromisoformat(moment))  # no sweeping backwards
     head = prepare_sweep(database_url, moment, chunk)
     futures = [sweep_shard.submit(database_url, moment, head["version"], chunk, group)
                for group in split(head["bounds"], shards)]

@@ -46,7 +46,9 @@ def _run(row: dict[str, Any] | None) -> dict[str, Any] | None:
             "started_at": row["started_at"].isoformat() if row["started_at"] else None,
             "seconds": row["seconds"], "host": row["host"], "pid": row["pid"],
             "missed_from": row["missed_from"].isoformat() if row["missed_from"] else None,
-            "error": error.splitlines()[0] if error else None}
+            "error": error.splitlines()[0] if error else None,
+            "attempts": row.get("attempts", 1),
+            "retry_at": row["retry_at"].isoformat() if row.get("retry_at") else None}
 
 
 def _job(conn: Connection, name: str, schedules: Schedules, last: datetime | None,
@@ -58,6 +60,7 @@ def _job(conn: Connection, name: str, schedules: Schedules, last: datetime | Non
     return {"job": name, "schedule": cron or "off", "available": available,
             "description": spec.description,
             "last": _run(runs.latest(conn, name)), "last_missed": _run(runs.latest_missed(conn, name)),
+            **counts.job_failures(conn, name),
             "next": upcoming.isoformat() if upcoming else None}
 
 

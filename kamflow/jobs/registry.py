@@ -38,10 +38,14 @@ class JobSpec:
 
 def sweep(database_url: str, clock: Clock) -> dict[str, Any]:
     """The daily sweep: metrics, classes, transitions, tasks, escalations."""
+    from kamflow.adherence import export_anchor
     from kamflow.store.db import db_for
     from kamflow.sweep import run_sweep
 
-    return run_sweep(db_for(database_url), clock).as_dict()
+    db = db_for(database_url)
+    summary = run_sweep(db, clock).as_dict()
+    export_anchor(db)  # the day's signed head, to the operator's append-only file if named
+    return summary
 
 
 def escalation(database_url: str, clock: Clock) -> dict[str, Any]:

@@ -151,6 +151,9 @@ def tick(db: Engine, now: datetime, schedules: Schedules | None = None) -> list[
         if plan.run_at is not None:
             done.append(runs.execute(db, name, JOBS[name].func, plan.run_at, "schedule", now,
                                      plan.covers))
+    # Failed or interrupted slots whose retry is due (bounded, with backoff: kamflow.runs).
+    done += runs.retry_due(db, now, {name: spec.func for name, spec in JOBS.items()
+                                     if schedules.cron.get(name) and spec.available()})
     return done
 
 
@@ -204,7 +207,7 @@ class Scheduler:
     def _active(self, stop: threading.Event) -> None:
         interrupted = runs.interrupt_stale(self.db, SystemClock().now())
         log.info("active: holding the scheduler lock%s",
-                 f"; {interrupted} interrupted run(s) marked as errors" if interrupted else "")
+                 f"; {interrupted} interrupted run(s) marked for a retry" if interrupted else "")
         every = self.settings.scheduler_tick_seconds
         aps = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=self.db)},

@@ -5,7 +5,8 @@ Appends are serialized so that the chain never forks: on PostgreSQL by a
 transaction-level advisory lock taken before the last hash is read; on SQLite
 every transaction already starts with BEGIN IMMEDIATE (kamflow.store.db), which holds
 the write lock from the start. The lock is held until the caller's transaction
-ends, so keep transactions that append short.
+ends, so keep transactions that append short. Each append also signs the new head
+(kamflow.store.anchor) when an audit key is configured.
 """
 
 from __future__ import annotations
@@ -17,15 +18,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from typing import Any, cast
 
-from sqlalchemy import Connection, and_, case, func, literal, select, text
+from sqlalchemy import Connection, and_, case, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
+from kamflow.store import anchor, locking
 from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, PERSON, TASK
 from kamflow.tasks.chain import ChainBreak, ChainVerifier, link
 
 CHUNK = 5000
-# pg_advisory_xact_lock key for appends: the bytes b"kamaudit" as a bigint.
-AUDIT_LOCK = int.from_bytes(b"kamaudit", "big")
 COLUMNS = ("at", "actor", "entity", "entity_id", "action", "before", "after", "prev_hash", "hash")
 BY = ("step", "department", "person", "class", "state")
 TOTAL = "(total)"
@@ -40,19 +40,19 @@ def append(conn: Connection, events: Sequence[Mapping[str, Any]]) -> None:
     trail inside the caller's transaction."""
     if not events:
         return
-    if conn.dialect.name == "postgresql":
-        if conn.get_isolation_level() != "READ COMMITTED":
-            # A snapshot taken before the lock would read a stale last hash and fork the chain.
-            raise RuntimeError("audit.append needs a READ COMMITTED transaction on PostgreSQL")
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK})
+    if conn.dialect.name == "postgresql" and conn.get_isolation_level() != "READ COMMITTED":
+        # A snapshot taken before the lock would read a stale last hash and fork the chain.
+        raise RuntimeError("audit.append needs a READ COMMITTED transaction on PostgreSQL")
+    locking.audit_first(conn)  # kamflow.store.locking: step 2 of the lock order
     last = conn.execute(select(AUDIT_EVENT.c.hash).order_by(AUDIT_EVENT.c.id.desc()).limit(1)).scalar()
     rows = link(events, last or "")
     if conn.dialect.driver == "psycopg":
         _copy(conn, rows)
-        return
-    stmt = AUDIT_EVENT.insert()
-    for start in range(0, len(rows), CHUNK):
-        conn.execute(stmt, [{c: r[c] for c in COLUMNS} for r in rows[start:start + CHUNK]])
+    else:
+        stmt = AUDIT_EVENT.insert()
+        for start in range(0, len(rows), CHUNK):
+            conn.execute(stmt, [{c: r[c] for c in COLUMNS} for r in rows[start:start + CHUNK]])
+    anchor.checkpoint(conn, rows[-1]["at"])  # still under the lock: signs the new head
 
 
 def _copy(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -144,7 +144,8 @@ def _count(cond: ColumnElement[bool]) -> Any:
 
 def adherence(conn: Connection, start: date, end: date, by: str, as_of: date) -> list[dict[str, Any]]:
     """Per group, tasks due in [start, end]: how many were done on time, late, skipped,
-    are still open (overdue as of `as_of` or not yet due); cancelled ones are counted
+    missed (still open when the next occurrence opened), are still open (overdue as of
+    `as_of` or not yet due); cancelled ones are counted
     apart and left out of `due`. The last row, group "(total)", covers every task."""
     if start > end:
         raise ValueError(f"--from {start.isoformat()} is after --to {end.isoformat()}")
@@ -161,6 +162,7 @@ def adherence(conn: Connection, start: date, end: date, by: str, as_of: date) ->
             _count(s.c.status == "done").label("done"),
             _count(done_late).label("done_late"),
             _count(s.c.status == "skipped").label("skipped"),
+            _count(s.c.status == "missed").label("missed"),
             _count(and_(live, s.c.due < as_of)).label("open_overdue"),
             _count(and_(live, s.c.due >= as_of)).label("open_not_yet_due"),
         ).group_by(s.c.grp)
@@ -203,6 +205,7 @@ def _row(group: str, c: Mapping[str, Any], late: list[int], reasons: Mapping[str
         "done_on_time": on_time,
         "done_late": int(c["done_late"]),
         "skipped": int(c["skipped"]),
+        "missed": int(c["missed"]),
         "open_overdue": int(c["open_overdue"]),
         "open_not_yet_due": int(c["open_not_yet_due"]),
         "cancelled": int(c["cancelled"]),

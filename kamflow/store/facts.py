@@ -29,6 +29,7 @@ class Stored:
     portrait_fit: float | None
     owner: str = ""
     sponsor: str | None = None
+    state_imported: bool = False  # the state came from an import, not an entry
 
 
 def trailing_12_months(at: datetime) -> Any:
@@ -139,6 +140,7 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
             ACCOUNT.c.portrait_fit,
             ACCOUNT.c.owner_email,
             ACCOUNT.c.sponsor_email,
+            ACCOUNT.c.state_imported,
             rev.c.t12,
             rev.c.prev12,
             rev.c.months,
@@ -166,7 +168,7 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
     # One fetchall of plain tuples (no per-row fetchone or attribute lookups on Row),
     # and AccountFacts/Stored built positionally, in their field order.
     for (account_id, state, state_since, created_at, potential, criteria, baseline, klass,
-         key_account, segment, fit, owner, sponsor, t12, prev12, months, last_month,
+         key_account, segment, fit, owner, sponsor, imported, t12, prev12, months, last_month,
          last_contact, score, previous, contact_months, fy, plan_year, targets, closeness,
          ) in conn.execute(q).tuples().all():
         append((
@@ -181,7 +183,7 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
                 tuple(targets) if targets is not None and plan_year == fy_label else None,
                 closeness,
             ),
-            Stored(klass, bool(key_account), segment, fit, owner, sponsor),
+            Stored(klass, bool(key_account), segment, fit, owner, sponsor, bool(imported)),
         ))
     return out
 

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, String, column, func, inspect, select, table
+from sqlalchemy import Connection, DateTime, String, case, column, func, inspect, select, table
 
-from kamflow.store.tables import ACCOUNT, TASK
+from kamflow.store.tables import ACCOUNT, JOB_RUN, TASK
 
 
 def overdue(conn: Connection, today: date) -> int:
@@ -28,6 +28,16 @@ def outbox_depth(conn: Connection) -> dict[str, Any] | None:
                   .tuples().all())
     return {"depth": sum(n for s, n in counts.items() if s in ("pending", "sending")),
             "by_status": dict(sorted(counts.items()))}
+
+
+def job_failures(conn: Connection, job: str) -> dict[str, int]:
+    """For `kamflow status`: the job's runs that failed, retries made, retries pending."""
+    row = conn.execute(select(
+        func.coalesce(func.sum(case((JOB_RUN.c.outcome == "error", 1), else_=0)), 0),
+        func.coalesce(func.sum(JOB_RUN.c.attempts - 1), 0),
+        func.coalesce(func.sum(case((JOB_RUN.c.retry_at.is_not(None), 1), else_=0)), 0),
+    ).where(JOB_RUN.c.job == job)).one()
+    return {"failed": int(row[0]), "retries": int(row[1]), "retries_pending": int(row[2])}
 
 
 def _label(value: object) -> str:
@@ -79,6 +89,23 @@ def metrics(conn: Connection, today: date, http: Mapping[tuple[str, int], int]) 
         lines += _family("kamflow_job_runs_total", "counter",
                          "Scheduled job runs (the sweep among them) by outcome; error = failed.",
                          (({"job": j, "outcome": o}, n) for j, o, n in sorted(rows)))
+        retried = conn.execute(select(JOB_RUN.c.job, func.sum(JOB_RUN.c.attempts - 1))
+                               .group_by(JOB_RUN.c.job)).all()
+        lines += _family("kamflow_job_retries_total", "counter",
+                         "Retries of scheduled slots that failed or were interrupted.",
+                         (({"job": j}, int(n or 0)) for j, n in sorted(retried)))
+        pending = conn.execute(select(JOB_RUN.c.job, func.count()).where(
+            JOB_RUN.c.outcome == "error", JOB_RUN.c.retry_at.is_not(None))
+            .group_by(JOB_RUN.c.job)).all()
+        lines += _family("kamflow_job_retries_pending", "gauge",
+                         "Failed scheduled slots waiting for their retry.",
+                         (({"job": j}, n) for j, n in sorted(pending)))
+        given_up = conn.execute(select(JOB_RUN.c.job, func.count()).where(
+            JOB_RUN.c.outcome == "error", JOB_RUN.c.retry_at.is_(None),
+            JOB_RUN.c.trigger == "schedule").group_by(JOB_RUN.c.job)).all()
+        lines += _family("kamflow_job_failed_slots", "gauge",
+                         "Scheduled slots that failed and will not be retried again.",
+                         (({"job": j}, n) for j, n in sorted(given_up)))
         last = conn.execute(select(runs.c.job, func.max(runs.c.finished_at))
                             .where(runs.c.outcome == "ok").group_by(runs.c.job)).all()
         lines += _family("kamflow_job_last_success_timestamp_seconds", "gauge",

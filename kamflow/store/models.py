@@ -66,6 +66,44 @@ class LoginAttempt(SQLModel, table=True):
     at: datetime = Field(sa_type=DateTime, index=True)
 
 
+class WebSession(SQLModel, table=True):
+    """A logged-in browser (kamflow.people): the cookie carries a random secret, the store
+    keeps its sha256. Logout, a new password, deactivation revoke it at once."""
+
+    __tablename__ = "web_session"
+    id: str = Field(primary_key=True, max_length=64)  # sha256 of the cookie's secret
+    email: str = Field(max_length=254, index=True)
+    created_at: datetime = Field(sa_type=DateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=DateTime)
+    revoked_why: str | None = Field(default=None, max_length=32)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per key: "pair:<email>|<address>", "addr:<address>", "email:<email>",
+    "all". One row per key, changed under its row lock, so counting and recording are one
+    step (kamflow.store.throttle)."""
+
+    __tablename__ = "login_throttle"
+    key: str = Field(primary_key=True, max_length=340)
+    failures: int = 0  # within the window; a try in flight counts until it succeeds
+    last_at: datetime = Field(sa_type=DateTime)  # latest failure; quiet for a window: reset
+    next_at: datetime | None = Field(default=None, sa_type=DateTime)  # no try before this
+
+
+class AuditCheckpoint(SQLModel, table=True):
+    """A signed statement "the trail ends at event `event_id`, whose hash is `head`, after
+    `events` events" (kamflow.store.anchor): HMAC-SHA256 with a key kept outside the database."""
+
+    __tablename__ = "audit_checkpoint"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_type=DateTime)
+    event_id: int
+    events: int
+    head: str = Field(max_length=64)
+    prev_mac: str = Field(default="", max_length=64)
+    mac: str = Field(max_length=64)
+
+
 class WebSecret(SQLModel, table=True):
     """Keys the web app signs session cookies with, made on first use when
     KAMFLOW_SECRET_KEY is not set, so every process of one installation agrees."""
@@ -86,6 +124,9 @@ class Account(SQLModel, table=True):
     criteria: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
     state: str = Field(max_length=64, index=True)
     state_since: datetime = Field(sa_type=DateTime)
+    # True while the state is the one an import gave without a state_since: known since
+    # then, not entered then ("on entry" steps do not fire for it).
+    state_imported: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=DateTime)
     klass: str | None = Field(default=None, max_length=1, index=True)
     key_account: bool = False
@@ -93,6 +134,14 @@ class Account(SQLModel, table=True):
     portrait_fit: float | None = None
     baseline_revenue: float | None = None
     classified_at: datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class Setting(SQLModel, table=True):
+    """What the organization's process remembers about itself: go_live, last_sweep (ISO)."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+    updated_at: datetime = Field(sa_type=DateTime)
 
 
 class Revenue(SQLModel, table=True):
@@ -254,6 +303,8 @@ class JobRun(SQLModel, table=True):
     summary: dict[str, Any] | None = Field(default=None, sa_column=Column(Json))
     host: str = Field(default="", max_length=255)
     pid: int | None = None
+    attempts: int = Field(default=1, sa_column_kwargs={"server_default": "1"})  # runs of this slot
+    retry_at: datetime | None = Field(default=None, sa_type=DateTime)  # when a failed slot runs again
 
 
 class NotificationPref(SQLModel, table=True):

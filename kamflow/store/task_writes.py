@@ -18,7 +18,7 @@ from sqlalchemy import Connection, bindparam, func, select, update
 
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.playbooks.schema import Every, NoContact, OnEvent
-from kamflow.store import audit, outbox
+from kamflow.store import audit, golive, locking, outbox
 from kamflow.store.bulk import insert_returning, update_by_key
 from kamflow.store.directory import Directory
 from kamflow.store.tables import ACCOUNT, ACCOUNT_EVENT, CONTACT, FEEDBACK, TASK
@@ -48,17 +48,20 @@ class TaskCounts:
     woke: int = 0
     escalated: int = 0
     fallback_notes: list[str] = field(default_factory=list)
+    missed: int = 0
 
     def add(self, other: TaskCounts) -> None:
         for name in ("created", "cancelled", "checks_completed", "fallback_routed", "woke",
-                     "escalated"):
+                     "escalated", "missed"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.fallback_notes.extend(other.fallback_notes[: max(0, 20 - len(self.fallback_notes))])
 
 
 def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Holder],
-             at: datetime, directory: Directory, lo: str, hi: str) -> TaskCounts:
-    """Create the tasks whose occurrences have come due for these accounts."""
+             at: datetime, directory: Directory, lo: str, hi: str,
+             go_live: date | None = None) -> TaskCounts:
+    """Create the tasks whose occurrences have come due for these accounts (none for a
+    period that began before go-live, see tasks.cadence)."""
     counts = TaskCounts()
     if not holders:
         return counts
@@ -85,6 +88,7 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                 last_contact=last_contact,
                 events=events.get((h.account_id, cad.event), ()) if isinstance(cad, OnEvent)
                 else (),
+                go_live=go_live, imported=h.imported, at_go_live=step.at_go_live,
             )
             for occ in occurrences(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS):
                 if (h.account_id, sid, occ.period) in have:
@@ -105,6 +109,8 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                     "why": {"rule": sid, "playbook_version": version, "cadence": cad.kind,
                             "occurrence": occ.why, "state": h.state, "state_since":
                             h.entered.isoformat(), "class": h.klass,
+                            **({"go_live": go_live.isoformat()} if go_live else {}),
+                            **({"state_imported": True} if h.imported else {}),
                             **({"when": when.text} if when is not None else {}),
                             **({"routing": r.note} if r.note else {})},
                 })
@@ -224,7 +230,7 @@ def _complete_checks(conn: Connection, book: PlaybookSet,
 
 def finish(conn: Connection, rows: Sequence[Mapping[str, Any]], at: datetime, actor: str,
            status: Status, outcome: str | None = None, reason: str | None = None) -> None:
-    """Close tasks in bulk (done or cancelled), with one audit event each."""
+    """Close tasks in bulk (done, cancelled or missed), with one audit event each."""
     if not rows:
         return
     params = []
@@ -235,6 +241,8 @@ def finish(conn: Connection, rows: Sequence[Mapping[str, Any]], at: datetime, ac
             values.update(done_at=at, done_by=actor, outcome=outcome, evidence=r.get("evidence"))
         else:
             values.update(reason=r.get("reason", reason))
+            if status is Status.MISSED:
+                values.update(evidence=r.get("evidence"))
         params.append(values)
     update_by_key(conn, TASK, params, "id", guard=["status"])
     audit.append(conn, [
@@ -270,16 +278,17 @@ def cancel_for_moves(conn: Connection, moves: Iterable[tuple[str, str, str]], at
 
 
 def wake(conn: Connection, at: datetime) -> int:
-    """Snoozed tasks whose snooze has ended are open again (and may escalate from now on)."""
-    rows = conn.execute(select(TASK.c.id).where(TASK.c.status == Status.SNOOZED.value,
-                                             TASK.c.snoozed_until <= at.date())).scalars().all()
-    params = [{"id": i, "_status": Status.SNOOZED.value, "status": Status.OPEN.value,
-               "updated_at": at} for i in rows]
-    update_by_key(conn, TASK, params, "id", guard=["status"])
+    """Snoozed tasks whose snooze has ended are open again (and may escalate from now on).
+    One guarded UPDATE ... RETURNING: an event only for a task this statement woke."""
+    locking.audit_first(conn)
+    woke = sorted(conn.execute(
+        update(TASK).where(TASK.c.status == Status.SNOOZED.value,
+                           TASK.c.snoozed_until <= at.date())
+        .values(status=Status.OPEN.value, updated_at=at).returning(TASK.c.id)).scalars())
     audit.append(conn, [{"at": at, "actor": "system", "entity": "task", "entity_id": str(i),
                          "action": "woke", "before": {"status": "snoozed"},
-                         "after": {"status": "open"}} for i in rows])
-    return len(rows)
+                         "after": {"status": "open"}} for i in woke])
+    return len(woke)
 
 
 def escalate(conn: Connection, book: PlaybookSet, at: datetime, directory: Directory) -> int:
@@ -287,6 +296,7 @@ def escalate(conn: Connection, book: PlaybookSet, at: datetime, directory: Direc
     (the Accountable department's lead, else a manager) after the second; each level once."""
     rules = {step_id(s, st): st.escalation for s, pb in book.states.items() for st in pb.steps}
     today = at.date()
+    locking.audit_first(conn)  # before the first task row (kamflow.store.locking)
     managers = sorted(e for e, (active, dept) in directory.people.items()
                       if active and dept == "management")
     escalated = 0
@@ -309,58 +319,43 @@ PAGE = 10_000
 
 def _escalate_page(conn: Connection, page: Sequence[Any], rules: Mapping[str, Any], today: date,
                    at: datetime, directory: Directory, managers: list[str]) -> int:
-    params: list[dict[str, Any]] = []
-    events: list[dict[str, Any]] = []
+    """Raise each task of the page to its level with one guarded UPDATE ... RETURNING per
+    (from, to) pair: a task another writer escalated, finished or snoozed since it was read
+    is left alone, and gets no event and no notification."""
+    wanted: dict[tuple[int, int], list[Any]] = defaultdict(list)
     for r in page:
         rule = rules.get(r.step)
         if rule is None:
             continue
         level = r.escalation_level
         target = escalation_level(rule, r.due, r.created_at.date(), today, level)
-        if target <= level:
-            continue
-        late = (today - max(r.due, r.created_at.date())).days
-        for lvl in range(level + 1, target + 1):
-            to = escalation_target(lvl, r.accountable, r.accountable_dept, directory.leads,
-                                   managers)
-            events.append({"at": at, "actor": "system", "entity": "task", "entity_id": str(r.id),
-                           "action": "escalated", "before": {"level": lvl - 1},
-                           "after": {"level": lvl, "to": to, "days_late": late}})
-        params.append({"id": r.id, "_escalation_level": level, "escalation_level": target,
-                       "escalated_at": at, "updated_at": at})
-    update_by_key(conn, TASK, params, "id", guard=["escalation_level"])
+        if target > level:
+            wanted[(level, target)].append(r)
+    events: list[dict[str, Any]] = []
+    changed = 0
+    for (level, target), rows in sorted(wanted.items()):
+        ids = sorted(conn.execute(
+            update(TASK).where(TASK.c.id.in_([r.id for r in rows]),
+                               TASK.c.escalation_level == level,
+                               TASK.c.status == Status.OPEN.value)
+            .values(escalation_level=target, escalated_at=at, updated_at=at)
+            .returning(TASK.c.id)).scalars())
+        changed += len(ids)
+        by_id = {r.id: r for r in rows}
+        for task_id in ids:
+            r = by_id[task_id]
+            late = (today - max(r.due, r.created_at.date())).days
+            for lvl in range(level + 1, target + 1):
+                to = escalation_target(lvl, r.accountable, r.accountable_dept, directory.leads,
+                                       managers)
+                events.append({"at": at, "actor": "system", "entity": "task",
+                               "entity_id": str(r.id), "action": "escalated",
+                               "before": {"level": lvl - 1},
+                               "after": {"level": lvl, "to": to, "days_late": late}})
+    events.sort(key=lambda e: (int(e["entity_id"]), e["after"]["level"]))
     audit.append(conn, events)
     outbox.on_escalated(conn, events, at, directory)  # same transaction
-    return len(params)
-
-
-def retire_changed_steps(conn: Connection, book: PlaybookSet, version: str, at: datetime,
-                         book_of: Any) -> int:
-    """Open tasks made by an older playbook version: cancel those whose step was dropped, or
-    changed with `on_change: cancel`; carry the others over unchanged."""
-    versions = conn.execute(select(TASK.c.playbook_version).distinct().where(
-        TASK.c.status.in_(LIVE), TASK.c.playbook_version != version)).scalars().all()
-    rows: list[dict[str, Any]] = []
-    for old_version in versions:
-        old = book_of(old_version)
-        for state, old_pb in old.states.items():
-            new_steps = {s.key: s for s in (book.states[state].steps if state in book.states
-                                            else ())}
-            for old_step in old_pb.steps:
-                new = new_steps.get(old_step.key)
-                if new is None:
-                    why = f"step {old_step.key} was dropped in playbook version {version}"
-                elif new != old_step and new.on_change == "cancel":
-                    why = f"step {old_step.key} changed in playbook version {version}"
-                else:
-                    continue
-                q = select(TASK.c.id, TASK.c.status).where(
-                    TASK.c.status.in_(LIVE), TASK.c.playbook_version == old_version,
-                    TASK.c.step == step_id(state, old_step))
-                rows.extend({"id": r.id, "status": r.status, "reason": why}
-                            for r in conn.execute(q))
-    finish(conn, rows, at, "system", Status.CANCELLED)
-    return len(rows)
+    return changed
 
 
 def link_feedback(conn: Connection, lo: str, hi: str) -> None:
@@ -382,11 +377,13 @@ def refresh_account(conn: Connection, account_id: str, at: datetime) -> TaskCoun
     a = ACCOUNT
     row = conn.execute(select(a.c.id, a.c.state, a.c.state_since, a.c.klass, a.c.owner_email,
                               a.c.sponsor_email, a.c.key_account, a.c.portrait_fit,
-                              a.c.potential, a.c.segment).where(a.c.id == account_id)).first()
+                              a.c.potential, a.c.segment, a.c.state_imported)
+                       .where(a.c.id == account_id)).first()
     if row is None:
         raise LookupError(f"unknown account '{account_id}'")
     holder = Holder(row.id, row.state, row.state_since, row.klass, row.owner_email,
                     row.sponsor_email, bool(row.key_account), row.portrait_fit,
-                    float(row.potential or 0), row.segment)
-    return generate(conn, active_book(conn), active_version(conn) or "", [holder], at,
-                    Directory.load(conn), account_id, account_id)
+                    float(row.potential or 0), row.segment, bool(row.state_imported))
+    book = active_book(conn)
+    return generate(conn, book, active_version(conn) or "", [holder], at,
+                    Directory.load(conn), account_id, account_id, golive.go_live(conn, book))

@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request, Response
 from kamflow.database import connect as db_for
 from kamflow.engine.clock import Clock
 from kamflow.settings import Settings
-from kamflow.web import api, calendar, errors, ops, pages
+from kamflow.web import api, calendar, errors, headers, ops, pages
 from kamflow.web.deps import WebContext
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
@@ -53,6 +53,7 @@ def create_app(database_url: str | None = None, clock: Clock | None = None,
     app.include_router(ops.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
+    headers.install(app)  # CSP, nosniff, no framing; a full Allow on every 405
 
     @app.middleware("http")
     async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]

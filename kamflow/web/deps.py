@@ -21,7 +21,9 @@
 
 Cookies: `kamflow_session` (signed, HttpOnly, SameSite=Lax, Secure when
 KAMFLOW_COOKIE_SECURE=true) holds the email, the issue time, a digest of the password hash
-(a new password ends old sessions) and the CSRF token; `kamflow_csrf` (readable by scripts)
+(a new password ends old sessions), the CSRF token and the secret of a server-side session
+row (kamflow.people.open_session): logout, a new password and deactivation revoke that row,
+so a replayed cookie is refused at once; `kamflow_csrf` (readable by scripts)
 holds the same CSRF token: a double submit, bound to the signed session.
 """
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
@@ -71,6 +74,10 @@ class WebContext:
     def session_seconds(self) -> float:
         return self.settings.session_hours * 3600
 
+    @property
+    def session_age(self) -> timedelta:
+        return timedelta(seconds=self.session_seconds)
+
 
 def context(request: Request) -> WebContext:
     ctx: WebContext = request.app.state.kamflow
@@ -103,11 +110,13 @@ def _identify(ctx: WebContext, bearer: HTTPAuthorizationCredentials | None,
         return None
     with ctx.db.connect() as conn:
         row = people.person(conn, session.email)
-    if row is None or not security.same(security.fingerprint(row.password_hash),
-                                        session.password):
+        if row is None or not people.session_is_live(conn, session.sid, row.email, ctx.clock,
+                                                     ctx.session_age):
+            return None
+    if not security.same(security.fingerprint(row.password_hash), session.password):
         return None
     return Principal(row.email, row.name, row.role, row.department, via="session",
-                     csrf=session.csrf)
+                     csrf=session.csrf, session=security.digest(session.sid))
 
 
 async def optional_user(
@@ -172,9 +181,10 @@ def start_session(response: Response, ctx: WebContext, principal: Principal) -> 
     with ctx.db.connect() as conn:
         row = people.person(conn, principal.email)
     csrf = security.new_secret()
+    sid = people.open_session(ctx.db, principal.email, ctx.clock, ctx.session_age)
     session = security.Session(principal.email, csrf,
                                security.fingerprint(row.password_hash if row else None),
-                               ctx.clock.now())
+                               ctx.clock.now(), sid)
     common = {"max_age": int(ctx.session_seconds), "path": "/", "samesite": "lax",
               "secure": ctx.settings.cookie_secure}
     response.set_cookie(SESSION_COOKIE, security.sign_session(ctx.session_key(), session),
@@ -183,7 +193,12 @@ def start_session(response: Response, ctx: WebContext, principal: Principal) -> 
     return csrf
 
 
-def end_session(response: Response, ctx: WebContext) -> None:
+def end_session(response: Response, ctx: WebContext,
+                principal: Principal | None = None) -> None:
+    """Clear the cookies; with the session's principal, also end the session in the store
+    (blocking: call it in a thread pool from async code), so a copy of the cookie is dead."""
+    if principal is not None and principal.session is not None:
+        people.close_session(ctx.db, principal.session, ctx.clock)
     for name in (SESSION_COOKIE, CSRF_COOKIE):
         response.delete_cookie(name, path="/", samesite="lax", secure=ctx.settings.cookie_secure)
 
@@ -203,7 +218,14 @@ def csrf_field(principal: Principal | None) -> str:
 
 AT_HELP = ("Act or look at this moment: an ISO date or datetime (UTC), like the CLI's --at. "
            "Default: now.")
-At = Annotated[str | None, Query(max_length=40, description=AT_HELP)]
+# What parse_at accepts, as the document says it: an ISO date, or a date and time with an
+# optional UTC offset, in the years 1971-2998 (an offset cannot push it out of range).
+AT_PATTERN = (r"^(19(7[1-9]|[89][0-9])|2([0-8][0-9][0-9]|9([0-8][0-9]|9[0-8])))-"
+              r"((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)"
+              r"|02-(0[1-9]|1[0-9]|2[0-9]))"
+              r"([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
+              r"(Z|[+-]([01][0-9]|1[0-4]):[0-5][0-9])?)?$")
+At = Annotated[str | None, Query(max_length=40, pattern=AT_PATTERN, description=AT_HELP)]
 
 
 def parse_moment(at: str | None, default: Clock) -> Clock:

@@ -71,9 +71,10 @@ async def login(request: Request, email: Annotated[str, Form(max_length=254)] = 
     try:
         user = await run_in_threadpool(people.login, ctx.db, email, password, ip, ctx.clock)
     except people.RateLimited as e:
-        minutes = max(1, round(e.retry_after / 60))
-        limited = _login_form(request, 429, f"Too many failed logins: try again in {minutes} "
-                                            "minutes.", email, next)
+        n = e.retry_after if e.retry_after < 120 else round(e.retry_after / 60)
+        wait = f"{n} {'second' if e.retry_after < 120 else 'minute'}{'' if n == 1 else 's'}"
+        limited = _login_form(request, 429, f"Too many failed logins: try again in {wait}.",
+                              email, next)
         limited.headers["Retry-After"] = str(e.retry_after)
         return limited
     except people.LoginFailed:
@@ -92,7 +93,7 @@ async def logout(request: Request, viewer: Viewer) -> Response:
         except ApiError as e:
             return error_page(request, viewer, 403, e.message)
     response = RedirectResponse("/login", status_code=303)
-    end_session(response, context(request))
+    await run_in_threadpool(end_session, response, context(request), viewer)
     return response
 
 

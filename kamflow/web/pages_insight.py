@@ -20,6 +20,7 @@ from kamflow.activation import lifecycle_of
 from kamflow.errors import NotFound
 from kamflow.people import Principal
 from kamflow.playbooks.schema import Step
+from kamflow.security import csv_row
 from kamflow.web import charts, diagram
 from kamflow.web.deps import context
 from kamflow.web.errors import ApiError
@@ -89,7 +90,7 @@ def adherence(request: Request, viewer: Viewer, start: Annotated[Text, Query(ali
     return page(request, viewer, build)
 
 
-CSV_COLUMNS = ("group", "due", "done_on_time", "done_late", "skipped", "open_overdue",
+CSV_COLUMNS = ("group", "due", "done_on_time", "done_late", "skipped", "missed", "open_overdue",
                "open_not_yet_due", "cancelled", "on_time_rate", "median_lateness_days",
                "skip_reasons")
 
@@ -111,11 +112,11 @@ def adherence_csv(request: Request, viewer: Viewer,
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([group if c == "group" else c for c in CSV_COLUMNS])
-        for r in rows:
-            writer.writerow([
+        for r in rows:  # a group (a person, a step...) named "=..." is shown, not run
+            writer.writerow(csv_row([
                 ("" if r[c] is None else f"{r[c]:.4f}") if c == "on_time_rate"
                 else json.dumps(r[c], sort_keys=True) if c == "skip_reasons"
-                else ("" if r[c] is None else r[c]) for c in CSV_COLUMNS])
+                else ("" if r[c] is None else r[c]) for c in CSV_COLUMNS]))
         name = f"adherence-{group}-{first.isoformat()}-{last.isoformat()}.csv"
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

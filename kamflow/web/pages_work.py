@@ -23,6 +23,7 @@ from kamflow.activation import current as active_book
 from kamflow.errors import NotFound
 from kamflow.people import Principal
 from kamflow.playbooks.errors import PlaybookError
+from kamflow.tasks.status import snooze_limit
 from kamflow.web.deps import context
 from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import Viewer, action, back, is_htmx, page, render
@@ -57,8 +58,8 @@ def _cards(conn: Connection, tasks: list[dict[str, Any]], mode: str, user: Princ
             "task": t, "mode": mode,
             "account": accounts.get(t["account_id"], {"name": t["account_id"], "klass": None}),
             "requires": step.requires if step else None,
-            "snooze_max": (t["due"] + timedelta(days=step.max_snooze_days)
-                           if step else None),
+            "snooze_max": snooze_limit(t["due"], today, step) if step else None,
+            "snooze_min": today + timedelta(days=1),
             "days": (t["due"] - today).days,
             "may_work": _may(access.may_work_task, user, t),
             "may_claim": t.get("queue") is not None and t["queue"] == user.department,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from kamflow import access, people
 from kamflow.errors import NotFound
@@ -47,7 +48,9 @@ def client_ip(request: Request) -> str:
              responses={429: {"model": ErrorOut, "description": "Too many failed logins"}})
 def login(ctx: Ctx, request: Request, response: Response, body: LoginIn) -> dict[str, Any]:
     """Check email and password; set the session cookie and the CSRF cookie.
-    After 5 failures for one email from one address within 15 minutes: 429."""
+    Throttled: after 5 failures for one email from one address (20 for one email, 50 for
+    one address, 1000 in all) within 15 minutes, each further try must wait 1 s, 2 s, 4 s...
+    (429 with Retry-After); a right password still logs in once the wait is over."""
     user = people.login(ctx.db, body.email, body.password, client_ip(request), ctx.clock)
     csrf = start_session(response, ctx, user)
     return {**me_json(user), "csrf_token": csrf}
@@ -56,11 +59,12 @@ def login(ctx: Ctx, request: Request, response: Response, body: LoginIn) -> dict
 @router.post("/logout", status_code=204, response_class=Response)
 async def logout(request: Request,
                  user: Annotated[people.Principal | None, Depends(optional_user)]) -> Response:
-    """Clear the session cookies (with a valid session, the CSRF token is required)."""
+    """End the session (a copy of its cookie stops working too) and clear the cookies; with a
+    valid session, the CSRF token is required."""
     if user is not None:
         await require_csrf(request, user)
     response = Response(status_code=204)
-    end_session(response, context(request))
+    await run_in_threadpool(end_session, response, context(request), user)
     return response
 
 

@@ -16,7 +16,7 @@ Ctx = Annotated[WebContext, Depends(context)]
 TaskId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PARTIES = ("co_responsible", "consulted", "informed")
 Status = Literal["open", "overdue", "due-today", "upcoming", "done", "snoozed", "skipped",
-                 "cancelled", "all"]
+                 "missed", "cancelled", "all"]
 assert set(Status.__args__) == set(queue.STATUSES)  # type: ignore[attr-defined]
 
 
@@ -43,11 +43,14 @@ def list_tasks(
                       ] = "open",
     account: Annotated[str | None, Query(max_length=64), Clean] = None,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    step: Annotated[str | None, Query(max_length=130, description="A playbook step, "
+                                      "state.key (e.g. loyal.quarterly_plan_review)"),
+                    Clean] = None,
 ) -> list[dict[str, Any]]:
     """The tasks the caller may see, filtered like `kamflow tasks`."""
     with ctx.db.connect() as conn:
         rows = queue.list_tasks(conn, clock.now().date(), assignee, department, raci, status,
-                                  account, limit, scope=access.task_scope(user))
+                                  account, limit, scope=access.task_scope(user), step=step)
     return [task_json(r) for r in rows]
 
 

@@ -30,6 +30,7 @@ class AdherenceRow(Output):
     done_on_time: int
     done_late: int
     skipped: int
+    missed: int  # still open when the next occurrence opened
     open_overdue: int
     open_not_yet_due: int
     cancelled: int

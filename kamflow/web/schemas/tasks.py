@@ -18,7 +18,8 @@ class TaskOut(Output):
     step: str
     period: str
     title: str
-    status: str
+    status: str = Field(description="open, snoozed, done, skipped, cancelled, or missed "
+                        "(still live when the next occurrence opened)")
     start: date
     due: date
     assignee: str | None
