@@ -360,25 +360,36 @@ def _escalate_page(conn: Connection, page: Sequence[Any], rules: Mapping[str, An
 
 def link_feedback(conn: Connection, lo: str, hi: str) -> None:
     """A feedback score answers the latest feedback request done on or before its date."""
-    fb = FEEDBACK
     latest = (select(func.max(TASK.c.id))
-              .where(TASK.c.account_id == fb.c.account_id, TASK.c.step.like("%.feedback_request"),
-                     TASK.c.status == Status.DONE.value, func.date(TASK.c.done_at) <= fb.c.date)
+              .where(TASK.c.account_id == FEEDBACK.c.account_id, TASK.c.step.like("%.feedback_request"),
+                     TASK.c.status == Status.DONE.value, func.date(TASK.c.done_at) <= FEEDBACK.c.date)
               .scalar_subquery())
-    conn.execute(update(fb).where(fb.c.task_id.is_(None), fb.c.account_id.between(lo, hi),
-                                  latest.is_not(None))
-                 .values(task_id=latest))
+    conn.execute(
+        update(FEEDBACK)
+        .where(FEEDBACK.c.task_id.is_(None), FEEDBACK.c.account_id.between(lo, hi), latest.is_not(None))
+        .values(task_id=latest)
+    )
 
 
 def refresh_account(conn: Connection, account_id: str, at: datetime) -> TaskCounts:
     """Run the task engine for one account now (after a move, an event or a contact)."""
     from kamflow.store.versions import active_book, active_version
 
-    a = ACCOUNT
-    row = conn.execute(select(a.c.id, a.c.state, a.c.state_since, a.c.klass, a.c.owner_email,
-                              a.c.sponsor_email, a.c.key_account, a.c.portrait_fit,
-                              a.c.potential, a.c.segment, a.c.state_imported)
-                       .where(a.c.id == account_id)).first()
+    row = conn.execute(
+        select(
+            ACCOUNT.c.id,
+            ACCOUNT.c.state,
+            ACCOUNT.c.state_since,
+            ACCOUNT.c.klass,
+            ACCOUNT.c.owner_email,
+            ACCOUNT.c.sponsor_email,
+            ACCOUNT.c.key_account,
+            ACCOUNT.c.portrait_fit,
+            ACCOUNT.c.potential,
+            ACCOUNT.c.segment,
+            ACCOUNT.c.state_imported,
+        ).where(ACCOUNT.c.id == account_id)
+    ).first()
     if row is None:
         raise LookupError(f"unknown account '{account_id}'")
     holder = Holder(row.id, row.state, row.state_since, row.klass, row.owner_email,
