@@ -21,6 +21,7 @@ from kamflow.playbooks.loader import PlaybookSet, bundled_dir, load_dir
 from kamflow.playbooks.metrics import METRICS, MetricType
 from kamflow.playbooks.schema import Classification, Criterion, Levels
 from support import account_facts as _facts
+from support import examples
 
 BOOK: PlaybookSet = load_dir(bundled_dir())
 LIFE = LifecycleEngine(BOOK)
@@ -94,7 +95,7 @@ VALUES = st.fixed_dictionaries({name: metric_value(name) for name in METRICS})
 STATES = st.sampled_from(sorted(BOOK.lifecycle.states))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(state=STATES, values=VALUES)
 def test_decide_matches_triggering_every_candidate(state: str, values: Values) -> None:
     assert LIFE.decide(state, values) == reference_decide(LIFE, state, values)
@@ -154,7 +155,7 @@ def classifications(draw: st.DrawFn) -> Classification:
                           portrait=tuple(portrait))
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=examples(1500), deadline=None)
 @given(rules=st.one_of(st.just(BOOK.classification), classifications()), values=VALUES,
        criteria=st.dictionaries(st.sampled_from(["col0", "col1", "col2", "size", "market_fit",
                                                  "structure"]),

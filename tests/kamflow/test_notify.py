@@ -11,18 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mailhooks import Hook, Smtp, free_port
 from sqlalchemy import func, select
 
 from kamflow.engine.clock import FixedClock
 from kamflow.importer import import_csv
 from kamflow.notifications.channels import EmailChannel, Message, WebhookChannel
 from kamflow.notify import deliver, queue_digests, queue_due_soon
-from kamflow.store import task_writes
+from kamflow.store import golive, task_writes
 from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, OUTBOX, TASK, TRANSITION
 from kamflow.store.versions import active_version
 from kamflow.sweep import run_sweep
 from support import DB, write_portfolio
+from support.mail import Hook, Smtp, free_port
+from support.stores import Seed, Stores
 
 AT = datetime(2026, 6, 15)
 LEADS = ("lea@x.test,Lea Lead,sales,department_lead\n"
@@ -47,13 +48,19 @@ def load(db: DB, tmp_path: Path) -> None:
     files = write_portfolio(tmp_path)
     files["people"].write_text(files["people"].read_text() + LEADS)
     clock = FixedClock(datetime(2026, 1, 1))
+    with db.engine.begin() as conn:  # the process is enforced since the import
+        golive.set_go_live(conn, clock.now().date(), clock.now())
     for kind, path in files.items():
         import_csv(db.engine, kind, path, clock)
 
 
+LOADED = Seed("notify-loaded", load)
+
+
 @pytest.fixture
-def loaded(db: DB, tmp_path: Path) -> DB:
-    load(db, tmp_path)
+def loaded(db: DB, stores: Stores) -> DB:
+    """`load`ed: built once per session and kind, a copy for each test."""
+    stores.restore(db, LOADED)
     return db
 
 

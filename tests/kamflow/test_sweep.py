@@ -15,14 +15,24 @@ from kamflow.engine.clock import FixedClock
 from kamflow.store.tables import ACCOUNT, TRANSITION
 from kamflow.sweep import run_sweep
 from support import DB, PORTFOLIO, run_at_once, write_portfolio
+from support.stores import Seed, Stores
 
 AT = "2026-06-15"
 
-@pytest.fixture
-def loaded(db: DB, tmp_path: Path) -> DB:
-    for kind, path in write_portfolio(tmp_path).items():
+
+def load(db: DB, folder: Path) -> None:
+    for kind, path in write_portfolio(folder).items():
         r = db.cli("import", kind, str(path), "--at", "2026-01-01")
         assert r.code == 0, r.stderr
+
+
+LOADED = Seed("sweep-loaded", load)
+
+
+@pytest.fixture
+def loaded(db: DB, stores: Stores) -> DB:
+    """The portfolio imported: built once per session and kind, a copy for each test."""
+    stores.restore(db, LOADED)
     return db
 
 
@@ -147,7 +157,7 @@ def test_manual_move_along_a_declared_transition(loaded: DB) -> None:
         (["account", "move", "STEADY", "sideways", "--reason", "x"], "unknown state 'sideways'"),
         (["account", "show", "NOPE"], "unknown account 'NOPE'"),
         (["sweep", "--at", "yesterday"], "--at: 'yesterday' is not an ISO date"),
-        (["accounts", "--class", "E"], "--class: 'E' is not one of A, B, C, D"),
+        (["accounts", "--class", "E"], "--class: unknown class 'E'; known: A, B, C, D"),
     ],
 )
 def test_bad_requests_are_one_clear_line_and_change_nothing(loaded: DB, args: list[str],
@@ -212,6 +222,7 @@ def test_commands_on_an_empty_database_say_to_init(tmp_path: Path) -> None:
     assert r.code == 1 and "run `kamflow init`" in r.stderr
 
 
+@pytest.mark.slow
 def test_demo_portfolio_covers_every_class_and_state(db: DB) -> None:
     r = db.cli("demo", "--accounts", "400", "--seed", "7", "--at", "2026-11-01")
     assert r.code == 0, r.stderr

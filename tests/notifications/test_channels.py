@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from mailhooks import Hook, Smtp, free_port
 
 from kamflow.notifications.channels import (
     EmailChannel,
@@ -21,6 +20,7 @@ from kamflow.notifications.channels import (
     Unreachable,
     WebhookChannel,
 )
+from support.mail import Hook, Smtp, free_port
 
 MSG = Message("escalated", "ann@x.test", "Escalated (level 1): plan for Acme",
               "Hello Ann\n", "<p>Hello <b>Ann</b></p>", "escalated:7:1:ann@x.test",
