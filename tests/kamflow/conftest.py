@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from kamflow import security
 from kamflow.engine.clock import FixedClock
 from kamflow.web.app import create_app
 from support import DB
@@ -22,3 +23,12 @@ def world(db: DB, stores: Stores) -> Iterator[World]:
     w = World(db, app, TestClient(app), dict(tokens), dict(token_ids))
     yield w
     w.client.close()
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """argon2 with its production cost takes most of a second on a busy CI machine."""
+    before = security.cost()
+    security.set_cost(1, 64, 1)
+    yield
+    security.set_cost(*before)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, select
 
-from kamflow import people, security
+from kamflow import people
 from kamflow.engine.clock import FixedClock
 from kamflow.store import golive
 from kamflow.store.tables import PERSON, TASK
@@ -52,13 +52,8 @@ def test_weeks_of_work_before_the_demo_day(db: DB, twin: DB) -> None:
 def test_the_demo_login_shows_every_section_of_the_queue(db: DB) -> None:
     assert db.cli("demo", "--accounts", "300", "--seed", "7", "--at", AT, "--weeks", "4").code == 0
     assert db.cli("sweep", "--at", AT).code == 0
-    before = security.cost()
-    security.set_cost(1, 64, 1)
-    try:
-        logins = {role: email for email, role, _ in people.set_demo_passwords(
-            db.engine, FixedClock(datetime.fromisoformat(AT)))}
-    finally:
-        security.set_cost(*before)
+    logins = {role: email for email, role, _ in people.set_demo_passwords(
+        db.engine, FixedClock(datetime.fromisoformat(AT)))}
     sizes = people.queue_sizes(db.engine, logins["account_manager"], date.fromisoformat(AT))
     with db.engine.connect() as conn:
         anyone_due_today = conn.execute(select(func.count()).select_from(

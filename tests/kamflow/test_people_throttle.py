@@ -5,48 +5,30 @@ and guesses spread over many emails or many addresses are limited too."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pytest
 
-from kamflow import people, security
-from support import DB
+from kamflow import people
+from support import DB, MovingClock
 
 NOW = datetime(2026, 6, 15, 9, 0)
 PASSWORD = "correct horse battery"
 ADMIN = "ada@x.test"
 
 
-@dataclass
-class Clock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes() -> Iterator[None]:
-    before = security.cost()
-    security.set_cost(1, 64, 1)
-    yield
-    security.set_cost(*before)
+@pytest.fixture
+def clock() -> MovingClock:
+    return MovingClock(NOW)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-def admin(db: DB, clock: Clock) -> DB:
+def admin(db: DB, clock: MovingClock) -> DB:
     people.create_person(db.engine, ADMIN, "Ada Admin", "management", "admin", PASSWORD, clock)
     return db
 
 
-def attempt(db: DB, clock: Clock, email: str = ADMIN, password: str = "wrong password",
+def attempt(db: DB, clock: MovingClock, email: str = ADMIN, password: str = "wrong password",
             ip: str = "198.51.100.7") -> str:
     """"ok", "failed" (the password was checked) or "limited" (it was not)."""
     try:
@@ -59,7 +41,7 @@ def attempt(db: DB, clock: Clock, email: str = ADMIN, password: str = "wrong pas
 
 
 def test_thirty_parallel_wrong_logins_get_exactly_five_password_checks(admin: DB,
-                                                                       clock: Clock) -> None:
+                                                                       clock: MovingClock) -> None:
     barrier = threading.Barrier(30)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -80,7 +62,7 @@ def test_thirty_parallel_wrong_logins_get_exactly_five_password_checks(admin: DB
 
 
 def test_five_bad_tries_slow_the_admin_down_but_never_lock_them_out(admin: DB,
-                                                                   clock: Clock) -> None:
+                                                                   clock: MovingClock) -> None:
     for _ in range(5):
         assert attempt(admin, clock) == "failed"
     assert attempt(admin, clock, password=PASSWORD) == "limited"
@@ -98,7 +80,7 @@ def test_five_bad_tries_slow_the_admin_down_but_never_lock_them_out(admin: DB,
 
 
 def test_guesses_spread_over_many_emails_from_one_address_are_limited(admin: DB,
-                                                                      clock: Clock) -> None:
+                                                                      clock: MovingClock) -> None:
     for i in range(people.ADDRESS_FAILURES):
         assert attempt(admin, clock, email=f"guess{i}@x.test") == "failed"
     assert attempt(admin, clock, email="another@x.test") == "limited"
@@ -107,7 +89,7 @@ def test_guesses_spread_over_many_emails_from_one_address_are_limited(admin: DB,
 
 
 def test_guesses_spread_over_many_addresses_are_limited_per_email(admin: DB,
-                                                                  clock: Clock) -> None:
+                                                                  clock: MovingClock) -> None:
     for i in range(people.EMAIL_FAILURES):
         assert attempt(admin, clock, ip=f"10.0.{i // 250}.{i % 250}") == "failed"
     assert attempt(admin, clock, ip="10.9.9.9") == "limited"
@@ -116,14 +98,14 @@ def test_guesses_spread_over_many_addresses_are_limited_per_email(admin: DB,
 
 
 def test_guesses_spread_over_many_emails_and_addresses_meet_the_global_limit(
-        admin: DB, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+        admin: DB, clock: MovingClock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(people, "GLOBAL_FAILURES", 30)  # the real one is 1000
     for i in range(30):
         assert attempt(admin, clock, email=f"g{i}@x.test", ip=f"10.1.0.{i}") == "failed"
     assert attempt(admin, clock, email="g99@x.test", ip="10.2.0.1") == "limited"
 
 
-def test_a_right_password_gives_the_reservation_back(admin: DB, clock: Clock) -> None:
+def test_a_right_password_gives_the_reservation_back(admin: DB, clock: MovingClock) -> None:
     for _ in range(20):
         assert attempt(admin, clock, password=PASSWORD) == "ok"
     for _ in range(5):  # the successes did not eat into the limits

@@ -125,3 +125,13 @@ def examples(deep: int) -> int:
     """Examples for a heavy property test: `deep` under the `deep` Hypothesis profile (1000
     examples for an ordinary test), the same share of the loaded profile's figure otherwise."""
     return max(1, deep * settings.default.max_examples // 1000)
+
+
+@dataclass
+class MovingClock:
+    """A clock a test moves by hand (`clock.at += timedelta(...)`)."""
+
+    at: datetime
+
+    def now(self) -> datetime:
+        return self.at

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,26 +15,19 @@ from kamflow import people
 from kamflow.cli import app as cli
 from kamflow.store.tables import API_TOKEN, AUDIT_EVENT
 from kamflow.web.app import create_app
+from support import MovingClock
 from support.web import NOW, World
 
 PASSWORD = "correct horse battery"
 
 
-@dataclass
-class Clock:
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
+@pytest.fixture
+def clock() -> MovingClock:
+    return MovingClock(NOW)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock(NOW)
-
-
-@pytest.fixture
-def web(world: World, clock: Clock) -> TestClient:
+def web(world: World, clock: MovingClock) -> TestClient:
     """A client of an app whose clock the test moves; ann and ada have a password."""
     for email in ("ann@x.test", "ada@x.test"):
         people.set_password(world.db.engine, email, PASSWORD, clock)
@@ -65,7 +57,7 @@ def test_login_sets_a_signed_http_only_session_and_a_readable_csrf_cookie(web: T
     assert me.status_code == 200 and me.json()["email"] == "ann@x.test"
 
 
-def test_cookies_are_secure_when_configured(world: World, clock: Clock,
+def test_cookies_are_secure_when_configured(world: World, clock: MovingClock,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     people.set_password(world.db.engine, "ann@x.test", PASSWORD, clock)
     monkeypatch.setenv("KAMFLOW_COOKIE_SECURE", "true")
@@ -109,7 +101,7 @@ def test_a_form_post_may_carry_the_csrf_token_as_a_field(web: TestClient) -> Non
 
 
 def test_five_failures_per_email_and_address_then_a_growing_delay_not_a_lock_out(
-        world: World, web: TestClient, clock: Clock) -> None:
+        world: World, web: TestClient, clock: MovingClock) -> None:
     for _ in range(5):
         r = web.post("/api/login", json={"email": "ann@x.test", "password": "wrong password"})
         assert r.status_code == 401
@@ -142,7 +134,7 @@ def test_unknown_people_and_people_without_a_password_get_the_same_answer(
 
 
 def test_a_session_ends_after_its_hours_with_a_new_password_or_a_forged_cookie(
-        world: World, web: TestClient, clock: Clock) -> None:
+        world: World, web: TestClient, clock: MovingClock) -> None:
     login(web)
     clock.at += timedelta(hours=11, minutes=59)
     assert web.get("/api/me").status_code == 200
