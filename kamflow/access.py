@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, Select, and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kamflow.errors import NotFound
@@ -82,12 +82,8 @@ def account_scope(p: Principal) -> ColumnElement[bool] | None:
 
 def visible_task(conn: Connection, p: Principal, task_id: int) -> Any:
     """The task row if `p` may see it; else NotFound, as for a task that does not exist."""
-    q = select(TASK).where(TASK.c.id == task_id)
-    scope = task_scope(p)
-    row = conn.execute(q if scope is None else q.where(scope)).first()
-    if row is None:
-        raise NotFound(f"unknown task {task_id}")
-    return row
+    return _visible(conn, select(TASK).where(TASK.c.id == task_id), task_scope(p),
+                    f"unknown task {task_id}")
 
 
 def task_row(conn: Connection, task_id: int) -> Any:
@@ -97,11 +93,16 @@ def task_row(conn: Connection, task_id: int) -> Any:
 
 def visible_account(conn: Connection, p: Principal, account_id: str) -> Any:
     """The account row if `p` may see it; else NotFound."""
-    q = select(ACCOUNT).where(ACCOUNT.c.id == account_id)
-    scope = account_scope(p)
+    return _visible(conn, select(ACCOUNT).where(ACCOUNT.c.id == account_id), account_scope(p),
+                    f"unknown account '{account_id}'")
+
+
+def _visible(conn: Connection, q: Select[Any], scope: ColumnElement[bool] | None,
+             unknown: str) -> Any:
+    """The row within the scope; outside it the same NotFound as for a row that does not exist."""
     row = conn.execute(q if scope is None else q.where(scope)).first()
     if row is None:
-        raise NotFound(f"unknown account '{account_id}'")
+        raise NotFound(unknown)
     return row
 
 
