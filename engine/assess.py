@@ -31,6 +31,9 @@ def full_metrics(facts: AccountFacts, at: datetime, book: PlaybookSet,
     values["portrait_fit"] = c.portrait_fit
     values["retention_score"] = retention_score(values, facts.criteria, book.classification,
                                                 detail=False)[0]
+    total = stats.total_revenue
+    values["revenue_share"] = facts.revenue_t12 / total if total > 0 else None
+    values["top_concentration"] = stats.top_concentration
     return values, c
 
 

@@ -1,17 +1,18 @@
 """Resource-investment class, key-account flag, three-way segment and portrait fit.
 
 Thresholds and criteria come from classification.yaml; nothing here is tuned
-by hand. The key-account cutoff needs the whole portfolio, so it is computed
-once per sweep (`portfolio_stats`) and passed in.
+by hand. The key-account thresholds (top 80 % of revenue, top 10 % by potential...) need
+the whole portfolio, so they are computed once per sweep (`portfolio_figures`) and passed in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from kamflow.engine.metrics import Values
-from kamflow.playbooks.schema import Classification, Factor, KeyAccountRule, Levels
+from kamflow.playbooks.schema import Classification, Factor, KeyAccountRule, KeyTest, Levels
 
 SEGMENTS = {"A": "loyal", "B": "loyal", "C": "high_potential", "D": "small"}
 
@@ -22,25 +23,111 @@ class PortfolioStats:
     total_revenue: float
     average_revenue: float
     key_cutoff: float  # smallest revenue among the top accounts making the key share
+    cutoffs: Mapping[str, float] = field(default_factory=dict)  # key test -> its threshold
+    top_concentration: float | None = None  # revenue share of the N largest accounts
 
     @classmethod
     def empty(cls) -> PortfolioStats:
-        return cls(0, 0.0, 0.0, float("inf"))
+        return cls(0, 0.0, 0.0, INF)
+
+
+INF = float("inf")
+LABELS = {"revenue_t12": "revenue", "potential": "potential", "wallet_gap": "wallet gap",
+          "portrait_fit": "portrait fit"}
+
+
+def _top_share_cutoff(ranked: Sequence[float], share: float) -> float:
+    """The smallest value among the top values that together make `share` of the total
+    (`ranked`: the positive values, largest first)."""
+    total = sum(ranked)
+    if not ranked:
+        return INF
+    cutoff, running = ranked[0], 0.0
+    for value in ranked:
+        if running >= share * total:
+            break
+        running += value
+        cutoff = value
+    return cutoff
+
+
+def _cutoff(values: Sequence[float], test: KeyTest) -> float:
+    """The threshold a portfolio-wide test sets: the least value that passes it."""
+    ranked = sorted((v for v in values if v > 0), reverse=True)
+    if test.top_share is not None:
+        return _top_share_cutoff(ranked, test.top_share)
+    if test.top_percent is not None:
+        k = max(1, math.ceil(len(values) * test.top_percent / 100 - 1e-9))
+        return ranked[k - 1] if len(ranked) >= k else (ranked[-1] if ranked else INF)
+    assert test.times_average is not None
+    average = sum(ranked) / len(values) if values else 0.0
+    return test.times_average * average if average > 0 else INF
+
+
+def portfolio_figures(accounts: Sequence[tuple[float, float]], rule: KeyAccountRule
+                      ) -> PortfolioStats:
+    """`accounts`: (trailing-12-month revenue, potential) of every account in the portfolio."""
+    revenues = [r for r, _ in accounts]
+    columns = {"revenue_t12": revenues, "potential": [p for _, p in accounts],
+               "wallet_gap": [max(0.0, p - r) for r, p in accounts]}
+    cutoffs = {name: _cutoff(columns[t.metric], t) for name, t in rule.tests.items()
+               if t.at_least is None}
+    ranked = sorted((r for r in revenues if r > 0), reverse=True)
+    total, n = sum(ranked), len(accounts)
+    shares = [t.top_share for t in rule.tests.values()
+              if t.metric == "revenue_t12" and t.top_share is not None]
+    return PortfolioStats(
+        n, total, total / n if n and ranked else 0.0,
+        _top_share_cutoff(ranked, shares[0]) if shares else INF, cutoffs,
+        sum(ranked[: rule.concentration_top]) / total if total > 0 else None)
 
 
 def portfolio_stats(revenues: Iterable[float], accounts: int, rule: KeyAccountRule) -> PortfolioStats:
-    """`revenues`: trailing-12-month revenue of the accounts that have any."""
-    ranked = sorted((r for r in revenues if r > 0), reverse=True)
-    total = sum(ranked)
-    if not ranked or accounts <= 0:
-        return PortfolioStats(accounts, total, 0.0, float("inf"))
-    cutoff, running = ranked[0], 0.0
-    for revenue in ranked:
-        if running >= rule.top_revenue_share * total:
-            break
-        running += revenue
-        cutoff = revenue
-    return PortfolioStats(accounts, total, total / accounts, cutoff)
+    """`revenues`: trailing-12-month revenue of the accounts that have any (no potentials)."""
+    known = [(r, 0.0) for r in revenues]
+    return portfolio_figures(known + [(0.0, 0.0)] * max(0, accounts - len(known)), rule)
+
+
+def _fallback(test: KeyTest, stats: PortfolioStats) -> float:
+    """For figures made without a test's cutoff (by hand): the revenue ones of old."""
+    if test.metric == "revenue_t12" and test.top_share is not None:
+        return stats.key_cutoff
+    if test.metric == "revenue_t12" and test.times_average is not None:
+        return test.times_average * stats.average_revenue if stats.average_revenue > 0 else INF
+    return INF
+
+
+def _said(test: KeyTest, value: float, threshold: float) -> str:
+    what = f"{LABELS[test.metric]} {value:,.0f}" if test.metric != "portrait_fit" \
+        else f"portrait fit {value:g}"
+    if test.top_percent is not None:
+        return f"{what} is in the top {test.top_percent:g} %"
+    if test.top_share is not None:
+        return (f"{what} is among the top accounts making {test.top_share * 100:g} % of the total "
+                f"(from {threshold:,.0f})")
+    if test.times_average is not None:
+        return (f"{what} is at least {test.times_average:g}x the average "
+                f"({threshold / test.times_average:,.0f})")
+    return f"{what} is at least {threshold:,.{0 if threshold >= 100 else 1}f}"
+
+
+def key_account(figures: Mapping[str, float], rule: KeyAccountRule, stats: PortfolioStats
+                ) -> tuple[bool, str]:
+    """(key account?, why): `figures` holds revenue_t12, potential, wallet_gap and
+    portrait_fit; a test passes on a positive value at or above its threshold."""
+    passed: dict[str, object] = {}
+    reasons: list[str] = []
+    for name, test in rule.tests.items():
+        value = figures[test.metric]
+        threshold = test.at_least if test.at_least is not None else stats.cutoffs.get(
+            name, _fallback(test, stats))
+        ok = value > 0 and value >= threshold
+        passed[name] = ok
+        if ok and name in rule.condition.names:
+            reasons.append(_said(test, value, threshold))
+    if not rule.condition.evaluate(passed):
+        return False, ""
+    return True, ("key account because " + "; ".join(reasons))[:500]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +139,7 @@ class Classified:
     segment: str
     portrait_fit: float
     fit_detail: Mapping[str, float]  # criterion -> score 0-10
+    key_reason: str = ""  # which key-account tests it passed, in words
 
 
 def _level(value: float, levels: Levels) -> str:
@@ -65,20 +153,23 @@ def classify(
     """`detail=False` leaves `fit_detail` empty (the sweep never reads it); nothing else changes."""
     potential = float(values["potential"])  # type: ignore[arg-type]
     revenue = float(values["revenue_t12"])  # type: ignore[arg-type]
+    margin = values.get("margin_t12") if rules.contribution.basis == "margin" else None
     pot = _level(potential, rules.potential)
-    con = _level(revenue, rules.contribution)
+    # On the margin basis, margin where the account has any; the relative check stays on
+    # revenue / potential (potential is what the customer spends, not what it earns us).
+    con = _level(revenue if margin is None else float(margin),  # type: ignore[arg-type]
+                 rules.contribution)
     if con == "high" and potential > 0 and revenue / potential < rules.min_share_for_high_contribution:
         con = "medium"
     if con == "high":
         klass = "A" if pot == "high" else "B"
     else:
         klass = "D" if pot == "low" else "C"
-    key = revenue > 0 and (
-        revenue >= stats.key_cutoff
-        or revenue >= rules.key_account.above_average_factor * stats.average_revenue > 0
-    )
     fit, scores = portrait_fit(values, criteria, rules, detail)
-    return Classified(klass, pot, con, key, SEGMENTS[klass], fit, scores)
+    key, why = key_account({"revenue_t12": revenue, "potential": potential,
+                            "wallet_gap": max(0.0, potential - revenue), "portrait_fit": fit},
+                           rules.key_account, stats)
+    return Classified(klass, pot, con, key, SEGMENTS[klass], fit, scores, why)
 
 
 @dataclass(frozen=True, slots=True)

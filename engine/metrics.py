@@ -2,6 +2,14 @@
 
 The store sums revenue over the windows `windows(at)` returns and hands one
 `AccountFacts` per account; everything here is arithmetic on those facts.
+
+Events count over this month and the 11 before, up to `at` (from `Windows.contact_start`,
+as months_with_contact): the span moves on the first of a month, like the revenue windows,
+so time alone changes these metrics only then (tasks/wake.py wakes every account monthly).
+A quote counts by its outcome once decided (won or lost) in that span; a complaint by
+when it was reported. `complaint_rate` is complaints per twelve months, not per order:
+orders need not be reported as events, so a per-order rate would read an unreported order
+as a complaint-free one.
 """
 
 from __future__ import annotations
@@ -23,6 +31,42 @@ class Windows:
     end: date  # first day of the sweep's month (exclusive for the windows)
     fy_start: date  # first month of the fiscal year the sweep's month falls in
     contact_start: date  # first day of the 12 months of contact regularity (this one included)
+
+
+QUOTE_OUTCOMES = ("won", "lost", "open")
+COMPLAINT_EVENT = "complaint"
+
+
+def is_quote_event(event: str) -> bool:
+    """A quote event (quote_created, quote_revised, ...): the one kind that carries an outcome
+    and an amount."""
+    return event.startswith("quote")
+
+
+class BadEventField(ValueError):
+    """An event's outcome or amount is wrong: `field` names which."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(f"{field}: {problem}")
+
+
+def quote_fields(event: str, outcome: str | None, amount: float | None
+                 ) -> tuple[str | None, float | None]:
+    """The outcome and amount an event carries, checked: only a quote event has them (None
+    where not given: a new quote is open, a known one keeps what it had)."""
+    outcome = (outcome or "").strip().lower() or None
+    if not is_quote_event(event):
+        for name, value in (("outcome", outcome), ("amount", amount)):
+            if value is not None:
+                raise BadEventField(name, f"only a quote event (quote_...) carries an {name}; "
+                                    f"'{event}' is not one")
+        return None, None
+    if outcome is not None and outcome not in QUOTE_OUTCOMES:
+        raise BadEventField("outcome", f"'{outcome}' is not one of {', '.join(QUOTE_OUTCOMES)}")
+    if amount is not None and not 0 <= amount < float("inf"):
+        raise BadEventField("amount", f"{amount:g} is not a finite amount of 0 or more")
+    return outcome, amount
 
 
 def add_months(d: date, months: int) -> date:
@@ -56,6 +100,26 @@ def attainment(revenue: float, targets: Sequence[float] | None, months: int
     return target, (revenue / target if target else None)
 
 
+def line_attainment(revenue: Mapping[str, float], lines: Mapping[str, float],
+                    target_to_date: float | None, target_year: float | None
+                    ) -> list[dict[str, object]]:
+    """Per product line: revenue against the line's share of the plan's target to date (the
+    line's yearly target / the yearly target, so a by_month split shapes every line alike).
+    Lines in name order, then those with revenue but no target, with no target; '' is
+    revenue given as month totals."""
+    out: list[dict[str, object]] = []
+    for line, yearly in sorted(lines.items()):
+        share = yearly / target_year if target_year else None
+        target = None if share is None or target_to_date is None else target_to_date * share
+        got = float(revenue.get(line, 0.0))
+        out.append({"product_line": line, "target_year": yearly, "target_to_date": target,
+                    "revenue": got, "attainment": _ratio(got, target)})
+    for line in sorted(set(revenue) - set(lines)):
+        out.append({"product_line": line, "target_year": None, "target_to_date": None,
+                    "revenue": float(revenue[line]), "attainment": None})
+    return out
+
+
 def month_end(month: date) -> date:
     return date(month.year, month.month, calendar.monthrange(month.year, month.month)[1])
 
@@ -83,6 +147,10 @@ class AccountFacts:
     fy_months: int = 0  # how many months of the fiscal year are complete
     plan_targets: tuple[float, ...] | None = None  # this fiscal year's plan, 12 monthly targets
     closeness: float | None = None  # of the latest plan's relationship map
+    quotes_won: int = 0  # quote events decided won this month and the 11 before, up to `at`
+    quotes_decided: int = 0  # won or lost in that span
+    complaints: int = 0  # complaint events reported in that span
+    margin_t12: float | None = None  # margin of the trailing 12 months; None: no margin rows
 
 
 def _ratio(num: float, den: float | None) -> float | None:
@@ -117,4 +185,9 @@ def base_metrics(f: AccountFacts, at: datetime) -> Values:
         "months_with_revenue": f.months_with_revenue,
         "days_in_state": max(0, (at - f.state_since).days),
         "has_revenue": last_rev is not None,
+        "quote_success_rate": _ratio(f.quotes_won, f.quotes_decided),
+        "quotes_decided": f.quotes_decided,
+        "complaint_rate": f.complaints,
+        "margin_t12": f.margin_t12,
+        "margin_share": None if f.margin_t12 is None else _ratio(f.margin_t12, f.revenue_t12),
     }

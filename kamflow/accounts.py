@@ -79,7 +79,7 @@ def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
         "as_of": at.isoformat(), "playbook_version": active_version(conn),
         "class": c.klass, "potential_level": c.potential_level,
         "contribution_level": c.contribution_level, "segment": c.segment,
-        "key_account": c.key_account, "portrait_fit": c.portrait_fit,
+        "key_account": c.key_account, "key_reason": c.key_reason, "portrait_fit": c.portrait_fit,
         "portrait": dict(c.fit_detail), "metrics": jsonable(values),
         "retention_score": retention,
         "retention": [{"factor": p.key, "title": p.title, "value": p.value, "score": p.score,

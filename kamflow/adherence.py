@@ -1,31 +1,84 @@
-"""What a manager asks of the trail: was the process followed, who did what, is it intact."""
+"""What a manager asks of the trail: was the process followed, who did what, is it intact.
+
+Adherence (kamflow.store.adherence) groups the tasks due in a period by step, account,
+owner, person, department, RACI letter, class or state; `Limit` narrows it to the tasks a
+department is named on (a department lead's view, kamflow.access.adherence_department).
+"""
 
 from __future__ import annotations
 
 import json
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from kamflow import filters, views
+from kamflow.store import adherence as tally
 from kamflow.store import anchor, audit
-from kamflow.store.audit import BY
+from kamflow.store.adherence import BY, LETTERS, Limit
+from kamflow.store.versions import active_book
 from kamflow.tasks.chain import ChainBreak
 
-__all__ = ["BY", "NOT_ANCHORED", "events", "export_anchor", "report", "rows", "verify",
-           "verify_head"]
+__all__ = ["BY", "LETTERS", "NOT_ANCHORED", "Limit", "Overview", "departments", "events",
+           "export_anchor", "overview", "report", "rows", "verify", "verify_head"]
 NOT_ANCHORED = anchor.NOT_ANCHORED
+ESCALATIONS_SHOWN = 50
 
 
-def report(db: Engine, start: date, end: date, by: str, as_of: date) -> list[dict[str, Any]]:
-    """Of the tasks due in [start, end]: done on time, late, skipped, open, per group."""
+def report(db: Engine, start: date, end: date, by: str, as_of: date,
+           limit: Limit = Limit()) -> list[dict[str, Any]]:
+    """Of the tasks due in [start, end]: done on time, late, skipped, missed, open, per
+    group and in total (the last row)."""
     with db.connect() as conn:
-        return audit.adherence(conn, start, end, by, as_of)
+        return rows(conn, start, end, by, as_of, limit)
 
 
-def rows(conn: Connection, start: date, end: date, by: str, as_of: date) -> list[dict[str, Any]]:
-    """The same report inside a read the caller already holds (a page with more on it)."""
-    return audit.adherence(conn, start, end, by, as_of)
+def rows(conn: Connection, start: date, end: date, by: str, as_of: date,
+         limit: Limit = Limit()) -> list[dict[str, Any]]:
+    """The same report inside a read the caller already holds (a page with more on it).
+    An unknown department is an error naming the known ones, not an empty report."""
+    tally.check(start, end, by, limit)
+    filters.check(conn, department=limit.department)
+    return tally.report(conn, start, end, by, as_of, limit)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the adherence page shows: the report, the weekly trend, the escalations."""
+
+    rows: list[dict[str, Any]]
+    weeks: list[views.Week]
+    n_escalated: int
+    escalated: list[dict[str, Any]]
+
+
+def overview(db: Engine, start: date, end: date, by: str, as_of: date,
+             limit: Limit = Limit()) -> Overview:
+    """The report, the on-time rate per week of due dates and the escalated tasks, all
+    narrowed by `limit`, in one read."""
+    with db.connect() as conn:
+        found = rows(conn, start, end, by, as_of, limit)
+        due: dict[date, int] = {}
+        on_time: dict[date, int] = {}
+        week = views.week_start(start)
+        while week <= end:
+            due[week] = on_time[week] = 0
+            week += timedelta(days=7)
+        for day, n, k in tally.per_day(conn, start, end, limit):
+            due[views.week_start(day)] += n
+            on_time[views.week_start(day)] += k
+        n_escalated, escalated = views.escalated(conn, start, end, ESCALATIONS_SHOWN,
+                                                 tally.named_by(limit))
+    weeks = [views.Week(w, due[w], on_time[w]) for w in sorted(due)]
+    return Overview(found, weeks, n_escalated, escalated)
+
+
+def departments(db: Engine) -> dict[str, str]:
+    """key -> name of the departments of the active playbooks (the page's choices)."""
+    with db.connect() as conn:
+        return {k: d.name for k, d in active_book(conn).organization.departments.items()}
 
 
 def events(db: Engine, entity: str | None = None, entity_id: str | None = None,

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterator
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Table
 
+from kamflow.engine.metrics import BadEventField, quote_fields
 from kamflow.playbooks.loader import PlaybookSet
+from kamflow.playbooks.touchpoints import customer_role
 from kamflow.store.models import ROLES
-from kamflow.store.tables import ACCOUNT, CONTACT, FEEDBACK, PERSON, REVENUE
+from kamflow.store.tables import ACCOUNT, ACCOUNT_EVENT, CONTACT, FEEDBACK, MARGIN, PERSON, REVENUE
+from kamflow.tasks.policy import sponsor_problem
 
-KINDS = ("people", "accounts", "revenue", "contacts", "feedback")
+PRODUCT_LINE = re.compile(r"^[a-z][a-z0-9_]*$")
+KINDS = ("people", "accounts", "revenue", "contacts", "feedback", "margin", "events")
 Row = dict[str, Any]
 
 
@@ -40,13 +45,22 @@ SPECS = {
                        "potential"), ("state", "state_since", "created_at"), ("id",),
                       ("name", "industry", "owner_email", "sponsor_email", "potential",
                        "criteria")),
-    "revenue": Spec(REVENUE, ("account_id", "month", "amount"), (),
-                     ("account_id", "month"), ("amount",)),
+    # product_line optional: a row without one is the month's total (product line '').
+    "revenue": Spec(REVENUE, ("account_id", "month", "amount"), ("product_line",),
+                     ("account_id", "month", "product_line"), ("amount",)),
     "contacts": Spec(CONTACT, ("account_id", "date", "channel", "person_email"),
-                      ("note", "nature"), ("account_id", "date", "channel", "person_email"),
-                      ("note", "nature")),
+                      ("note", "nature", "customer_role"),
+                      ("account_id", "date", "channel", "person_email"),
+                      ("note", "nature")),  # a file without customer_role keeps the stored one
     "feedback": Spec(FEEDBACK, ("account_id", "date", "score"), ("comment",),
                       ("account_id", "date"), ("score", "comment")),
+    # margin.csv: revenue less the cost to serve, per account and month (may be negative).
+    "margin": Spec(MARGIN, ("account_id", "month", "margin"), (), ("account_id", "month"),
+                    ("margin",)),
+    # events.csv: what happened, e.g. quotes with their outcome; a quote is known by its ref.
+    "events": Spec(ACCOUNT_EVENT, ("account_id", "event", "at"),
+                    ("ref", "outcome", "amount", "decided_at"), ("account_id", "event", "at", "ref"),
+                    ("outcome", "amount", "decided_at")),
 }
 
 
@@ -268,16 +282,58 @@ def _moment(raw: Row, col: str) -> datetime | None:
     return moment
 
 
-def _check_revenue(raw: Row, refs: Refs) -> Row:
-    account_id = _account(raw, refs)
+def _month(raw: Row) -> date:
     text = _text(raw, "month")
     try:
         if len(text) != 7:
             raise ValueError
-        month = date.fromisoformat(text + "-01")
+        return date.fromisoformat(text + "-01")
     except ValueError:
         raise BadValue("month", f"'{text}' is not a month (YYYY-MM)") from None
-    return {"account_id": account_id, "month": month, "amount": _number(raw, "amount", 0)}
+
+
+def _check_revenue(raw: Row, refs: Refs) -> Row:
+    account_id = _account(raw, refs)
+    line = "_".join(_text(raw, "product_line", required=False, limit=64).lower().split())
+    if line and not PRODUCT_LINE.match(line):
+        raise BadValue("product_line", f"'{line}' is not a product line key (a letter, then "
+                       "letters, digits or _), as the account plan's by_product_line names it")
+    return {"account_id": account_id, "month": _month(raw), "product_line": line,
+            "amount": _number(raw, "amount", 0)}
+
+
+def _check_margin(raw: Row, refs: Refs) -> Row:
+    return {"account_id": _account(raw, refs), "month": _month(raw),
+            "margin": _number(raw, "margin")}
+
+
+def _check_events(raw: Row, refs: Refs) -> Row:
+    account_id = _account(raw, refs)
+    event = _text(raw, "event", limit=64)
+    if event not in refs.book.organization.events:
+        raise BadValue("event", f"unknown event '{event}'; events: "
+                       + ", ".join(refs.book.organization.events))
+    at = _moment(raw, "at")
+    if at is None:
+        raise BadValue("at", "required")
+    if at > refs.now:
+        raise BadValue("at", f"{at.isoformat()} is after the moment of the import (--at)")
+    amount = _number(raw, "amount", 0) if raw.get("amount") else None
+    try:
+        outcome, amount = quote_fields(event, raw.get("outcome"), amount)
+    except BadEventField as e:
+        raise BadValue(e.field, e.problem) from None
+    decided = _moment(raw, "decided_at")
+    if outcome in ("won", "lost"):
+        decided = decided or at
+        if decided < at or decided > refs.now:
+            raise BadValue("decided_at", f"{decided.isoformat()} is not between the quote's "
+                           "moment (at) and the moment of the import")
+    elif decided is not None:
+        raise BadValue("decided_at", "only a quote won or lost has a decision moment")
+    return {"account_id": account_id, "event": event, "at": at,
+            "ref": _text(raw, "ref", required=False, limit=200), "actor": "import",
+            "outcome": outcome, "amount": amount, "decided_at": decided}
 
 
 def _check_contacts(raw: Row, refs: Refs) -> Row:
@@ -289,7 +345,9 @@ def _check_contacts(raw: Row, refs: Refs) -> Row:
     return {"account_id": account_id, "date": _date(raw, "date"), "channel": channel,
             "person_email": _person(raw, "person_email", refs),
             "note": _text(raw, "note", required=False, limit=5000),
-            "nature": _text(raw, "nature", required=False, limit=100)}
+            "nature": _text(raw, "nature", required=False, limit=100),
+            "customer_role": customer_role(_text(raw, "customer_role", required=False,
+                                                 limit=100))}
 
 
 def _check_feedback(raw: Row, refs: Refs) -> Row:
@@ -307,4 +365,27 @@ CHECKS: dict[str, Callable[[Row, Refs], Row]] = {
     "revenue": _check_revenue,
     "contacts": _check_contacts,
     "feedback": _check_feedback,
+    "margin": _check_margin,
+    "events": _check_events,
 }
+
+
+def sponsor_warnings(name: str, text: str, people: Mapping[str, tuple[bool, str]],
+                     senior: Sequence[str], key_accounts: set[str]) -> list[str]:
+    """`FILE:LINE: sponsor_email: ...` for accounts.csv rows whose sponsor cannot be a key
+    account's senior sponsor (kamflow.tasks.policy.sponsor_problem): warnings, the file is
+    imported all the same. A named sponsor is always checked; a missing one only for the
+    accounts the last sweep flagged as key accounts (a new account is classified later)."""
+    lines = records(csv.reader(io.StringIO(text, newline="")))
+    header = [h.strip() for h in next(lines)[1]]
+    out: list[str] = []
+    for line, values in lines:
+        raw = {h: v.strip() for h, v in zip(header, values, strict=False)}
+        account, sponsor = raw.get("account_id", ""), raw.get("sponsor_email", "").lower() or None
+        if sponsor is None and account not in key_accounts:
+            continue
+        problem = sponsor_problem(raw.get("owner_email", "").lower(), sponsor, people, senior)
+        if problem is not None:
+            out.append(f"{name}:{line}: sponsor_email: {problem}; a key account needs a senior "
+                       f"sponsor ({', '.join(senior)}) other than its owner")
+    return out

@@ -1,4 +1,4 @@
-"""Portfolio analytics: the `portfolio`, `losses` and `investment` reports behind
+"""Portfolio analytics: the `portfolio`, `losses`, `investment` and `sponsors` reports behind
 `kamflow report`, `GET /api/reports/{name}` and the portfolio page.
 
 Every figure is as of a moment `at`. Revenue is the trailing 12 months of the sweep
@@ -19,15 +19,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.sql.elements import ColumnElement
 
 from kamflow.engine.metrics import add_months, windows
 from kamflow.losses import CLASSES_NOTE, NO_CLASS, losses
+from kamflow.sponsors import sponsors
 from kamflow.store.facts import trailing_12_months
 from kamflow.store.tables import ACCOUNT, REVENUE, TASK
-from kamflow.store.versions import active_book
+from kamflow.store.versions import active_book, book_of
 
-REPORTS = ("portfolio", "losses", "investment")
+REPORTS = ("portfolio", "losses", "investment", "sponsors")
 TOP = 10  # accounts in the top-gap list
 THRESHOLD = 0.10  # revenue share above which one account is a concentration risk
 CONCENTRATION = (1, 5, 10)
@@ -226,34 +228,42 @@ def verdict(balance: float | None) -> str:
 def investment(conn: Connection, at: datetime) -> dict[str, Any]:
     """Effort against potential per class: accounts, revenue, potential and wallet gap; the
     tasks due and done in the 365 days before `at`, per Responsible department; and each
-    class's share of the effort (done tasks), of the revenue and of the gap."""
+    class's share of the effort, of the revenue and of the gap. Effort is hours: each done
+    task weighs its step's `effort_hours` in the playbook version that made it (one hour
+    when the step declares none, so without hours the shares are those of task counts)."""
     since = at - timedelta(days=365)
     classes: dict[str, dict[str, Any]] = {}
 
     def figures(klass: str) -> dict[str, Any]:
         return classes.setdefault(klass, {**_figures(), "tasks_due": 0, "tasks_done": 0,
-                                          "done_on_time": 0, "departments": {}})
+                                          "done_on_time": 0, "hours_due": 0.0,
+                                          "hours_done": 0.0, "departments": {}})
 
     for c in cells(conn, at):
         _add(figures(c.klass), c)
     due = and_(TASK.c.due > since.date(), TASK.c.due <= at.date(), TASK.c.status != "cancelled")
     done = and_(TASK.c.status == "done", TASK.c.done_at > since, TASK.c.done_at <= at)
     klass = func.coalesce(ACCOUNT.c.klass, NO_CLASS)
-    q = (select(klass.label("klass"), TASK.c.responsible_dept, _count(due).label("due"),
-                _count(done).label("done"),
+    q = (select(klass.label("klass"), TASK.c.responsible_dept, TASK.c.step, TASK.c.playbook_version,
+                _count(due).label("due"), _count(done).label("done"),
                 _count(and_(done, func.date(TASK.c.done_at) <= TASK.c.due)).label("on_time"))
          .select_from(TASK.join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id))
          .where(or_(due, done))
-         .group_by(klass, TASK.c.responsible_dept))
+         .group_by(klass, TASK.c.responsible_dept, TASK.c.step, TASK.c.playbook_version))
+    hours = StepHours(conn)
     for r in conn.execute(q):
         f = figures(str(r.klass))
         f["tasks_due"] += int(r.due)
         f["tasks_done"] += int(r.done)
         f["done_on_time"] += int(r.on_time)
+        per_task = hours.of(r.playbook_version, r.step)
+        f["hours_due"] += per_task * int(r.due)
+        f["hours_done"] += per_task * int(r.done)
         dept = f["departments"].setdefault(r.responsible_dept, {"due": 0, "done": 0})
         dept["due"] += int(r.due)
         dept["done"] += int(r.done)
-    total = {**_figures(), "tasks_due": 0, "tasks_done": 0, "done_on_time": 0}
+    total = {**_figures(), "tasks_due": 0, "tasks_done": 0, "done_on_time": 0, "hours_due": 0.0,
+             "hours_done": 0.0}
     departments: dict[str, dict[str, int]] = {}
     for f in classes.values():
         for key in total:
@@ -267,7 +277,7 @@ def investment(conn: Connection, at: datetime) -> dict[str, Any]:
     total["departments"] = dict(sorted(departments.items()))
     for f in classes.values():
         f["departments"] = dict(sorted(f["departments"].items()))
-        f["effort_share"] = _share(f["tasks_done"], total["tasks_done"])
+        f["effort_share"] = _share(f["hours_done"], total["hours_done"])
         f["revenue_share"] = _share(f["revenue_t12"], total["revenue_t12"])
         f["gap_share"] = _share(f["wallet_gap"], total["wallet_gap"])
         balance = (None if f["effort_share"] is None or f["gap_share"] is None
@@ -285,11 +295,31 @@ def investment(conn: Connection, at: datetime) -> dict[str, Any]:
     }
 
 
+class StepHours:
+    """Hours per task of each step, read once per playbook version the tasks name."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.books: dict[str, dict[str, float]] = {}
+
+    def of(self, version: str, step: str) -> float:
+        if version not in self.books:
+            try:
+                book = book_of(self.conn, version)
+            except NoResultFound:  # a version no longer stored: its steps count one hour
+                self.books[version] = {}
+            else:
+                self.books[version] = {f"{state}.{s.key}": s.effort_hours
+                                       for state, pb in book.states.items() for s in pb.steps
+                                       if s.effort_hours is not None}
+        return self.books[version].get(step, 1.0)
+
+
 # -- one entry point ------------------------------------------------------------------------
 
 
 MONEY = frozenset({"revenue_t12", "potential", "wallet_gap", "gap", "revenue", "lost_revenue",
-                   "lost_potential"})
+                   "lost_potential", "hours_due", "hours_done"})
 
 
 def report(conn: Connection, name: str, at: datetime, top: int = TOP,
@@ -301,6 +331,8 @@ def report(conn: Connection, name: str, at: datetime, top: int = TOP,
         data = losses(conn, at)
     elif name == "investment":
         data = investment(conn, at)
+    elif name == "sponsors":
+        data = sponsors(conn, at)
     else:
         raise ValueError(f"name: unknown report '{name}'; reports: {', '.join(REPORTS)}")
     tidied: dict[str, Any] = tidy(data)

@@ -23,11 +23,12 @@ from kamflow.store.versions import book_of
 
 
 def accounts_of(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """id -> name, class, state of the given accounts."""
+    """id -> name, class, state, key-account flag and its reason of the given accounts."""
     wanted = sorted(set(ids))
     out: dict[str, dict[str, Any]] = {}
     for i in range(0, len(wanted), 900):  # SQLite's bound-parameter limit
-        q = select(ACCOUNT.c.id, ACCOUNT.c.name, ACCOUNT.c.klass, ACCOUNT.c.state).where(
+        q = select(ACCOUNT.c.id, ACCOUNT.c.name, ACCOUNT.c.klass, ACCOUNT.c.state,
+                   ACCOUNT.c.key_account, ACCOUNT.c.key_reason).where(
             ACCOUNT.c.id.in_(wanted[i : i + 900])
         )
         out.update({r.id: dict(r._mapping) for r in conn.execute(q)})
@@ -68,25 +69,6 @@ class Week:
     @property
     def rate(self) -> float | None:
         return self.on_time / self.due if self.due else None
-
-
-def weekly_on_time(conn: Connection, start: date, end: date) -> list[Week]:
-    """Per week (Monday) of due dates in [start, end]: tasks due (cancelled left out, as in
-    the adherence report) and those done on or before their due date."""
-    due: dict[date, int] = {}
-    on_time: dict[date, int] = {}
-    week = week_start(start)
-    while week <= end:
-        due[week] = on_time[week] = 0
-        week += timedelta(days=7)
-    q = (select(TASK.c.due, TASK.c.status, TASK.c.done_at)
-         .where(TASK.c.due.between(start, end), TASK.c.status != "cancelled"))
-    for day, status, done_at in conn.execute(q):
-        w = week_start(day)
-        due[w] += 1
-        if status == "done" and done_at is not None and done_at.date() <= day:
-            on_time[w] += 1
-    return [Week(w, due[w], on_time[w]) for w in sorted(due)]
 
 
 def escalated(conn: Connection, start: date, end: date, limit: int = 50,

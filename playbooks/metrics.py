@@ -62,6 +62,24 @@ _SPECS = (
                "weighted stability factors from classification.yaml, 0-100; none if none declared"),
     MetricSpec("days_in_state", MetricType.NUMBER,
                "days since the account entered its current lifecycle state"),
+    MetricSpec("quote_success_rate", MetricType.NUMBER,
+               "quotes won / quotes decided (won or lost) this month and the 11 before, up to "
+               "the sweep moment; none if none was decided"),
+    MetricSpec("quotes_decided", MetricType.NUMBER,
+               "quotes decided (won or lost) this month and the 11 before, up to the sweep "
+               "moment"),
+    MetricSpec("complaint_rate", MetricType.NUMBER,
+               "complaint events reported this month and the 11 before, up to the sweep "
+               "moment (per 12 months, not per order)"),
+    MetricSpec("margin_t12", MetricType.NUMBER,
+               "margin (margin.csv) of the same 12 months as revenue_t12; none without margin"),
+    MetricSpec("margin_share", MetricType.NUMBER,
+               "margin_t12 / revenue_t12; none without margin or revenue"),
+    MetricSpec("revenue_share", MetricType.NUMBER,
+               "revenue_t12 / the revenue_t12 of the whole portfolio; none while that is 0"),
+    MetricSpec("top_concentration", MetricType.NUMBER,
+               "revenue share of the N largest accounts (classification.yaml "
+               "key_account.concentration_top); the same for every account"),
     MetricSpec("has_revenue", MetricType.BOOL,
                "any revenue recorded up to the sweep date"),
     MetricSpec("key_account", MetricType.BOOL,
@@ -77,5 +95,11 @@ METRICS: dict[str, MetricSpec] = {spec.name: spec for spec in _SPECS}
 # What a playbook step's `when` may read: the classification the last sweep stored on
 # the account, so a task made between sweeps (after a contact or event) sees the same.
 STEP_METRICS: dict[str, MetricSpec] = {
-    name: METRICS[name] for name in ("class", "segment", "key_account", "portrait_fit", "potential")
+    name: METRICS[name] for name in ("class", "segment", "key_account", "portrait_fit", "potential",
+                                     "revenue_share", "top_concentration")
 }
+# Read by steps only (from the people directory, not from metrics): none between sweeps.
+STEP_METRICS["no_senior_sponsor"] = MetricSpec(
+    "no_senior_sponsor", MetricType.BOOL,
+    "the sponsor is missing, inactive, the owner, or not of a senior department "
+    "(organization.yaml senior_departments)")

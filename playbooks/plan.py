@@ -4,20 +4,29 @@ A plan is written and reviewed by people, so every model forbids unknown keys (a
 typo is an error naming its field) and keeps lists of plain sentences. What the
 store derives from a plan (monthly targets, relationship closeness) is computed
 here, once, when the plan is saved.
+
+Optional sections beyond the analysis, SWOT, priorities, relationship map, opportunities
+and target: the campaigns planned with the account, training of the people at the account
+or at its sales partners, a five-year view (the annual plan inside a business plan), the
+reporting lines between the key people, and how far each key person approves our
+solutions and accepts our prices, with a goal to reach. Names in the last three must be
+people of the relationship map, so the map stays the one list of who is who.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from kamflow.playbooks.schema import KEY, Model
+from kamflow.playbooks.touchpoints import Touchpoints
 
 BUYING_ROLES = ("decision_maker", "buyer", "user", "influencer", "gatekeeper", "initiator",
                 "approver")
+FIVE_YEARS = 5
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 Sentences = tuple[str, ...]
 
@@ -78,8 +87,8 @@ class Target(Model):
     # Optional split by calendar month "YYYY-MM" (months of the fiscal year; missing ones
     # count as 0); without it the target is spread evenly over the twelve months.
     by_month: dict[str, float] | None = None
-    # Optional split by product line; kept as the plan's intent (revenue is not imported
-    # per product line, so attainment is measured on the total).
+    # Optional split by product line (revenue.csv's product_line): each line's attainment is
+    # its revenue against its target spread evenly over the fiscal year's months.
     by_product_line: dict[Annotated[str, Field(pattern=KEY)], float] | None = None
 
     @field_validator("by_month")
@@ -101,6 +110,95 @@ class Target(Model):
         return self
 
 
+class Campaign(Model):
+    """A campaign planned with or at the account (marketing and sales planning)."""
+
+    key: Annotated[str, Field(pattern=KEY)]
+    title: str = ""
+    start: date
+    end: date
+    goal: str = ""  # what it should achieve, in a sentence
+    budget: float = Field(0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> Campaign:
+        if self.end < self.start:
+            raise ValueError(f"end {self.end.isoformat()} is before start "
+                             f"{self.start.isoformat()}")
+        return self
+
+
+class Training(Model):
+    """Training of the employees at the account, or at its sales partners."""
+
+    topic: str = Field(min_length=1)
+    audience: Literal["account", "sales_partners"] = "account"
+    participants: int = Field(0, ge=0)
+    status: Literal["planned", "done", "cancelled"] = "planned"
+    on: date | None = None  # planned for, or held on
+
+    @model_validator(mode="after")
+    def _held_on(self) -> Training:
+        if self.status == "done" and self.on is None:
+            raise ValueError("a done training needs the date it was held on (on: YYYY-MM-DD)")
+        return self
+
+
+class YearView(Model):
+    """One year of the five-year view: where the business with the account should be."""
+
+    year: int = Field(ge=1900, le=9999)
+    revenue: float = Field(ge=0)  # expected revenue with the account that year
+    potential: float | None = Field(None, ge=0)  # the account's spend in our categories
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _within_potential(self) -> YearView:
+        if self.potential is not None and self.revenue > self.potential:
+            raise ValueError(f"revenue {self.revenue:g} exceeds the potential "
+                             f"{self.potential:g}")
+        return self
+
+
+class ReportingLine(Model):
+    """Who reports to whom among the key people of the relationship map."""
+
+    person: str = Field(min_length=1)
+    reports_to: str = Field(min_length=1)
+
+
+class Rating(Model):
+    """Where one key person stands (1 rejects ... 5 fully behind it) and the level to reach."""
+
+    name: str = Field(min_length=1)  # a name in the relationship map
+    score: int = Field(ge=1, le=5)
+    goal: int | None = Field(None, ge=1, le=5)
+    note: str = ""
+
+    @model_validator(mode="after")
+    def _an_improvement(self) -> Rating:
+        if self.goal is not None and self.goal < self.score:
+            raise ValueError(f"goal {self.goal} is below the score {self.score}: "
+                             "a goal is the level to reach")
+        return self
+
+
+def _people(info: ValidationInfo) -> set[str] | None:
+    """The names of the relationship map; None when it was invalid (checked there)."""
+    found = info.data.get("relationships")
+    return None if found is None else {p.name for p in found}
+
+
+def _unknown(names: list[str], info: ValidationInfo) -> None:
+    known = _people(info)
+    if known is None:
+        return
+    missing = sorted({n for n in names if n not in known})
+    if missing:
+        raise ValueError(f"not in relationships: {', '.join(missing)}"
+                         f"; known: {', '.join(sorted(known)) or 'none'}")
+
+
 class PlanDocument(Model):
     # Both optional in the file: the command names the account, and the fiscal year
     # defaults to the one --at falls in. When given they must agree with the command.
@@ -112,6 +210,74 @@ class PlanDocument(Model):
     relationships: tuple[KeyPerson, ...] = ()
     opportunities: tuple[Opportunity, ...] = ()
     target: Target | None = None
+    touchpoints: Touchpoints = ()  # who of ours meets whom there, how often
+    campaigns: tuple[Campaign, ...] = ()
+    training: tuple[Training, ...] = ()
+    five_year_view: tuple[YearView, ...] = ()
+    reporting_lines: tuple[ReportingLine, ...] = ()
+    solution_approval: tuple[Rating, ...] = ()
+    price_acceptance: tuple[Rating, ...] = ()
+
+    @field_validator("campaigns")
+    @classmethod
+    def _campaign_keys(cls, v: tuple[Campaign, ...]) -> tuple[Campaign, ...]:
+        twice = _twice([c.key for c in v])
+        if twice:
+            raise ValueError(f"campaign keys used twice: {', '.join(twice)}")
+        return v
+
+    @field_validator("five_year_view")
+    @classmethod
+    def _five_years(cls, v: tuple[YearView, ...], info: ValidationInfo) -> tuple[YearView, ...]:
+        years = [y.year for y in v]
+        if not years:
+            return v
+        if _twice(years):
+            raise ValueError(f"years given twice: {', '.join(map(str, _twice(years)))}")
+        if years != sorted(years):
+            raise ValueError("list the years in order")
+        if years[-1] - years[0] >= FIVE_YEARS:
+            raise ValueError(f"covers {years[0]} to {years[-1]}: a five-year view spans at "
+                             f"most {FIVE_YEARS} years")
+        fy, target = info.data.get("fiscal_year"), info.data.get("target")
+        if fy is not None and not fy <= years[0] <= years[-1] < fy + FIVE_YEARS:
+            raise ValueError(f"years {years[0]} to {years[-1]} are not within FY{fy} to "
+                             f"FY{fy + FIVE_YEARS - 1}")
+        this = next((y for y in v if y.year == fy), None)
+        if this is not None and target is not None and abs(this.revenue - target.revenue) > 0.5:
+            raise ValueError(f"{fy}: revenue {this.revenue:g} is not the revenue target "
+                             f"{target.revenue:g} of the plan")
+        return v
+
+    @field_validator("reporting_lines")
+    @classmethod
+    def _one_tree(cls, v: tuple[ReportingLine, ...], info: ValidationInfo
+                  ) -> tuple[ReportingLine, ...]:
+        _unknown([n for line in v for n in (line.person, line.reports_to)], info)
+        boss: dict[str, str] = {}
+        for line in v:
+            if line.person == line.reports_to:
+                raise ValueError(f"{line.person} reports to themselves")
+            if boss.setdefault(line.person, line.reports_to) != line.reports_to:
+                raise ValueError(f"{line.person} reports to both {boss[line.person]} and "
+                                 f"{line.reports_to}: give one line each")
+        for start in boss:
+            seen = [start]
+            while seen[-1] in boss:
+                seen.append(boss[seen[-1]])
+                if seen[-1] == start:
+                    raise ValueError("reporting lines go round in a circle: "
+                                     + " -> ".join(seen))
+        return v
+
+    @field_validator("solution_approval", "price_acceptance")
+    @classmethod
+    def _rated_once(cls, v: tuple[Rating, ...], info: ValidationInfo) -> tuple[Rating, ...]:
+        _unknown([r.name for r in v], info)
+        twice = _twice([r.name for r in v])
+        if twice:
+            raise ValueError(f"rated twice: {', '.join(twice)}")
+        return v
 
     @field_validator("opportunities")
     @classmethod
@@ -122,12 +288,31 @@ class PlanDocument(Model):
             raise ValueError(f"opportunity keys used twice: {', '.join(twins)}")
         return v
 
+    def approval(self) -> float | None:
+        """Influence-weighted mean approval of our solutions (1-5); None if not rated."""
+        return self._weighted(self.solution_approval)
+
+    def acceptance(self) -> float | None:
+        """Influence-weighted mean acceptance of our prices (1-5); None if not rated."""
+        return self._weighted(self.price_acceptance)
+
+    def _weighted(self, ratings: tuple[Rating, ...]) -> float | None:
+        influence = {p.name: p.influence for p in self.relationships}
+        weight = sum(influence.get(r.name, 0) for r in ratings)
+        if not weight:
+            return None
+        return round(sum(influence.get(r.name, 0) * r.score for r in ratings) / weight, 2)
+
     def closeness(self) -> float | None:
         """Influence-weighted mean closeness of the relationship map (1-5); None if empty."""
         weight = sum(p.influence for p in self.relationships)
         if not weight:
             return None
         return round(sum(p.influence * p.closeness for p in self.relationships) / weight, 2)
+
+
+def _twice(items: list[Any]) -> list[str]:
+    return sorted({str(x) for x in items if items.count(x) > 1})
 
 
 def fiscal_months(fiscal_year: int, start_month: int) -> list[str]:

@@ -12,25 +12,20 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-KEY = r"^[a-z][a-z0-9_]*$"
+from kamflow.playbooks.keyrule import KeyAccountRule as KeyAccountRule
+from kamflow.playbooks.keyrule import KeyTest as KeyTest
+from kamflow.playbooks.model import KEY as KEY
+from kamflow.playbooks.model import Model as Model
+from kamflow.playbooks.model import no_twins as _no_twins
+
 ClassName = Literal["A", "B", "C", "D"]
 CLASSES: tuple[ClassName, ...] = ("A", "B", "C", "D")
 RACI_LETTERS = ("R", "A", "C", "I")
-PERSON_ROLES = ("owner", "sponsor")
+PERSON_ROLES = ("owner", "sponsor", "owner.lead")  # owner.lead: the lead of the owner's department
 PORTRAIT_GROUPS = ("profile", "history", "potential")
 _LEAD = re.compile(r"^([a-z][a-z0-9_]*)\.lead$")
-
-
-def _no_twins(keys: list[str], problem: str) -> None:
-    twins = sorted({k for k in keys if keys.count(k) > 1})
-    if twins:
-        raise ValueError(f"{problem}: {', '.join(twins)}")
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
 
 # -- organization.yaml -------------------------------------------------------
@@ -54,6 +49,9 @@ class Organization(Model):
     # The day kamflow started enforcing the process: no occurrence whose period began
     # earlier is generated. Unset: `kamflow init --go-live`, else the first sweep, stores it.
     go_live: date | None = None
+    # Who may be a key account's senior sponsor: an active person of one of these
+    # departments, other than the account's owner.
+    senior_departments: tuple[Annotated[str, Field(pattern=KEY)], ...] = ("management",)
 
     @model_validator(mode="before")
     @classmethod
@@ -88,6 +86,15 @@ class Organization(Model):
     def _some_departments(cls, v: dict[str, Department]) -> dict[str, Department]:
         if not v:
             raise ValueError("at least one department is required")
+        return v
+
+    @field_validator("senior_departments")
+    @classmethod
+    def _senior_known(cls, v: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        known = info.data.get("departments") or {}
+        for name in v:
+            if name not in known:
+                raise ValueError(unknown_name("department", name, known))
         return v
 
 
@@ -155,11 +162,11 @@ class Levels(Model):
         return self
 
 
-class KeyAccountRule(Model):
-    # The top accounts that together make this share of revenue are key accounts...
-    top_revenue_share: float = Field(0.8, gt=0, le=1)
-    # ...and so is any account with this multiple of the average revenue.
-    above_average_factor: float = Field(2.0, gt=0)
+class ContributionLevels(Levels):
+    # What contribution is measured in: trailing-12-month revenue, or its margin (margin.csv)
+    # for an organization that knows its cost to serve; then `high` and `medium` are margin
+    # amounts. An account without margin rows in those months counts on its revenue.
+    basis: Literal["revenue", "margin"] = "revenue"
 
 
 class Factor(Model):
@@ -193,7 +200,7 @@ class Criterion(Factor):
 
 class Classification(Model):
     potential: Levels
-    contribution: Levels
+    contribution: ContributionLevels
     # Relative check: a high absolute contribution counts as high only when it
     # is at least this share of the potential (otherwise there is room to grow).
     min_share_for_high_contribution: float = Field(0.4, ge=0, le=1)
@@ -201,6 +208,12 @@ class Classification(Model):
     portrait: tuple[Criterion, ...] = ()
     # Stability factors of a customer relationship, weighted into retention_score (0-100).
     retention: tuple[Factor, ...] = ()
+
+    @field_validator("contribution", mode="before")
+    @classmethod
+    def _plain_levels(cls, v: Any) -> Any:
+        """Plain Levels (revenue basis) are accepted where contribution levels are asked."""
+        return v.model_dump() if isinstance(v, Levels) else v
 
     @field_validator("portrait", "retention")
     @classmethod
@@ -219,6 +232,9 @@ class Classification(Model):
 class Once(Model):
     kind: Literal["once"]
     offset_days: int = Field(0, ge=0)
+    # entry: on entering the state (+ offset). condition: at the first sweep of the state
+    # spell at which the step's `when` holds (at least offset days after entry), once a spell.
+    upon: Literal["entry", "condition"] = "entry"
 
 
 class Every(Model):
@@ -281,6 +297,9 @@ class Step(Model):
     raci: dict[str, str]
     escalation: Escalation
     max_snooze_days: int = Field(14, ge=0)
+    # Hours of work one occurrence takes, all parties together: the investment report
+    # weighs effort in hours (a step without it counts one hour per task).
+    effort_hours: float | None = Field(None, gt=0, le=1000)
     notify: Annotated[str, Field(pattern=KEY)] = "task_assigned"
     requires: Requires = Requires()
     # When a new playbook version changes this step: keep open tasks (carry_over)
@@ -312,6 +331,12 @@ class Step(Model):
         if "R" not in v.values():
             raise ValueError("no Responsible; at least one is required")
         return v
+
+    @model_validator(mode="after")
+    def _condition_for_upon(self) -> Step:
+        if isinstance(self.cadence, Once) and self.cadence.upon == "condition" and not self.when:
+            raise ValueError("cadence 'upon: condition' needs the step's 'when'")
+        return self
 
     def parties(self, letter: str) -> tuple[str, ...]:
         return tuple(p for p, x in self.raci.items() if x == letter)

@@ -30,11 +30,42 @@ class Holder:
     potential: float = 0.0
     segment: str | None = None
     imported: bool = False  # the state is known since `entered` (an import), not entered then
+    # Known in a sweep only (None between sweeps, so steps reading them wait for the sweep):
+    revenue_share: float | None = None  # of the portfolio's trailing-12-month revenue
+    top_concentration: float | None = None  # revenue share of the N largest accounts
+    no_senior_sponsor: bool | None = None  # see sponsor_problem
 
     def classification(self) -> dict[str, object]:
         """What a step's `when` may read (playbooks.metrics.STEP_METRICS)."""
         return {"class": self.klass, "segment": self.segment, "key_account": self.key_account,
-                "portrait_fit": self.portrait_fit, "potential": self.potential}
+                "portrait_fit": self.portrait_fit, "potential": self.potential,
+                "revenue_share": self.revenue_share, "top_concentration": self.top_concentration,
+                "no_senior_sponsor": self.no_senior_sponsor}
+
+
+def number(value: object) -> float | None:
+    """A metric value as a number for a Holder (None for none or a non-number)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def sponsor_problem(owner: str, sponsor: str | None, people: Mapping[str, tuple[bool, str]],
+                    senior: Sequence[str]) -> str | None:
+    """Why `sponsor` cannot be an account's senior sponsor, or None when it can: an active
+    person of a senior department (`senior`) other than the owner. `people`: email ->
+    (active, department)."""
+    if not sponsor:
+        return "no sponsor"
+    if sponsor == owner:
+        return f"the sponsor {sponsor} is the owner"
+    known = people.get(sponsor)
+    if known is None:
+        return f"the sponsor {sponsor} is not a known person"
+    if not known[0]:
+        return f"the sponsor {sponsor} is inactive"
+    if known[1] not in senior:
+        return (f"the sponsor {sponsor} is in {known[1]}, not in a senior department "
+                f"({', '.join(senior)})")
+    return None
 
 
 def step_id(state: str, step: Step) -> str:

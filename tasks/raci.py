@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from kamflow.playbooks.schema import Step
 
 Person = tuple[bool, str]  # (active, department)
+OWNER_LEAD = "owner.lead"  # the lead of the owner's department
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,8 @@ def resolve(party: str, team: Team) -> tuple[str | None, str | None]:
         return _person(team, team.owner), None
     if party == "sponsor":
         return _person(team, team.sponsor), None
+    if party == OWNER_LEAD:
+        return _person(team, team.leads.get(_dept("owner", team))), None
     if party.endswith(".lead"):
         return _person(team, team.leads.get(party[:-5])), None
     return None, party
@@ -58,6 +61,8 @@ def resolve(party: str, team: Team) -> tuple[str | None, str | None]:
 
 def _dept(party: str, team: Team) -> str:
     """The department a party belongs to, even when no person fills it right now."""
+    if party == OWNER_LEAD:
+        party = "owner"
     if party.endswith(".lead"):
         return party[:-5]
     if party in ("owner", "sponsor"):

@@ -59,6 +59,8 @@ def account_show(
               f"class [bold]{data['class']}[/bold] (potential {data['potential_level']}, "
               f"contribution {data['contribution_level']})  segment {data['segment']}  "
               f"{'key account  ' if data['key_account'] else ''}portrait fit {data['portrait_fit']}")
+    if data.get("key_reason"):
+        out.print(data["key_reason"], soft_wrap=True, highlight=False)
     m = Table("metric", "value", title=f"metrics as of {data['as_of']}")
     for k, v in data["metrics"].items():
         m.add_row(k, fmt(v))

@@ -20,7 +20,10 @@ audit_app = typer.Typer(help="Verify the audit trail, list its events, report ad
                         no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 
-BY_HELP = "Group by step | department | person | class | state."
+BY_HELP = ("Group by step | account | owner (the account's manager) | person (who holds the "
+           "task) | department (each one the RACI names) | letter (R, A, C, I) | class | state.")
+DEPARTMENT_HELP = "Only the tasks whose RACI names this department (the groups too)."
+LETTER_HELP = "With --department or --by department: only where it is named as R, A, C or I."
 
 
 def _date(option: str, value: str) -> date:
@@ -102,6 +105,8 @@ def adherence(
     start: str = typer.Option(..., "--from", help="First due date (ISO)."),
     end: str = typer.Option(..., "--to", help="Last due date (ISO), inclusive."),
     by: str = typer.Option("step", "--by", help=BY_HELP),
+    department: str | None = typer.Option(None, "--department", help=DEPARTMENT_HELP),
+    letter: str | None = typer.Option(None, "--letter", help=LETTER_HELP),
     at: str | None = typer.Option(None, "--at",
                                   help="Date open tasks count as overdue from (due before it). "
                                        "Default: today."),
@@ -110,20 +115,26 @@ def adherence(
     """Were the playbook steps due in a period done on time? Per group and in total."""
     from rich.table import Table
 
-    from kamflow.adherence import BY, report
+    from kamflow.adherence import BY, LETTERS, Limit, report
 
     first, last = _date("--from", start), _date("--to", end)
     if by not in BY:
         raise ValueError(f"--by: '{by}' is not one of {', '.join(BY)}")
+    if letter is not None and letter.upper() not in LETTERS:
+        raise ValueError(f"--letter: '{letter}' is not one of {', '.join(LETTERS)}")
+    limit = Limit(department, letter.upper() if letter else None)
     as_of = clock_at(at).now().date()
-    rows = report(open_db(), first, last, by, as_of)
+    rows = report(open_db(), first, last, by, as_of, limit)
     if as_json:
         print_json({"from": first.isoformat(), "to": last.isoformat(), "as_of": as_of.isoformat(),
-                     "by": by, "rows": rows})
+                     "by": by, "department": limit.department, "letter": limit.letter,
+                     "rows": rows})
         return
+    within = "".join(f" {k} {v}" for k, v in (("department", limit.department),
+                                              ("as", limit.letter)) if v)
     table = Table(by, "due", "on time", "late", "skipped", "missed", "overdue", "not yet due",
                   "cancelled", "on-time rate", "median late (d)", "skip reasons",
-                  title=f"adherence: tasks due {first} to {last}, as of {as_of}")
+                  title=f"adherence: tasks due {first} to {last}{within}, as of {as_of}")
     for r in rows:
         rate = "-" if r["on_time_rate"] is None else f"{r['on_time_rate']:.0%}"
         late = "-" if r["median_lateness_days"] is None else f"{r['median_lateness_days']:g}"

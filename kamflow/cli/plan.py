@@ -102,6 +102,35 @@ def list_plans(
     out.print(m)
 
 
+@plan_app.command("touchpoints")
+@user_errors
+def touchpoints(
+    at: str | None = typer.Option(None, help=AT_HELP),
+    owner: str | None = typer.Option(None, help="Only the accounts this person owns (email)."),
+    show_all: bool = typer.Option(False, "--all", help="Every planned touchpoint, not only "
+                                  "the overdue ones."),
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Overdue touchpoints of the account plans: who of ours should have met which customer
+    role (a contact logged with --customer-role counts)."""
+    from rich.table import Table
+
+    from kamflow.touchpoints import check
+
+    with open_db().connect() as conn:
+        data = check(conn, clock_at(at).now(), owner.lower() if owner else None, not show_all)
+    if as_json:
+        print_json(data)
+        return
+    t = Table("account", "owner", "ours", "theirs", "every", "last met", "due", "overdue",
+              title=f"touchpoints as of {data['as_of'][:10]}: {data['overdue']} overdue")
+    for r in data["touchpoints"]:
+        ours = r["ours"] + (" (no sponsor)" if r["no_sponsor"] else "")
+        t.add_row(r["account"], r["owner"], ours, r["theirs"], f"{r['every_days']} d",
+                  r["last_met"] or "never", r["due"], f"{r['days_overdue']} d")
+    out.print(t)
+
+
 @plan_app.command("show")
 @user_errors
 def show(
@@ -133,6 +162,9 @@ def show(
     out.print(f"target {fmt(got['target_revenue'])}  to date: revenue {fmt(got['revenue_fy'])}"
               f" of {fmt(got['target_fy'])} = attainment {_pct(got['attainment'])}"
               f"  relationship closeness {fmt(data['closeness'])}")
+    for line in got.get("product_lines", []):
+        out.print(f"  {line['product_line'] or '(month totals)'}: revenue {fmt(line['revenue'])}"
+                  f" of {fmt(line['target_to_date'])} = {_pct(line['attainment'])}")
     for title, part in (("analysis", doc["analysis"]), ("SWOT", doc["swot"]),
                         ("priorities", doc["priorities"])):
         lines = [f"{k}: " + ("; ".join(v) if isinstance(v, list) else v)

@@ -1,4 +1,4 @@
-"""`kamflow report portfolio|losses|investment`: the portfolio analytics of kamflow.reports,
+"""`kamflow report portfolio|losses|investment|sponsors`: the analytics of kamflow.reports,
 as tables, `--json` (one object, as GET /api/reports/{name}) or `--csv` (one table).
 
 Wired into the main CLI with `app.add_typer(report_app, name="report")`. As in
@@ -26,7 +26,7 @@ from kamflow.cli._common import (
 from kamflow.cli.report_csv import csv_table
 from kamflow.cli.root import app
 
-report_app = typer.Typer(help="Portfolio analytics: portfolio, losses, investment.",
+report_app = typer.Typer(help="Portfolio analytics: portfolio, losses, investment, sponsors.",
                          no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
@@ -188,15 +188,17 @@ def investment(
     out.print(f"investment as of {d['as_of']}: tasks due or done after {w['from']}; "
               f"{d['note']}", highlight=False)
     t = Table("class", "accounts", "revenue t12", "potential", "wallet gap", "due", "done",
-              "on time", "effort share", "revenue share", "gap share", "effort − gap", "verdict",
-              title="effort against potential per class")
+              "hours done", "on time", "effort share", "revenue share", "gap share",
+              "effort − gap", "verdict",
+              title="effort (hours; a step without effort_hours counts 1 per task) against "
+                    "potential per class")
     rows = [*d["classes"].items(), ("total", d["total"])]
     for name, f in rows:
         if name == "total":
             t.add_section()
         t.add_row(name, str(f["accounts"]), _money(f["revenue_t12"]), _money(f["potential"]),
                   _money(f["wallet_gap"]), str(f["tasks_due"]), str(f["tasks_done"]),
-                  _pct(f["on_time_share"]),
+                  f"{f['hours_done']:g}", _pct(f["on_time_share"]),
                   *(_pct(f[k]) if k in f else "" for k in ("effort_share", "revenue_share",
                                                            "gap_share")),
                   _signed(f["effort_minus_gap_share"]) if name != "total" else "",
@@ -209,6 +211,30 @@ def investment(
                               f"{f['departments'].get(dept, {}).get('done', 0)}"
                               for _, f in rows))
     out.print(depts)
+
+
+@report_app.command("sponsors")
+@user_errors
+def sponsors(
+    at: str | None = typer.Option(None, help=AT_HELP),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Key accounts without a senior owner: no sponsor, an inactive one, the owner, or not senior."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    d = _run("sponsors", at, as_json, False)
+    if d is None:
+        return
+    t = Table("account", "name", "class", "state", "owner", "owner's lead", "sponsor", "problem",
+              title=f"key accounts without a senior owner: {d['without_senior_sponsor']} of "
+                    f"{d['key_accounts']} (senior: {', '.join(d['senior_departments'])}), "
+                    f"{d['as_of']}")
+    for a in d["accounts"]:
+        t.add_row(escape(a["id"]), escape(a["name"]), a["class"], a["state"], escape(a["owner"]),
+                  escape(a["owner_lead"] or "-"), escape(a["sponsor"] or "-"),
+                  escape(a["problem"]))
+    out.print(t)
 
 
 @app.command("portfolio")

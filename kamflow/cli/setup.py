@@ -55,7 +55,13 @@ def init(
 @app.command("import")
 @user_errors
 def import_(
-    kind: str = typer.Argument(..., help="people | accounts | revenue | contacts | feedback"),
+    kind: str = typer.Argument(
+        ..., help="people | accounts | revenue | contacts | feedback | margin | events. "
+        "revenue: account_id, month (YYYY-MM), amount, optional product_line (without it the "
+        "month's total). margin: account_id, month, margin (revenue less the cost to serve; "
+        "classified on with `contribution: {basis: margin}` in classification.yaml). events: "
+        "account_id, event, at, optional ref, outcome (quote events: won | lost | open), amount, "
+        "decided_at. contacts may add customer_role (whom we met)."),
     file: Path = typer.Argument(..., help="CSV file with a header row."),
     at: str | None = typer.Option(
         None, help="The moment this data was known (ISO date or datetime, UTC; default: now). "
@@ -82,6 +88,8 @@ def import_(
         return
     out.print(f"{file}: {result.rows} {kind} rows: {result.new} new, "
               f"{result.existing} already known (updated where different)")
+    for warning in result.warnings:
+        out.print(f"warning: {warning}", highlight=False, soft_wrap=True)
 
 
 

@@ -156,6 +156,8 @@ def contact_log(
     note: str = typer.Option("", help="What it was about."),
     day: str | None = typer.Option(None, "--date", help="Date of the contact (default: today)."),
     at: str | None = typer.Option(None, help=AT_HELP),
+    customer_role: str = typer.Option("", help="Whom we met at the customer, e.g. 'purchasing "
+                                      "director' (the account plan's touchpoints)."),
 ) -> None:
     """Log a contact; an open contact-frequency check it satisfies is completed with it."""
     from datetime import date
@@ -166,7 +168,8 @@ def contact_log(
         when = date.fromisoformat(day) if day else None
     except ValueError:
         raise ValueError(f"--date: '{day}' is not a date (YYYY-MM-DD)") from None
-    counts = log_contact(open_db(), account_id, channel, by.lower(), note, when, clock_at(at))
+    counts = log_contact(open_db(), account_id, channel, by.lower(), note, when, clock_at(at),
+                         customer_role=customer_role)
     out.print(f"contact logged for {account_id}; {counts.checks_completed} contact check(s) "
               "completed")
 
@@ -179,11 +182,16 @@ def event(
     ref: str = typer.Option("", help="Reference, e.g. the quote number."),
     by: str | None = typer.Option(None, help="Who reports it (email)."),
     at: str | None = typer.Option(None, help=AT_HELP),
+    outcome: str | None = typer.Option(
+        None, help="A quote event's outcome: won | lost | open (default open). Reporting a "
+        "quote again with the same --ref records its new outcome."),
+    amount: float | None = typer.Option(None, help="A quote event's amount."),
 ) -> None:
     """Report an event; the steps it triggers become tasks at once."""
     from kamflow.queue import post_event
 
-    counts = post_event(open_db(), account_id, name, ref, by, clock_at(at))
+    counts = post_event(open_db(), account_id, name, ref, by, clock_at(at), outcome=outcome,
+                        amount=amount)
     out.print(f"{name} recorded for {account_id}; {counts.created} task(s) created")
 
 

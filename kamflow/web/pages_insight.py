@@ -7,8 +7,9 @@ import csv
 import io
 import json
 import math
+import re
 from datetime import date, timedelta
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -55,37 +56,69 @@ def _period(today: date, start: str | None, end: str | None, by: str
     return first, last, by
 
 
+class Asked(NamedTuple):
+    """What the adherence page and its CSV export were asked, checked against the policy."""
+
+    today: date
+    first: date
+    last: date
+    by: str
+    limit: trail.Limit
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query string that asks it again (links, the CSV export)."""
+        extra = {"department": self.limit.department, "letter": self.limit.letter}
+        return {"from": self.first.isoformat(), "to": self.last.isoformat(), "by": self.by,
+                **{k: v for k, v in extra.items() if v}}
+
+
+def asked(request: Request, user: Principal, start: str | None, end: str | None, by: str,
+          department: str | None, letter: str | None) -> Asked:
+    """The opening both adherence routes share: who may see which department, the period,
+    the grouping, the letter."""
+    dept = access.adherence_department(user, department or None)
+    if letter and letter not in trail.LETTERS:
+        raise ApiError(422, f"letter: '{letter}' is not one of {', '.join(trail.LETTERS)}",
+                       "letter")
+    today = context(request).clock.now().date()
+    first, last, group = _period(today, start, end, by)
+    return Asked(today, first, last, group, trail.Limit(dept, letter or None))
+
+
 Text = Annotated[str | None, Query(max_length=40)]
+Dept = Annotated[str | None, Query(max_length=64)]
+Letter = Annotated[str | None, Query(max_length=1)]
 
 
 @router.get("/adherence", response_class=HTMLResponse)
 def adherence(request: Request, viewer: Viewer, start: Annotated[Text, Query(alias="from")] = None,
               end: Annotated[Text, Query(alias="to")] = None,
-              by: Annotated[str, Query(max_length=20)] = "step") -> Response:
-    """On-time rate by step, department, person, class or state; the weekly trend;
-    escalations; skips with their reasons."""
+              by: Annotated[str, Query(max_length=20)] = "step", department: Dept = None,
+              letter: Letter = None) -> Response:
+    """On-time rate by step, account, owner, person, department, RACI letter, class or state;
+    the weekly trend; escalations; skips with their reasons. A department lead sees the
+    tasks their department is named on."""
 
     def build(user: Principal) -> Response:
-        access.may_audit(user)
-        ctx = context(request)
-        today = ctx.clock.now().date()
-        first, last, group = _period(today, start, end, by)
-        with ctx.db.connect() as conn:
-            rows = trail.rows(conn, first, last, group, today)
-            weeks = views.weekly_on_time(conn, first, last)
-            n_escalated, escalated = views.escalated(conn, first, last)
-        total = rows[-1]
+        a = asked(request, user, start, end, by, department, letter)
+        db = context(request).db
+        seen = trail.overview(db, a.first, a.last, a.by, a.today, a.limit)
+        weeks = seen.weeks
         trend = charts.line_chart(
             [(w.start.strftime("%d %b"), w.rate) for w in weeks],
             "On-time rate per week of due dates",
             hover=[f"week of {w.start.isoformat()}: "
                    + (f"{w.on_time} of {w.due} on time" if w.due else "nothing due")
                    for w in weeks])
-        query = {"from": first.isoformat(), "to": last.isoformat(), "by": group}
-        return render(request, "adherence.html", user, rows=rows[:-1], total=total,
-                      first=first, last=last, by=group, groupings=trail.BY, trend=trend,
-                      weeks=weeks, escalated=escalated, n_escalated=n_escalated,
-                      query=query)
+        choices = {k: v for k, v in trail.departments(db).items()
+                   if access.sees_everything(user) or k == a.limit.department}
+        return render(request, "adherence.html", user, rows=seen.rows[:-1], total=seen.rows[-1],
+                      first=a.first, last=a.last, by=a.by, groupings=trail.BY, trend=trend,
+                      weeks=weeks, escalated=seen.escalated, n_escalated=seen.n_escalated,
+                      query=a.query, department=a.limit.department, letter=a.limit.letter,
+                      departments=choices, letters=trail.LETTERS,
+                      any_department=access.sees_everything(user))
 
     return page(request, viewer, build)
 
@@ -99,25 +132,24 @@ CSV_COLUMNS = ("group", "due", "done_on_time", "done_late", "skipped", "missed",
 def adherence_csv(request: Request, viewer: Viewer,
                   start: Annotated[Text, Query(alias="from")] = None,
                   end: Annotated[Text, Query(alias="to")] = None,
-                  by: Annotated[str, Query(max_length=20)] = "step") -> Response:
+                  by: Annotated[str, Query(max_length=20)] = "step", department: Dept = None,
+                  letter: Letter = None) -> Response:
     """The adherence table as CSV (one row per group, then the total)."""
 
     def build(user: Principal) -> Response:
-        access.may_audit(user)
-        ctx = context(request)
-        today = ctx.clock.now().date()
-        first, last, group = _period(today, start, end, by)
-        with ctx.db.connect() as conn:
-            rows = trail.rows(conn, first, last, group, today)
+        a = asked(request, user, start, end, by, department, letter)
+        rows = trail.report(context(request).db, a.first, a.last, a.by, a.today, a.limit)
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([group if c == "group" else c for c in CSV_COLUMNS])
+        writer.writerow([a.by if c == "group" else c for c in CSV_COLUMNS])
         for r in rows:  # a group (a person, a step...) named "=..." is shown, not run
             writer.writerow(csv_row([
                 ("" if r[c] is None else f"{r[c]:.4f}") if c == "on_time_rate"
                 else json.dumps(r[c], sort_keys=True) if c == "skip_reasons"
                 else ("" if r[c] is None else r[c]) for c in CSV_COLUMNS]))
-        name = f"adherence-{group}-{first.isoformat()}-{last.isoformat()}.csv"
+        within = "".join(f"-{re.sub('[^A-Za-z0-9_]', '_', v)}"
+                         for v in (a.limit.department, a.limit.letter) if v)
+        name = f"adherence-{a.by}{within}-{a.first.isoformat()}-{a.last.isoformat()}.csv"
         return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -223,6 +255,8 @@ def account_page(request: Request, viewer: Viewer,
 
 def cadence_text(step: Step) -> str:
     c = step.cadence
+    if c.kind == "once" and c.upon == "condition":
+        return f"once a state spell, when its condition first holds ({step.when})"
     if c.kind == "once":
         return f"once, {c.offset_days} days after entering the state"
     if c.kind == "every":

@@ -480,7 +480,7 @@ def test_unreadable_files_and_unknown_kinds_are_rejected(
     people = write(tmp_path, "people.csv", PEOPLE_CSV)
     assert rejected(db, "persons", people, clock) == [
         f"{people}: unknown kind 'persons'; use one of people, accounts, revenue, contacts, "
-        "feedback"]
+        "feedback, margin, events"]
     r = db.cli("import", "persons", str(people))
     assert r.code == 2 and "unknown kind 'persons'" in r.stderr
     r = db.cli("import", "people", str(missing))

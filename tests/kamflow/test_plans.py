@@ -280,11 +280,11 @@ def test_step_conditions_only_read_the_stored_classification(tmp_path: Path) -> 
         (folder / f.name).write_text(f.read_text())
     loyal = (folder / "loyal.yaml").read_text()
     (folder / "loyal.yaml").write_text(loyal.replace(
-        'when: class == "A" or key_account or portrait_fit >= 60   # class A and the important C',
+        'when: key_account or class == "A" or (class == "C" and portrait_fit >= 60)',
         "when: revenue_t12 > 5", 1))
     with pytest.raises(PlaybookError) as e:
         load_dir(folder)
-    assert "loyal.yaml:11: steps[0].when: column 1: unknown metric 'revenue_t12'" in str(e.value)
+    assert "loyal.yaml:10: steps[0].when: column 1: unknown metric 'revenue_t12'" in str(e.value)
 
 
 def test_plan_helpers() -> None:

@@ -185,7 +185,8 @@ def test_playbook_commands(loaded: DB, tmp_path: Path) -> None:
     assert shown.code == 0 and "quarterly_plan_review" in shown.stdout
     data = json.loads(loaded.cli("playbook", "show", "loyal", "--json").stdout)
     assert data["steps"][0]["raci"] == {"owner": "R", "sponsor": "A", "finance": "C",
-                                        "marketing": "C", "production": "I", "delivery": "I"}
+                                        "marketing": "C", "quality": "C", "delivery": "C",
+                                        "production": "I"}
     diagram = loaded.cli("playbook", "diagram").stdout
     assert "declining --> recovery : steep_decline" in diagram
     bad = tmp_path / "bad"

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from kamflow.engine.clock import FixedClock
 from kamflow.engine.metrics import add_months
-from kamflow.store.audit import adherence
+from kamflow.store.adherence import report as adherence
 from kamflow.store.supersede import superseding_steps
 from kamflow.store.tables import ACCOUNT, TASK, TRANSITION
 from kamflow.store.versions import active_book

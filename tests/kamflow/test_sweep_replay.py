@@ -21,20 +21,23 @@ def test_a_year_of_daily_sweeps(db: DB) -> None:
     with db.engine.connect() as conn:
         moved = set(conn.execute(select(TRANSITION.c.account_id).where(
             TRANSITION.c.actor == "system")).scalars())
-        steady = dict(conn.execute(select(ACCOUNT.c.id, ACCOUNT.c.klass).where(
-            ACCOUNT.c.state == "loyal", ACCOUNT.c.klass.in_(("A", "B")))).tuples().all())
+        steady = {a: (k, key) for a, k, key in conn.execute(
+            select(ACCOUNT.c.id, ACCOUNT.c.klass, ACCOUNT.c.key_account).where(
+                ACCOUNT.c.state == "loyal", ACCOUNT.c.klass.in_(("A", "B")))).tuples().all()}
         steady = {a: k for a, k in steady.items() if a not in moved}
-        assert set(steady.values()) == {"A", "B"}, "the demo should have A and B accounts " \
-            "that stayed loyal all year"
-        for account, klass in steady.items():
+        assert {k for k, _ in steady.values()} == {"A", "B"}, "the demo should have A and B " \
+            "accounts that stayed loyal all year"
+        for account, (klass, key) in steady.items():
             periods = conn.execute(select(TASK.c.step, TASK.c.period).where(
                 TASK.c.account_id == account)).all()
             reviews = sorted(p for s, p in periods if s == "loyal.quarterly_plan_review"
                              and p.startswith("FY2026"))
             plans = [p for s, p in periods if s == "loyal.annual_account_plan" and p == "FY2026"]
-            if klass == "A":  # the plan steps are for class A (and the important C accounts)
+            if klass == "A":  # the plan steps are for class A, key accounts and the important C
                 assert reviews == ["FY2026-Q1", "FY2026-Q2", "FY2026-Q3", "FY2026-Q4"], account
                 assert len(plans) == 1, account
+            elif key:  # a key account of class B has them too
+                assert reviews and len(plans) <= 1, account
             else:
                 assert reviews == [] and plans == [], account
         doubled = conn.execute(

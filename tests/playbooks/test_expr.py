@@ -95,7 +95,7 @@ def test_evaluates(text: str, known: dict[str, object], expected: bool) -> None:
         ("", 1, "empty expression"),
         ("   ", 1, "empty expression"),
         ("key_account and revenue_trnd < 0", 17,
-         "unknown metric 'revenue_trnd'; known: baseline_ratio, class, days_in_state"),
+         "unknown metric 'revenue_trnd'; known: baseline_ratio, class, complaint_rate"),
         ("key_account @ has_revenue", 13, "unexpected character '@'"),
         ("feedback_score ** 2", 16, "unexpected character '*'"),
         ("__import__('os')", 1, "unknown metric '__import__'"),

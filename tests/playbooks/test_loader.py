@@ -77,8 +77,8 @@ def test_missing_responsible_and_unknown_department(folder: Path) -> None:
     found = problems(folder)
     assert any("lost.yaml:" in p and "steps[1].raci: no Responsible" in p for p in found)
     assert f"{folder}/recovery.yaml:{line}: steps[2].raci.legal: unknown department 'legal'; " \
-        "known: delivery, finance, management, marketing, owner, production, quotes, sales, " \
-        "service, sponsor" in found
+        "known: delivery, finance, management, marketing, owner, owner.lead, production, " \
+        "project_management, quality, quotes, sales, service, sponsor" in found
 
 
 def test_unknown_metric_in_a_guard_names_the_transition(folder: Path) -> None:
@@ -130,3 +130,19 @@ def test_yes_and_no_stay_strings(folder: Path) -> None:
 def test_stored_sources_load_like_the_folder(folder: Path) -> None:
     sources = read_dir(folder)
     assert load_sources(sources).version == load_dir(folder).version
+
+
+def test_senior_departments_must_be_declared(folder: Path) -> None:
+    edit(folder, "organization.yaml", "senior_departments: [management]",
+         "senior_departments: [managment]")
+    line = line_of(folder, "organization.yaml", "senior_departments:")
+    assert f"{folder}/organization.yaml:{line}: senior_departments: unknown department " \
+        "'managment' (did you mean management?); known: delivery, finance, management, " \
+        "marketing, production, project_management, quality, quotes, sales, service" \
+        in problems(folder)
+
+
+def test_a_once_upon_condition_step_needs_a_when(folder: Path) -> None:
+    edit(folder, "loyal.yaml", "    when: revenue_share > 10%\n", "")
+    assert any(p.startswith(f"{folder}/loyal.yaml:") and p.endswith(
+        "steps[7]: cadence 'upon: condition' needs the step's 'when'") for p in problems(folder))

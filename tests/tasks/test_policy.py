@@ -14,6 +14,7 @@ from kamflow.tasks.policy import (
     counts_as_contact,
     escalation_level,
     escalation_target,
+    sponsor_problem,
     step_id,
 )
 
@@ -41,6 +42,60 @@ def test_a_class_c_account_gets_a_plan_only_when_its_when_lets_it_through() -> N
     assert not PLAN_STEPS & ids(holder("C", fit=40))
     assert ids(holder("C", fit=75)) >= PLAN_STEPS
     assert ids(holder("C", key=True, fit=10)) >= PLAN_STEPS
+
+
+WORKED = ("loyal", "high_potential", "declining", "recovery")
+
+
+def plan_steps(state: str) -> set[str]:
+    draft = "account_plan" if state == "high_potential" else "annual_account_plan"
+    return {f"{state}.{k}" for k in (draft, "quarterly_plan_review", "monthly_target_tracking")}
+
+
+@pytest.mark.parametrize("state", WORKED)
+@pytest.mark.parametrize("klass", ["A", "B", "C", "D"])
+def test_every_key_account_gets_the_plan_steps_in_every_worked_state(state: str, klass: str
+                                                                     ) -> None:
+    assert ids(holder(klass, key=True, fit=0, state=state)) >= plan_steps(state)
+    if klass == "D":  # a small non-key account: no plan anywhere
+        assert not plan_steps(state) & ids(holder("D", fit=90, state=state))
+    if klass == "A":
+        assert ids(holder("A", fit=0, state=state)) >= plan_steps(state)
+
+
+def test_over_reliance_and_the_sponsor_check_read_what_the_sweep_knows() -> None:
+    h = holder("B", key=True)
+    assert "loyal.concentration_risk_review" not in ids(h)  # between sweeps: unknown
+
+    def seen(key: bool = True, share: float | None = None, unsponsored: bool | None = None
+             ) -> set[str]:
+        return ids(Holder("X", "loyal", datetime(2026, 1, 5), "B", "ann@x.test", None,
+                          key_account=key, revenue_share=share, no_senior_sponsor=unsponsored))
+
+    assert "loyal.concentration_risk_review" in seen(share=0.12)
+    assert "loyal.concentration_risk_review" not in seen(share=0.10)
+    assert "loyal.senior_sponsor_missing" in seen(unsponsored=True)
+    assert "loyal.senior_sponsor_missing" not in seen(unsponsored=False)
+    assert "loyal.senior_sponsor_missing" not in seen(key=False, unsponsored=True)
+
+
+PEOPLE = {"ann@x.test": (True, "sales"), "sam@x.test": (True, "management"),
+          "old@x.test": (False, "management")}
+
+
+@pytest.mark.parametrize(("sponsor", "problem"), [
+    ("sam@x.test", None),
+    (None, "no sponsor"),
+    ("ann@x.test", "the sponsor ann@x.test is the owner"),
+    ("old@x.test", "the sponsor old@x.test is inactive"),
+    ("who@x.test", "the sponsor who@x.test is not a known person"),
+])
+def test_a_senior_sponsor_is_an_active_senior_person_other_than_the_owner(
+        sponsor: str | None, problem: str | None) -> None:
+    assert sponsor_problem("ann@x.test", sponsor, PEOPLE, ("management",)) == problem
+    assert sponsor_problem("bob@x.test", "ann@x.test", PEOPLE, ("management",)) == (
+        "the sponsor ann@x.test is in sales, not in a senior department (management)")
+    assert sponsor_problem("bob@x.test", "ann@x.test", PEOPLE, ("management", "sales")) is None
 
 
 def test_the_condition_that_let_a_step_through_is_returned_for_the_why() -> None:

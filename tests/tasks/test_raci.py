@@ -155,7 +155,8 @@ def test_a_bundled_step_is_assigned_to_an_active_person_or_a_queue(
         assert people[r.assignee][0], r
     assert r.queue != ""
     first = step_.parties("R")[0]
-    person = {"owner": owner, "sponsor": sponsor}.get(first, leads.get(first[:-5]))
+    person = {"owner": owner, "sponsor": sponsor,  # owner.lead: the lead of the owner's dept
+              "owner.lead": leads.get(people[owner][1])}.get(first, leads.get(first[:-5]))
     unfilled = (first in ("owner", "sponsor") or first.endswith(".lead")) and (
         person is None or not people[person][0])
     assert bool(r.note) == unfilled, r
@@ -185,3 +186,13 @@ def test_packed_names_unpack_and_match_exactly_one_way(names: list[str], probe: 
     assert unpacked(text) == names
     # LIKE '%,probe,%' finds a name only when it is one of them, never a part of one
     assert (f",{probe}," in text) == (probe in names)
+
+
+def test_the_owners_lead_is_the_lead_of_the_owners_department() -> None:
+    r = route(step(owner_lead="R", management="A", owner="I"), team())
+    assert (r.assignee, r.queue, r.responsible_dept) == (LEA, None, "sales")
+    gone = route(step(owner_lead="R", management="A"), team(owner=OLD))  # service: lead left
+    assert (gone.assignee, gone.queue) == (None, "management")
+    assert gone.note == ("owner.lead could not be resolved for this account; routed to the "
+                         "management queue")
+    assert resolve("owner.lead", team(owner="who@x.test")) == (None, None)

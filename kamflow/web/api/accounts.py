@@ -66,7 +66,7 @@ def log_contact(ctx: Ctx, user: User, account_id: AccountId, body: ContactIn,
     with ctx.db.connect() as conn:
         access.may_log_contact(user, access.visible_account(conn, user, account_id))
     counts = queue.log_contact(ctx.db, account_id, body.channel, user.email, body.note,
-                                 body.date, clock)
+                                 body.date, clock, customer_role=body.customer_role or "")
     return {"account_id": account_id, "channel": body.channel,
             "date": body.date or clock.now().date(), "checks_completed": counts.checks_completed}
 
@@ -77,6 +77,7 @@ def post_event(ctx: Ctx, user: User, account_id: AccountId, body: EventIn,
     """Report an event (quote_created, order_placed, ...); the steps it triggers become tasks."""
     with ctx.db.connect() as conn:
         access.may_post_event(user, access.visible_account(conn, user, account_id))
-    counts = queue.post_event(ctx.db, account_id, body.event, body.ref, user.email, clock)
+    counts = queue.post_event(ctx.db, account_id, body.event, body.ref, user.email, clock,
+                              outcome=body.outcome, amount=body.amount)
     return {"account_id": account_id, "event": body.event, "ref": body.ref,
-            "tasks_created": counts.created}
+            "tasks_created": counts.created, "outcome": body.outcome, "amount": body.amount}

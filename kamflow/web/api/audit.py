@@ -1,4 +1,5 @@
-"""/api/audit: adherence, events and the hash chain's verification (managers and admins)."""
+"""/api/audit: adherence (managers and admins; a department lead, their own department),
+events and the hash chain's verification (managers and admins)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from kamflow.web.schemas.people import AdherenceOut, AuditEventOut, VerifyOut
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 Ctx = Annotated[WebContext, Depends(context)]
-By = Literal["step", "department", "person", "class", "state"]
+By = Literal["step", "account", "owner", "person", "department", "letter", "class", "state"]
+Letter = Literal["R", "A", "C", "I"]
 assert set(By.__args__) == set(audit.BY)  # type: ignore[attr-defined]
 
 
@@ -30,17 +32,25 @@ Auditor = Annotated[User, Depends(auditor)]
 
 @router.get("/adherence", response_model=AdherenceOut)
 def adherence(
-    ctx: Ctx, user: Auditor, clock: Moment,
+    ctx: Ctx, user: User, clock: Moment,
     start: Annotated[Day, Query(alias="from", description="First due date")],
     end: Annotated[Day, Query(alias="to", description="Last due date, included")],
-    by: Annotated[By, Query(description="How to group")] = "step",
+    by: Annotated[By, Query(description="How to group: owner is the account's manager, "
+                                        "person who holds the task, department each one "
+                                        "the RACI names")] = "step",
+    department: Annotated[str | None, Query(max_length=64, description="Only the tasks "
+                                            "whose RACI names it (a lead: their own)"),
+                          Clean] = None,
+    letter: Annotated[Letter | None, Query(description="Only where the department is "
+                                                      "named as this RACI letter")] = None,
 ) -> dict[str, Any]:
-    """Of the tasks due in the period: done on time, late, skipped, open; per group and total.
-    Open tasks count as overdue when due before `at` (default: today)."""
+    """Of the tasks due in the period: done on time, late, skipped, missed, open; per group
+    and total. Open tasks count as overdue when due before `at` (default: today)."""
+    limit = audit.Limit(access.adherence_department(user, department), letter)
     if start > end:
         raise ApiError(422, f"to: {end.isoformat()} is before from {start.isoformat()}", "to")
     as_of: date = clock.now().date()
-    rows = audit.report(ctx.db, start, end, by, as_of)
+    rows = audit.report(ctx.db, start, end, by, as_of, limit)
     return {"from": start, "to": end, "as_of": as_of, "by": by, "rows": rows}
 
 

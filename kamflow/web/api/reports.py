@@ -1,6 +1,6 @@
 """/api/reports/{name}: the portfolio analytics of kamflow.reports (portfolio, losses,
-investment), the same JSON as `kamflow report NAME --json`; managers and admins, as
-/api/portfolio."""
+investment, sponsors: key accounts without a senior owner), the same JSON as
+`kamflow report NAME --json`; managers and admins, as /api/portfolio."""
 
 from __future__ import annotations
 
@@ -123,6 +123,8 @@ class Effort(Output):
     tasks_due: int
     tasks_done: int
     done_on_time: int
+    hours_due: float  # each task weighs its step's effort_hours (1 when undeclared)
+    hours_done: float
     on_time_share: Share
     departments: dict[str, DueDone]
 
@@ -145,14 +147,37 @@ class InvestmentReportOut(Output):
     total: Effort
 
 
-ReportOut = Annotated[PortfolioReportOut | LossesReportOut | InvestmentReportOut,
-                      Field(discriminator="report")]
+class UnsponsoredAccount(Output):
+    id: str
+    name: str
+    klass: str = Field(alias="class")
+    state: str
+    owner: str
+    owner_lead: str | None
+    sponsor: str | None
+    problem: str
+    key_reason: str
+
+
+class SponsorsReportOut(Output):
+    report: Literal["sponsors"]
+    as_of: str
+    note: str
+    senior_departments: list[str]
+    key_accounts: int
+    without_senior_sponsor: int
+    accounts: list[UnsponsoredAccount]
+
+
+ReportOut = Annotated[PortfolioReportOut | LossesReportOut | InvestmentReportOut
+                      | SponsorsReportOut, Field(discriminator="report")]
 
 
 @router.get("/{name}", response_model=ReportOut)
 def report(
     ctx: Ctx, user: User, clock: Moment,
-    name: Annotated[str, Path(max_length=40, description="portfolio | losses | investment")],
+    name: Annotated[str, Path(max_length=40,
+                              description="portfolio | losses | investment | sponsors")],
     top: Annotated[int, Query(ge=1, le=1000, description="portfolio: accounts in the "
                                                           "top-gap list")] = reports.TOP,
     threshold: Annotated[float, Query(gt=0, le=1, description="portfolio: list the accounts "

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from kamflow.web.schemas.base import Day, Input, Key, Moment, Note, Output, Reason, Ref, bounded
+from kamflow.web.schemas.base import (
+    Day,
+    Input,
+    Key,
+    Label,
+    Moment,
+    Note,
+    Output,
+    Reason,
+    Ref,
+    bounded,
+)
 
 # -- accounts ------------------------------------------------------------------------------
 
@@ -66,6 +77,7 @@ class AccountDetail(Output):
     contribution_level: str
     segment: str
     key_account: bool
+    key_reason: str = ""  # the key-account tests it passes, in words
     portrait_fit: float
     portrait: dict[str, float]
     metrics: dict[str, Any]
@@ -153,6 +165,8 @@ class MovedOut(Output):
 class ContactIn(Input):
     channel: Key
     note: Note = ""
+    customer_role: Label | None = Field(default=None, description="Whom we met at the customer, "
+                                        "e.g. purchasing director (touchpoint plans).")
     date: Day | None = Field(default=None, description="Day of the contact; default: today.")
 
 
@@ -166,6 +180,11 @@ class ContactOut(Output):
 class EventIn(Input):
     event: Key
     ref: Ref = ""
+    outcome: Literal["won", "lost", "open"] | None = Field(
+        default=None, description="A quote event's outcome (default open); the same ref again "
+        "records the quote's new outcome.")
+    amount: float | None = Field(default=None, ge=0, allow_inf_nan=False,
+                                 description="A quote event's amount.")
 
 
 class EventOut(Output):
@@ -173,5 +192,7 @@ class EventOut(Output):
     event: str
     ref: str
     tasks_created: int
+    outcome: str | None = None
+    amount: float | None = None
 
 

@@ -96,8 +96,13 @@ MATRIX: list[Case] = [
     Case("GET", "/api/playbooks/active", (), None, ALL),
     Case("GET", "/api/playbooks/diagram", (), None, ALL),
     # audit, portfolio, metrics: managers and admins
+    # adherence: a department lead, their own department's (mark leads marketing)
     Case("GET", "/api/audit/adherence?from=2026-01-01&to=2026-12-31&by=department", (), None,
-         MANAGERS),
+         per_role((403,), (200,), (200,), (200,))),
+    Case("GET", "/api/audit/adherence?from=2026-01-01&to=2026-12-31&department=marketing", (),
+         None, per_role((403,), (200,), (200,), (200,))),
+    Case("GET", "/api/audit/adherence?from=2026-01-01&to=2026-12-31&department=sales&by=owner",
+         (), None, MANAGERS),
     Case("GET", "/api/audit/events?entity=account&id=STEADY", (), None, MANAGERS),
     Case("GET", "/api/audit/verify", (), None, MANAGERS),
     Case("GET", "/api/portfolio", (), None, MANAGERS),
@@ -201,3 +206,29 @@ def test_a_department_lead_sees_the_accounts_of_the_tasks_their_department_is_on
                          headers=world.as_("mark@x.test"))
     assert r.status_code == 200 and r.json()
     assert all("marketing" in t["consulted"] and t["roles"] == "C" for t in r.json())
+
+
+def test_a_department_lead_sees_the_adherence_of_their_own_department_only(
+        world: World) -> None:
+    url = "/api/audit/adherence?from=2026-01-01&to=2026-12-31"
+
+    def get(query: str, who: str) -> Any:
+        r = world.client.get(url + query, headers=world.as_(who))
+        assert r.status_code == 200, r.text
+        return r.json()["rows"]
+
+    everything = get("&by=department", "mia@x.test")
+    marketing = next(r for r in everything if r["group"] == "marketing")
+    assert 0 < marketing["due"] < everything[-1]["due"]
+    own = {**marketing, "group": "(total)"}
+    assert get("&by=department", "mark@x.test") == [marketing, own]
+    assert get("&by=department&department=marketing", "mia@x.test") == [marketing, own]
+    by_owner = get("&by=owner", "mark@x.test")  # any grouping, within marketing's tasks
+    assert by_owner[-1] == own and sum(r["due"] for r in by_owner[:-1]) == marketing["due"]
+    assert get("&by=letter&letter=R", "mark@x.test")[-1]["due"] <= marketing["due"]
+    r = world.client.get(url + "&department=sales", headers=world.as_("mark@x.test"))
+    assert r.status_code == 403 and r.json()["error"].startswith("you lead marketing")
+    r = world.client.get(url + "&department=sales", headers=world.as_("lea@x.test"))
+    assert r.status_code == 200  # lea leads sales
+    r = world.client.get(url + "&department=sails", headers=world.as_("mia@x.test"))
+    assert r.status_code == 422 and r.json()["field"] == "department"

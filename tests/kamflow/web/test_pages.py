@@ -119,7 +119,9 @@ def test_log_in_goes_to_the_page_asked_for_but_never_off_site_and_log_out_ends_i
           "/portfolio": 403, "/accounts/STEADY": 200, "/accounts/GONE": 404,
           "/playbooks": 200}),
     (LEAD, {"/": 200, "/board": 200, "/board?department=marketing": 403,
-            "/board?department=nowhere": 404, "/adherence": 403, "/portfolio": 403,
+            "/board?department=nowhere": 404, "/adherence": 200, "/adherence.csv": 200,
+            "/adherence?department=marketing": 403, "/adherence.csv?department=quotes": 403,
+            "/portfolio": 403,
             "/accounts/GONE": 200, "/playbooks": 200}),
     (MANAGER, {"/": 200, "/board": 200, "/board?department=marketing": 200,
                "/adherence": 200, "/adherence.csv": 200, "/portfolio": 200,
@@ -287,6 +289,32 @@ def test_adherence_page_and_its_csv_export(world: World) -> None:
     for bad in ("from=2026-07-01&to=2026-06-01", "by=colour", "from=yesterday"):
         r = client.get(f"/adherence?{bad}")
         assert r.status_code == 422 and "422 · Invalid input" in r.text, bad
+
+
+def test_adherence_by_owner_and_a_lead_sees_their_own_department(world: World) -> None:
+    client, _ = logged_in(world, MANAGER)
+    q = "from=2026-01-01&to=2026-12-31"
+    api = client.get(f"/api/audit/adherence?{q}&by=owner").json()["rows"]
+    assert [r["group"] for r in api] == [AM, BOB, "(total)"]  # the accounts' owners
+    table = client.get(f"/adherence?{q}&by=owner").text.split('id="adherence-table"')[1]
+    assert f"<td>{AM}</td>" in table and f"<td>{BOB}</td>" in table
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/adherence.csv?{q}&by=owner").text)))
+    assert [(r["owner"], int(r["due"])) for r in rows] == [(r["group"], r["due"]) for r in api]
+    r = client.get(f"/adherence.csv?{q}&by=account&department=sales&letter=A")
+    assert r.headers["content-disposition"] == (
+        'attachment; filename="adherence-account-sales-A-2026-01-01-2026-12-31.csv"')
+    assert client.get(f"/adherence?{q}&letter=X").status_code == 422
+
+    lead, _ = logged_in(world, LEAD)  # lea leads sales
+    page = lead.get(f"/adherence?{q}&by=department").text
+    assert "Only the tasks whose RACI names Sales" in page
+    options = page.split('id="department"')[1].split("</select>")[0]
+    assert options.count("<option") == 1 and 'value="sales" selected' in options
+    rows = list(csv.DictReader(io.StringIO(lead.get(f"/adherence.csv?{q}&by=department").text)))
+    sales = client.get(f"/api/audit/adherence?{q}&by=department&department=sales").json()
+    assert [(r["department"], int(r["due"])) for r in rows] == [
+        (r["group"], r["due"]) for r in sales["rows"]] == [
+        ("sales", sales["rows"][0]["due"]), ("(total)", sales["rows"][0]["due"])]
 
 
 def test_portfolio_account_and_playbook_pages_show_their_figures(world: World) -> None:

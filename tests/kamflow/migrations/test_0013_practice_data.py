@@ -1,0 +1,75 @@
+"""Migration 0013 on a store with data: revenue rows become month totals (product line ''),
+the key gains the product line, and going back folds product lines into month totals."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, text
+
+from kamflow.store.db import MIGRATIONS, make_db
+from support.stores import postgres_url, schema_url
+
+ROWS = "INSERT INTO revenue (account_id, month, amount) VALUES ('A', '2026-01-01', 100), " \
+       "('A', '2026-02-01', 50)"
+
+
+def _to(db: Engine, revision: str, down: bool = False) -> None:
+    with db.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        (command.downgrade if down else command.upgrade)(cfg, revision)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        db = make_db(f"sqlite:///{tmp_path / 'm.db'}")
+        yield db
+        db.dispose()
+        return
+    base = postgres_url()
+    admin = create_engine(base)
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    db = create_engine(schema_url(base, schema))
+    yield db
+    db.dispose()
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def test_revenue_keeps_its_rows_and_gains_product_lines(empty: Engine) -> None:
+    _to(empty, "0010")
+    with empty.begin() as conn:
+        conn.execute(text("INSERT INTO department (key, name) VALUES ('sales', 'Sales')"))
+        conn.execute(text("INSERT INTO person (email, name, department, role, active) VALUES "
+                          "('ann@x.test', 'Ann', 'sales', 'account_manager', true)"))
+        conn.execute(text(
+            "INSERT INTO account (id, name, industry, owner_email, potential, criteria, state, "
+            "state_since, state_imported, created_at, key_account, changed) VALUES ('A', 'A', "
+            "'', 'ann@x.test', 0, '{}', 'loyal', '2026-01-01', false, '2026-01-01', false, "
+            "true)"))
+        conn.execute(text(ROWS))
+    _to(empty, "0013")
+    with empty.begin() as conn:
+        rows = conn.execute(text("SELECT account_id, month, product_line, amount FROM revenue "
+                                 "ORDER BY month")).all()
+        assert [(r[0], str(r[1]), r[2], r[3]) for r in rows] == [
+            ("A", "2026-01-01", "", 100), ("A", "2026-02-01", "", 50)]
+        # The same month per product line is now a row of its own.
+        conn.execute(text("INSERT INTO revenue (account_id, month, product_line, amount) VALUES "
+                          "('A', '2026-03-01', 'pumps', 30), ('A', '2026-03-01', 'valves', 20)"))
+    _to(empty, "0010", down=True)  # nothing else sits on 0010 here
+    with empty.connect() as conn:
+        back = conn.execute(text("SELECT month, amount FROM revenue ORDER BY month")).all()
+    assert [(str(m), a) for m, a in back] == [("2026-01-01", 100), ("2026-02-01", 50),
+                                              ("2026-03-01", 50)]  # pumps 30 + valves 20
