@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from time import perf_counter
+from time import perf_counter, process_time
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, func, select, text
@@ -40,6 +40,7 @@ from sqlalchemy.engine import make_url
 import kamflow
 from kamflow.engine.clock import FixedClock
 from kamflow.engine.metrics import add_months
+from kamflow.store.changes import mark
 from kamflow.store.db import db_for, dispose, migrate
 from kamflow.store.models import Account, Contact, Department, Feedback, Person, Revenue, Transition
 from kamflow.store.versions import activate, active_version
@@ -434,12 +435,18 @@ PHASES = (
     ("kamflow.sweep", "update_by_key", "update_by_key"),
     ("kamflow.sweep", "insert_new", "insert_new"),
     ("kamflow.store.audit", "append", "audit.append"),
-    ("kamflow.store.task_writes", "retire_changed_steps", "tasking.retire_changed_steps"),
+    ("kamflow.store.supersede", "retire_changed_steps", "tasking.retire_changed_steps"),
+    ("kamflow.store.supersede", "close_superseded", "tasking.close_superseded"),
+    ("kamflow.store.supersede", "next_change", "wake.next_change"),
+    ("kamflow.store.facts", "later_data", "wake.later_data"),
+    ("kamflow.store.changes", "due", "changes.due"),
+    ("kamflow.store.changes", "settle", "changes.settle"),
+    ("kamflow.sweep", "wake_at", "wake.wake_at"),
     ("kamflow.store.task_writes", "cancel_for_moves", "tasking.cancel_for_moves"),
     ("kamflow.store.task_writes", "generate", "tasking.generate"),
     ("kamflow.store.task_writes", "link_feedback", "tasking.link_feedback"),
-    ("kamflow.store.task_writes", "wake", "tasking.wake"),
-    ("kamflow.store.task_writes", "escalate", "tasking.escalate"),
+    ("kamflow.store.escalation", "wake", "tasking.wake"),
+    ("kamflow.store.escalation", "escalate", "tasking.escalate"),
     ("kamflow.store.task_writes", "insert_returning", "insert_returning"),
     ("kamflow.store.task_writes", "update_by_key", "update_by_key"),
 )
@@ -549,6 +556,40 @@ def prepare(target: Target, args: argparse.Namespace, at: datetime,
     return gen
 
 
+def timed_sweep(db: Engine, at: datetime, full: bool = False) -> dict[str, Any]:
+    """One sweep with its wall and CPU seconds (the machine is shared: CPU is the steadier)."""
+    cpu = process_time()
+    s = run_sweep(db, FixedClock(at), full=full)
+    return {"accounts_read": s.accounts, "full": s.full, "seconds": round(s.seconds, 3),
+            "cpu_seconds": round(process_time() - cpu, 3),
+            "transitions": sum(s.transitions.values()), "tasks_created": s.tasks.created}
+
+
+def daily_sweeps(db: Engine, at: datetime, accounts: int, log: Callable[[str], None]
+                 ) -> dict[str, Any]:
+    """The days after the first sweep: nothing new; then a contact for 1 % of the accounts;
+    then the same day read in full, for comparison."""
+    out: dict[str, Any] = {}
+    day1 = at + timedelta(days=1)
+    out["nothing_new"] = timed_sweep(db, day1)
+    day2 = at + timedelta(days=2)
+    with db.begin() as conn:
+        ids = conn.execute(select(ACC.c.id, ACC.c.owner_email).order_by(ACC.c.id)).all()
+        picked = ids[:: 100]  # 1 % of the accounts, spread over the id range
+        conn.execute(CON.insert(), [{"account_id": a, "date": day2.date(), "channel": "call",
+                                     "person_email": owner, "note": "", "nature": ""}
+                                    for a, owner in picked])
+        mark(conn, [a for a, _ in picked])
+    out["one_percent_changed"] = timed_sweep(db, day2)
+    out["one_percent_changed"]["changed"] = len(picked)
+    out["full_same_day"] = timed_sweep(db, day2 + timedelta(hours=1), full=True)
+    for name, f in out.items():
+        log(f"{name:<22} {f['accounts_read']:>9,} accounts read, {f['seconds']:.2f} s wall, "
+            f"{f['cpu_seconds']:.2f} s CPU, {f['transitions']:,} transitions, "
+            f"{f['tasks_created']:,} tasks created")
+    return out
+
+
 def sweep_figures(s: SweepSummary) -> dict[str, Any]:
     d = s.as_dict()
     d["seconds"] = round(s.seconds, 3)
@@ -625,6 +666,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 log(line)
         if f2["transitions_total"]:
             log("  WARNING: the rerun at the same moment moved accounts: not idempotent")
+        result["daily"] = daily_sweeps(db, at, args.accounts, log)
         if args.split:
             f1["split"], f2["split"] = split1, split2
         result["sweep"] = f1

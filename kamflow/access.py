@@ -17,7 +17,8 @@ Doing; a visible object the caller may not act on answers 403.
 - move an account: its owner or sponsor, an admin.
 - log a contact: anyone who sees the account (it is their own contact).
 - report an event: the owner or sponsor, a department lead who sees the account, an admin.
-- audit, portfolio, metrics: managers and admins.
+- audit, portfolio, metrics: managers and admins; a department lead sees the adherence of
+  the tasks their own department is named on (another department's: 403).
 - people, other people's tokens, changes at another moment (`?at=` on a POST): admins.
 """
 
@@ -25,11 +26,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, or_, select
+from sqlalchemy import Connection, Select, and_, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from kamflow.errors import NotFound
 from kamflow.people import Principal
+from kamflow.store import parties
 from kamflow.store.tables import ACCOUNT, TASK
 
 ADMIN, MANAGER, LEAD = "admin", "manager", "department_lead"
@@ -43,32 +45,33 @@ def sees_everything(p: Principal) -> bool:
     return p.role in (MANAGER, ADMIN)
 
 
-def _names(column: Any, who: str) -> ColumnElement[bool]:
-    """`column` (",a,b,") lists `who`; LIKE wildcards in an email are escaped."""
-    return column.contains(f",{who},", autoescape=True)  # type: ignore[no-any-return]
-
-
 def _own_accounts(p: Principal) -> ColumnElement[bool]:
     return or_(ACCOUNT.c.owner_email == p.email, ACCOUNT.c.sponsor_email == p.email)
 
 
-def _task_terms(p: Principal) -> list[ColumnElement[bool]]:
-    """The tasks a person sees other than through their own accounts."""
-    me, dept = p.email, p.department
-    terms = [TASK.c.assignee == me, TASK.c.accountable == me, _names(TASK.c.co_responsible, me),
-             _names(TASK.c.consulted, me), _names(TASK.c.informed, me), TASK.c.queue == dept]
-    if p.role == LEAD:
-        terms += [TASK.c.responsible_dept == dept, TASK.c.accountable_dept == dept,
-                  _names(TASK.c.co_responsible, dept), _names(TASK.c.consulted, dept),
-                  _names(TASK.c.informed, dept)]
-    return terms
+def _named(p: Principal) -> ColumnElement[bool]:
+    """The tasks a person sees other than through their own accounts: naming them, in their
+    department's queue, naming their department (a lead); looked up in task_party."""
+    return TASK.c.id.in_(parties.seen_by(p.email, p.department, p.role == LEAD))
 
 
 def task_scope(p: Principal) -> ColumnElement[bool] | None:
-    """A condition on the task table selecting what `p` may see; None: everything."""
+    """A condition on the task table selecting what `p` may see; None: everything. Both
+    terms test the row at hand by an index (task_party, the account's key), so the list's
+    own filter drives the query."""
     if sees_everything(p):
         return None
-    return or_(*_task_terms(p), TASK.c.account_id.in_(select(ACCOUNT.c.id).where(_own_accounts(p))))
+    return or_(_named(p), exists().where(ACCOUNT.c.id == TASK.c.account_id, _own_accounts(p)))
+
+
+def list_scope(p: Principal, person: str | None, department: str | None
+               ) -> ColumnElement[bool] | None:
+    """task_scope(p) for a list of the tasks naming `person` or `department`: None when that
+    already keeps within what `p` sees (their own queue; their department's board, for its
+    lead), so the list is a plain task_party lookup."""
+    if person == p.email or (p.role == LEAD and department == p.department):
+        return None
+    return task_scope(p)
 
 
 def account_scope(p: Principal) -> ColumnElement[bool] | None:
@@ -76,7 +79,7 @@ def account_scope(p: Principal) -> ColumnElement[bool] | None:
     if sees_everything(p):
         return None
     return or_(
-        _own_accounts(p), ACCOUNT.c.id.in_(select(TASK.c.account_id).where(or_(*_task_terms(p))))
+        _own_accounts(p), ACCOUNT.c.id.in_(select(TASK.c.account_id).where(_named(p)))
     )
 
 
@@ -151,6 +154,18 @@ def may_log_contact(p: Principal, account: Any) -> None:
 
 def may_audit(p: Principal) -> None:
     _deny(p.role in (MANAGER, ADMIN), "the audit is for managers and admins")
+
+
+def adherence_department(p: Principal, department: str | None) -> str | None:
+    """The department an adherence report is limited to: managers and admins choose (None:
+    every task); a department lead gets their own, and is refused another one."""
+    if p.role in (MANAGER, ADMIN):
+        return department
+    _deny(p.role == LEAD, "adherence is for managers, admins and department leads")
+    _deny(department in (None, p.department),
+          f"you lead {p.department}; the adherence of {department} is for its lead, "
+          "managers and admins")
+    return p.department
 
 
 def may_see_portfolio(p: Principal) -> None:

@@ -1,5 +1,12 @@
 """CSV import: every row is validated before anything is written.
 
+Kinds: people, accounts, revenue (account_id, month, amount, optional product_line: a row
+without one is the month's total; a month is given either as a total or split by product
+line, never both), contacts (optional customer_role: whom we met), feedback, margin
+(account_id, month, margin: revenue less the cost to serve, which classification.yaml's
+`contribution: {basis: margin}` classifies on) and events (account_id, event, at, optional
+ref, outcome, amount, decided_at: a quote event's outcome won | lost | open, known by its ref).
+
 A file with any bad row writes nothing and reports every bad row as
 `FILE:LINE: column: problem`. Rows are upserted on their natural key, so
 importing the same file twice changes nothing the second time.
@@ -8,7 +15,7 @@ importing the same file twice changes nothing the second time.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,10 +23,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from kamflow.engine.clock import Clock
-from kamflow.import_checks import KINDS, SPECS, Refs, Row, Spec, validate
-from kamflow.store import audit, locking, task_writes
+from kamflow.import_checks import KINDS, SPECS, Refs, Row, Spec, sponsor_warnings, validate
+from kamflow.store import audit, changes, events, locking, stats, task_writes
 from kamflow.store.bulk import insert_new, upsert
-from kamflow.store.tables import ACCOUNT, DEPARTMENT, PERSON, TRANSITION
+from kamflow.store.directory import Directory
+from kamflow.store.tables import ACCOUNT, DEPARTMENT, PERSON, REVENUE, TRANSITION
 from kamflow.store.versions import active_book, active_version
 
 
@@ -36,9 +44,10 @@ class ImportResult:
     rows: int
     new: int
     existing: int
+    warnings: list[str] = field(default_factory=list)  # imported all the same
 
     def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "warnings" or v}
 
 
 def import_csv(db: Engine, kind: str, path: Path, clock: Clock,
@@ -61,8 +70,14 @@ def import_csv(db: Engine, kind: str, path: Path, clock: Clock,
     with db.begin() as conn:  # BEGIN IMMEDIATE on SQLite: references cannot change under us
         refs = _load_refs(conn, clock.now())
         rows, problems = validate(kind, spec, str(path), text, refs, progress)
+        if kind == "revenue" and not problems:
+            problems = revenue_mixing(conn, str(path), rows)
         if problems:
             raise ImportRejected(problems)
+        warnings = sponsor_warnings(str(path), text, Directory.load(conn).people,
+                                    refs.book.organization.senior_departments, set(conn.execute(
+                                        select(ACCOUNT.c.id).where(ACCOUNT.c.key_account.is_(True))
+                                    ).scalars())) if kind == "accounts" else []
         # Rows in key order: account rows are locked in id order (kamflow.store.locking);
         # other kinds take the audit lock before the task rows a contact may complete.
         rows.sort(key=lambda r: tuple(str(r[k]) for k in spec.keys))
@@ -82,12 +97,37 @@ def import_csv(db: Engine, kind: str, path: Path, clock: Clock,
 
         if kind == "accounts":
             _write_accounts(conn, spec, rows, refs, tick)
+        elif kind == "events":  # a quote is known by its ref: kamflow.store.events decides
+            new = events.write(conn, rows, refs.now, "import")
         else:
             upsert(conn, spec.table, rows, spec.keys, spec.updates, tick)
-            if kind == "contacts":
-                task_writes.complete_checks_for(conn, refs.book, {r["account_id"] for r in rows},
+        if kind == "people":  # whom their accounts' tasks go to, whether a sponsor is senior
+            changes.mark_people(conn, {r["email"] for r in rows})
+        else:  # new facts: the next sweep reads these accounts
+            changes.mark(conn, {r["id" if kind == "accounts" else "account_id"] for r in rows})
+        if kind == "contacts":
+            task_writes.complete_checks_for(conn, refs.book, {r["account_id"] for r in rows},
                                             refs.now)
-    return ImportResult(kind, str(path), len(rows), new, len(existing))
+        stats.after_writes(conn, len(rows))  # a large import: fresh planner statistics
+    return ImportResult(kind, str(path), len(rows), new, len(rows) - new, warnings)
+
+
+def revenue_mixing(conn: Connection, name: str, rows: list[Row]) -> list[str]:
+    """A month given both as a total (no product_line) and per product line would count twice:
+    refused, whether both are in the file or one is stored already."""
+    kinds: dict[tuple[str, Any], set[bool]] = {}
+    for r in rows:
+        kinds.setdefault((r["account_id"], r["month"]), set()).add(r["product_line"] == "")
+    ids = sorted({a for a, _ in kinds})
+    for start in range(0, len(ids), 1000):
+        q = select(REVENUE.c.account_id, REVENUE.c.month, REVENUE.c.product_line).where(
+            REVENUE.c.account_id.in_(ids[start:start + 1000]))
+        for account_id, month, line in conn.execute(q):
+            if (account_id, month) in kinds:
+                kinds[(account_id, month)].add(line == "")
+    return [f"{name}: product_line: {a} {m:%Y-%m} is given both as a month total (no "
+            "product_line) and per product line; give one or the other"
+            for (a, m), seen in sorted(kinds.items()) if len(seen) > 1]
 
 
 def _present(refs: Refs, kind: str, key: str) -> bool:

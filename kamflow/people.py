@@ -31,7 +31,7 @@ from kamflow import filters, security
 from kamflow.engine.clock import Clock
 from kamflow.errors import NotFound, Refused
 from kamflow.playbooks.schema import unknown_name
-from kamflow.store import audit, sessions, throttle
+from kamflow.store import audit, changes, sessions, throttle
 from kamflow.store.bulk import upsert
 from kamflow.store.models import ROLES as ROLES
 from kamflow.store.tables import ACCOUNT, API_TOKEN, DEPARTMENT, PERSON, TASK, WEB_SECRET
@@ -117,6 +117,7 @@ def create_person(db: Engine, email: str, name: str, department: str, role: str,
             raise Refused(f"'{email}' already exists")
         conn.execute(PERSON.insert().values(email=email, name=name, department=department, role=role,
                                        active=True, password_hash=hashed))
+        changes.mark_people(conn, [email])  # an account may already name them as sponsor
         audit.append(conn, [{"at": clock.now(), "actor": actor or "operator", "entity": "person",
                              "entity_id": email, "action": "created", "before": None,
                              "after": {"name": name, "department": department, "role": role}}])

@@ -13,18 +13,28 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from importlib.resources import files
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from kamflow.engine.clock import Clock
-from kamflow.engine.metrics import add_months, attainment, fiscal_year_start, months_between
+from kamflow.engine.metrics import (
+    add_months,
+    attainment,
+    fiscal_year_start,
+    line_attainment,
+    months_between,
+)
 from kamflow.errors import NotFound, Refused
 from kamflow.playbooks.loader import Path_, dump_plan, load_plan
 from kamflow.playbooks.plan import PlanDocument, fiscal_months, monthly_targets
 from kamflow.playbooks.schema import Step
+from kamflow.playbooks.touchpoints import problems as touchpoint_problems
 from kamflow.store import audit
+from kamflow.store.changes import mark as mark_for_sweep
+from kamflow.store.product_lines import revenue_by_line
 from kamflow.store.tables import ACCOUNT, ACCOUNT_PLAN, PERSON, PLAN_ENTRY, REVENUE, TASK
 from kamflow.store.versions import active_book
 
@@ -62,13 +72,16 @@ def save(db: Engine, account_id: str, text: str, source: str, actor: str | None,
     at = clock.now()
     with db.begin() as conn:
         _account(conn, account_id)
-        fsm = active_book(conn).organization.fiscal_year_start_month
+        org = active_book(conn).organization
+        fsm = org.fiscal_year_start_month
         if actor is not None and conn.execute(select(PERSON.c.email).where(PERSON.c.email == actor)
                                               ).first() is None:
             raise NotFound(f"--by: unknown person '{actor}'")
         people = set(conn.execute(select(PERSON.c.email)).scalars())
         current = fiscal_year_of(at.date(), fsm)
-        doc = load_plan(text, source, lambda d: _cross_check(d, account_id, current, fsm, people))
+        doc = load_plan(text, source, lambda d: chain(
+            _cross_check(d, account_id, current, fsm, people),
+            touchpoint_problems(d.touchpoints, org.departments)))
         year = doc.fiscal_year or current
         data = doc.model_dump(mode="json", exclude={"account", "fiscal_year"})
         row = conn.execute(
@@ -101,6 +114,7 @@ def save(db: Engine, account_id: str, text: str, source: str, actor: str | None,
                 .where(ACCOUNT_PLAN.c.id == row.id, ACCOUNT_PLAN.c.revision == row.revision)
                 .values(revision=revision, **derived)
             )
+        mark_for_sweep(conn, [account_id])  # targets and closeness feed its metrics
         conn.execute(PLAN_ENTRY.insert().values(
             plan_id=plan_id, kind="edit", period=f"FY{year}", at=at, actor=actor or "operator",
             revision=revision, fields={}, changes=changes, document=data))
@@ -219,6 +233,19 @@ def attainment_of(conn: Connection, plan: Any, fsm: int, at: datetime
     return revenue, target, ratio
 
 
+def product_lines(conn: Connection, plan: Any, fsm: int, at: datetime,
+                  target_to_date: float | None) -> list[dict[str, Any]]:
+    """Each product line's revenue over the same months as attainment_of, against its share of
+    the target to date (engine.metrics.line_attainment)."""
+    start = date(plan.fiscal_year, fsm, 1)
+    end = min(date(at.year, at.month, 1), add_months(start, 12))
+    lines = ((plan.document.get("target") or {}).get("by_product_line")) or {}
+    revenue = revenue_by_line(conn, plan.account_id, start, end) if end > start else {}
+    if not lines and set(revenue) <= {""}:
+        return []  # no split planned, none imported
+    return line_attainment(revenue, lines, target_to_date, plan.target_revenue)
+
+
 # -- reading ----------------------------------------------------------------------------
 
 
@@ -255,7 +282,8 @@ def show(conn: Connection, account_id: str, year: int | None, at: datetime) -> d
         "updated_at": plan.updated_at.isoformat(), "updated_by": plan.updated_by,
         "as_of": at.isoformat(),
         "attainment": {"revenue_fy": revenue, "target_fy": target, "attainment": ratio,
-                       "target_revenue": plan.target_revenue},
+                       "target_revenue": plan.target_revenue,
+                       "product_lines": product_lines(conn, plan, fsm, at, target)},
         "closeness": plan.closeness,
         "document": {"account": account_id, "fiscal_year": year, **plan.document},
         "evaluations": [h for h in history if h["kind"] == "evaluation"],

@@ -8,15 +8,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, Select, and_, select, update
 
 from kamflow import filters, people, plans
 from kamflow.engine.clock import Clock
+from kamflow.engine.metrics import BadEventField, quote_fields
 from kamflow.errors import NotFound, Refused
+from kamflow.playbooks import touchpoints
 from kamflow.playbooks.schema import Step
-from kamflow.store import audit, locking, outbox, task_writes
+from kamflow.store import audit, changes, events, locking, outbox, parties, task_writes
 from kamflow.store.bulk import upsert
-from kamflow.store.tables import ACCOUNT, ACCOUNT_EVENT, CONTACT, DEPARTMENT, PERSON, TASK
+from kamflow.store.tables import ACCOUNT, CONTACT, DEPARTMENT, PERSON, TASK
 from kamflow.store.versions import active_book, book_of
 from kamflow.tasks.status import Request, Status, TaskView, check
 
@@ -50,11 +52,6 @@ COLUMNS = (
 )
 
 
-def _like(column: Any, name: str) -> Any:
-    """`column` (",a,b,") lists `name`; `%` and `_` in the name match only themselves."""
-    return column.contains(f",{name},", autoescape=True)
-
-
 def list_tasks(conn: Connection, today: date, assignee: str | None = None,
                department: str | None = None, raci: str | None = None,
                status: str = "open", account: str | None = None,
@@ -62,12 +59,28 @@ def list_tasks(conn: Connection, today: date, assignee: str | None = None,
                step: str | None = None) -> list[dict[str, Any]]:
     """The account manager's queue (--assignee) and the department lead's board (--department).
     `scope`: an extra condition on the task table (the web app's visibility rule)."""
+    q = tasks_query(today, assignee, department, raci, status, account, limit, scope=scope,
+                    step=step)
+    filters.check(conn, department=department or None, person=assignee or None,
+                  step=step or None)
+    rows = []
+    for row in conn.execute(q):
+        d = dict(row._mapping)
+        d["roles"] = _roles(d, assignee or department)
+        rows.append(d)
+    return rows
+
+
+def tasks_query(today: date, assignee: str | None = None, department: str | None = None,
+                raci: str | None = None, status: str = "open", account: str | None = None,
+                limit: int | None = None, *, scope: Any = None,
+                step: str | None = None) -> Select[Any]:
+    """The statement list_tasks runs (built without a database, so its plan can be checked).
+    A person or a department with a RACI letter is a lookup in task_party (store.parties)."""
     if status not in STATUSES:
         raise ValueError(f"--status: '{status}' is not one of {', '.join(STATUSES)}")
     if raci is not None and raci not in ("R", "A", "C", "I"):
         raise ValueError(f"--raci: '{raci}' is not one of R, A, C, I")
-    filters.check(conn, department=department or None, person=assignee or None,
-                  step=step or None)
     q = select(*COLUMNS).order_by(TASK.c.due, TASK.c.id)
     live = TASK.c.status == Status.OPEN.value
     q = q.where({
@@ -83,22 +96,11 @@ def list_tasks(conn: Connection, today: date, assignee: str | None = None,
         q = q.where(TASK.c.step == step)
     if scope is not None:
         q = q.where(scope)
-    for who, by_person in ((assignee, True), (department, False)):
-        if who is None:
-            continue
-        r = (TASK.c.assignee == who) if by_person else or_(TASK.c.responsible_dept == who,
-                                                           _like(TASK.c.co_responsible, who))
-        a = (TASK.c.accountable == who) if by_person else (TASK.c.accountable_dept == who)
-        parts = {"R": r, "A": a, "C": _like(TASK.c.consulted, who), "I": _like(TASK.c.informed, who)}
-        q = q.where(parts[raci] if raci else or_(*parts.values()))
-    if limit:
-        q = q.limit(limit)
-    rows = []
-    for row in conn.execute(q):
-        d = dict(row._mapping)
-        d["roles"] = _roles(d, assignee or department)
-        rows.append(d)
-    return rows
+    live_only = status in ("open", "overdue", "due-today", "upcoming", "snoozed")
+    for who, holds in ((assignee, parties.PERSON), (department, parties.DEPARTMENT)):
+        if who is not None:
+            q = q.where(TASK.c.id.in_(parties.task_ids(who, holds, raci, live_only)))
+    return q.limit(limit) if limit else q
 
 
 def _roles(task: Mapping[str, Any], who: str | None) -> str:
@@ -178,6 +180,9 @@ def act(db: Engine, task_id: int, action: str, clock: Clock, actor: str | None =
             before.update(assignee=row.assignee, queue=row.queue)
             after.update(assignee=person, queue=None)
         conn.execute(update(TASK).where(TASK.c.id == task_id).values(values))
+        if action == "done":  # a completion anchors the step's next occurrence
+            changes.mark(conn, [row.account_id])
+        parties.sync(conn, [task_id])  # its parties (reassign, claim) and their `live`
         audit.append(conn, [{"at": at, "actor": actor or "operator", "entity": "task",
                              "entity_id": str(task_id),
                              "action": {"done": "done", "snooze": "snoozed", "skip": "skipped",
@@ -197,7 +202,9 @@ def _exists(conn: Connection, account_id: str) -> None:
 
 
 def log_contact(db: Engine, account_id: str, channel: str, by: str, note: str,
-                day: date | None, clock: Clock) -> task_writes.TaskCounts:
+                day: date | None, clock: Clock, *, customer_role: str = ""
+                ) -> task_writes.TaskCounts:
+    """`customer_role`: whom we met at the customer (the account plan's touchpoints)."""
     at = clock.now()
     with db.begin() as conn:
         _exists(conn, account_id)
@@ -211,23 +218,31 @@ def log_contact(db: Engine, account_id: str, channel: str, by: str, note: str,
         when = day or at.date()
         if when > at.date():
             raise Refused(f"--date: {when.isoformat()} is in the future")
+        role = touchpoints.customer_role(customer_role)
         upsert(conn, CONTACT, [{"account_id": account_id, "date": when, "channel": channel,
-                          "person_email": by, "note": note, "nature": ""}],
-               ["account_id", "date", "channel", "person_email"], ["note"])
+                          "person_email": by, "note": note, "nature": "", "customer_role": role}],
+               ["account_id", "date", "channel", "person_email"],
+               ["note", "customer_role"] if role else ["note"])
         return task_writes.refresh_account(conn, account_id, at)
 
 
 def post_event(db: Engine, account_id: str, event: str, ref: str, actor: str | None,
-               clock: Clock) -> task_writes.TaskCounts:
+               clock: Clock, *, outcome: str | None = None, amount: float | None = None
+               ) -> task_writes.TaskCounts:
+    """A quote event may carry an outcome (won, lost, open) and an amount; reporting a
+    quote again by its reference records its new outcome (kamflow.store.events)."""
     at = clock.now()
+    try:
+        outcome, amount = quote_fields(event, outcome, amount)
+    except BadEventField as e:
+        raise Refused(f"--{e.field}: {e.problem}") from None
     with db.begin() as conn:
         _exists(conn, account_id)
         book = active_book(conn)
         if event not in book.organization.events:
             raise Refused(f"unknown event '{event}'; events: "
                           + ", ".join(book.organization.events))
-        conn.execute(ACCOUNT_EVENT.insert().values(account_id=account_id, event=event, at=at, ref=ref,
-                                       actor=actor or "operator"))
+        events.record(conn, account_id, event, at, ref, actor or "operator", outcome, amount)
         return task_writes.refresh_account(conn, account_id, at)
 
 
@@ -267,12 +282,14 @@ def deactivate(db: Engine, email: str, to_person: str | None, to_department: str
             .with_for_update()).scalars().all()
         conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.sponsor_email == email)
                      .order_by(ACCOUNT.c.id).with_for_update())
-        conn.execute(update(ACCOUNT).where(ACCOUNT.c.owner_email == email).values(owner_email=owner))
+        conn.execute(update(ACCOUNT).where(ACCOUNT.c.owner_email == email).values(owner_email=owner,
+                                                                                   changed=True))
         sponsored = (
             conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.sponsor_email == email)).scalars().all()
         )
         conn.execute(
-            update(ACCOUNT).where(ACCOUNT.c.sponsor_email == email).values(sponsor_email=owner)
+            update(ACCOUNT).where(ACCOUNT.c.sponsor_email == email)
+            .values(sponsor_email=owner, changed=True)
         )
         for aid in accounts:
             events.append({"at": at, "actor": actor or "operator", "entity": "account",
@@ -302,6 +319,7 @@ def deactivate(db: Engine, email: str, to_person: str | None, to_department: str
             events.append({"at": at, "actor": actor or "operator", "entity": "task",
                            "entity_id": str(tid), "action": "reassigned",
                            "before": {"accountable": email}, "after": {"accountable": owner}})
+        parties.sync(conn, moved + accountable)
         conn.execute(update(PERSON).where(PERSON.c.email == email).values(active=False))
         people.end_sessions(conn, email, at, "deactivated")
         events.append({"at": at, "actor": actor or "operator", "entity": "person",

@@ -23,13 +23,16 @@ from kamflow.engine.classify import PortfolioStats
 from kamflow.engine.clock import Clock, FixedClock
 from kamflow.errors import Refused
 from kamflow.playbooks.loader import PlaybookSet
-from kamflow.store import audit, facts, golive, outbox, supersede, task_writes
+from kamflow.store import audit, changes, escalation, facts, golive, outbox, supersede, task_writes
 from kamflow.store.bulk import insert_new, update_by_key
 from kamflow.store.directory import Directory
+from kamflow.store.scope import Scope
+from kamflow.store.stats import after_writes
 from kamflow.store.tables import ACCOUNT, TRANSITION
 from kamflow.store.task_writes import TaskCounts
 from kamflow.store.versions import active_book, active_version, book_of, lifecycle_of
-from kamflow.tasks.policy import Holder
+from kamflow.tasks.policy import Holder, number, sponsor_problem
+from kamflow.tasks.wake import WakeRules, midnight, wake_at
 
 CHUNK = 10_000
 
@@ -45,6 +48,7 @@ class SweepSummary:
     seconds: float = 0.0
     newer: int = 0  # accounts left alone: their state was set after `at`
     go_live: date | None = None
+    full: bool = False  # every account read (else the marked and the woken only)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -64,6 +68,7 @@ class SweepSummary:
             "tasks_missed": self.tasks.missed,
             "skipped_newer_state": self.newer,
             "go_live": self.go_live.isoformat() if self.go_live else None,
+            "full": self.full,
             "seconds": round(self.seconds, 3),
         }
 
@@ -72,6 +77,7 @@ class SweepSummary:
         self.accounts += part["accounts"]
         self.reclassified += part["reclassified"]
         self.newer += part.get("skipped_newer_state", 0)
+        self.full = self.full or bool(part.get("full"))
         if part.get("go_live"):
             self.go_live = date.fromisoformat(part["go_live"])
         self.transitions.update(part["transitions"])
@@ -92,7 +98,8 @@ class Plan:
     """What every part of one sweep shares: the moment, the rules and the portfolio figures.
 
     A sweep is `prepare` -> `run_chunk` for each chunk -> `finish`; run_sweep does them in
-    order, and the Prefect flow spreads the chunks over workers (shards).
+    order, and the Prefect flow spreads the chunks over workers (shards). A chunk is an id
+    range and, for the daily sweep, the ids within it that are due (None: all of them).
     """
 
     at: datetime
@@ -100,35 +107,56 @@ class Plan:
     book: PlaybookSet
     stats: PortfolioStats
     directory: Directory
-    bounds: tuple[tuple[str, str], ...]
+    bounds: tuple[Chunk, ...]
     go_live: date | None = None
+    full: bool = True
+    wake: WakeRules | None = None
+    reads: int = 0  # how many accounts the chunks hold
 
 
-def prepare(db: Engine, clock: Clock, chunk: int = CHUNK) -> tuple[Plan, SweepSummary]:
+Chunk = tuple[str, str, tuple[str, ...] | None]
+
+
+def prepare(db: Engine, clock: Clock, chunk: int = CHUNK, full: bool = False
+            ) -> tuple[Plan, SweepSummary]:
+    """`full`: read every account; otherwise the marked and the woken, unless the portfolio
+    figures moved since the last sweep (every class may then change) or time ran backwards."""
     at = clock.now()
     with db.connect() as conn:
         book = active_book(conn)
         version = active_version(conn) or ""
         stats = facts.stats(conn, at, book.classification.key_account)
-        bounds = tuple(facts.chunk_bounds(conn, chunk))
-    summary = SweepSummary(at, version)
+        latest = golive.last_sweep(conn)
+        full = full or changes.stats_moved(conn, stats) or (latest is not None and at < latest)
+        if full:
+            bounds: tuple[Chunk, ...] = tuple(
+                (lo, hi, None) for lo, hi in facts.chunk_bounds(conn, chunk))
+            reads = int(conn.execute(select(func.count()).select_from(ACCOUNT)).scalar_one())
+        else:
+            due = changes.due(conn, at)
+            bounds, reads = tuple(changes.chunks(due, chunk)), len(due)
+    summary = SweepSummary(at, version, full=full)
     with db.begin() as conn:
         summary.go_live = golive.go_live_for_sweep(conn, book, at)
         summary.tasks.cancelled += supersede.retire_changed_steps(
             conn, book, version, at, lambda v: book_of(conn, v))
         directory = Directory.load(conn)
-    return Plan(at, version, book, stats, directory, bounds, summary.go_live), summary
+    return Plan(at, version, book, stats, directory, bounds, summary.go_live, full,
+                WakeRules.of(book), reads), summary
 
 
-def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary) -> int:
-    """One transaction: assess the accounts lo..hi, move them, make their tasks. Returns count."""
+def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
+              ids: tuple[str, ...] | None = None) -> int:
+    """One transaction: assess the accounts lo..hi (only `ids` among them, when given), move
+    them, make their tasks, settle them with their wake-ups. Returns how many were read."""
     at, version, book = plan.at, plan.version, plan.book
     lifecycle = lifecycle_of(book)
+    scope = Scope(lo, hi, ids)
     with db.begin() as conn:
         # PostgreSQL: a racing sweep waits here and then reads what the first one wrote
         # (SQLite's BEGIN IMMEDIATE already serialises whole transactions).
-        conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.id.between(lo, hi)).with_for_update())
-        rows = facts.load(conn, at, lo, hi, book.organization.fiscal_year_start_month)
+        conn.execute(select(ACCOUNT.c.id).where(scope.where(ACCOUNT.c.id)).with_for_update())
+        rows = facts.load(conn, at, lo, hi, book.organization.fiscal_year_start_month, ids=ids)
         done = [(assess(f, at, lifecycle, plan.stats), stored) for f, stored in rows]
         reclassified = [_classification(a, at) for a, s in done if _changed(a, s)]
         update_by_key(conn, ACCOUNT, reclassified, "id")
@@ -142,11 +170,15 @@ def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary) -
         counts = TaskCounts()
         counts.cancelled = task_writes.cancel_for_moves(
             conn, [(a.facts.account_id, a.facts.state, _dest(a)) for a in moved], at)
-        holders = [_holder(a, s, a.facts.account_id in went_in, at) for a, s in done]
+        holders = [_holder(a, s, a.facts.account_id in went_in, at, plan) for a, s in done]
+        next_tasks: dict[str, date] = {}
         counts.add(task_writes.generate(conn, book, version, holders, at, plan.directory, lo, hi,
-                                        plan.go_live))
-        counts.missed += supersede.close_superseded(conn, book, at, lo, hi)
-        task_writes.link_feedback(conn, lo, hi)
+                                        plan.go_live, ids=ids, wakes=next_tasks))
+        counts.missed += supersede.close_superseded(conn, book, at, lo, hi, ids)
+        task_writes.link_feedback(conn, lo, hi, ids)
+        changes.settle(conn, _wakes(plan, lifecycle, done, went_in, next_tasks,
+                                    supersede.next_change(conn, book, at, scope),
+                                    facts.later_data(conn, at, scope)))
     summary.accounts += len(done)
     summary.newer += sum(1 for a, _ in done if a.facts.state_since > at)
     summary.reclassified += len(reclassified)
@@ -157,10 +189,39 @@ def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary) -
 
 
 def finish(db: Engine, plan: Plan, summary: SweepSummary) -> None:
-    """After every chunk: wake snoozed tasks and escalate overdue ones."""
+    """After every chunk: wake snoozed tasks and escalate overdue ones; remember the figures
+    this sweep classified with (a daily sweep compares its own with them)."""
     with db.begin() as conn:
         _wake_and_escalate(conn, plan.book, plan.at, plan.directory, summary.tasks)
         golive.record_sweep(conn, plan.at)
+        after_writes(conn, summary.tasks.created + summary.reclassified)  # many: ANALYZE
+        if plan.full:
+            changes.record_stats(conn, plan.stats, plan.at)
+
+
+def _wakes(plan: Plan, lifecycle: Any, done: list[tuple[Assessment, facts.Stored]],
+           went_in: set[str], *later: Mapping[str, date | datetime]) -> dict[str, datetime]:
+    """Each account's wake-up after this chunk: at once after a move (or a move some other
+    writer made first), else the earliest moment time alone can change its outcome."""
+    at = plan.at
+    assert plan.wake is not None
+    out: dict[str, datetime] = {}
+    for a, _ in done:
+        f = a.facts
+        if f.state_since > at:
+            continue  # a later sweep's doing: left as that sweep left it
+        if a.decision is not None or f.account_id in went_in or f.state_since == at:
+            out[f.account_id] = at
+            continue
+        moments = [_moment(m.get(f.account_id)) for m in later]
+        out[f.account_id] = wake_at(plan.wake, lifecycle, f, a.values, at, plan.stats, *moments)
+    return out
+
+
+def _moment(value: date | datetime | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return midnight(value)
 
 
 def check_moment(db: Engine, at: datetime) -> None:
@@ -187,19 +248,24 @@ def escalate(db: Engine, clock: Clock) -> TaskCounts:
 
 def _wake_and_escalate(conn: Connection, book: PlaybookSet, at: datetime, directory: Directory,
                        counts: TaskCounts) -> None:
-    counts.woke += task_writes.wake(conn, at)
-    counts.escalated += task_writes.escalate(conn, book, at, directory)
+    counts.woke += escalation.wake(conn, at)
+    counts.escalated += escalation.escalate(conn, book, at, directory)
 
 
 def run_sweep(db: Engine, clock: Clock, progress: Callable[[int], None] | None = None,
-              chunk: int = CHUNK, replay: bool = False) -> SweepSummary:
-    """`replay`: an earlier moment than the latest sweep is meant (else it is refused)."""
+              chunk: int = CHUNK, replay: bool = False, full: bool = False,
+              planned: Callable[[int], None] | None = None) -> SweepSummary:
+    """`replay`: an earlier moment than the latest sweep is meant (else it is refused).
+    `full`: read every account, not only the marked and the woken (the same result).
+    `planned` is told how many accounts the sweep will read, once it knows."""
     started = perf_counter()
     if not replay:
         check_moment(db, clock.now())
-    plan, summary = prepare(db, clock, chunk)
-    for lo, hi in plan.bounds:
-        n = run_chunk(db, plan, lo, hi, summary)
+    plan, summary = prepare(db, clock, chunk, full)
+    if planned is not None:
+        planned(plan.reads)
+    for lo, hi, ids in plan.bounds:
+        n = run_chunk(db, plan, lo, hi, summary, ids)
         if progress:
             progress(n)
     finish(db, plan, summary)
@@ -212,11 +278,17 @@ def _dest(a: Assessment) -> str:
     return a.decision.dest
 
 
-def _holder(a: Assessment, stored: facts.Stored, moved: bool, at: datetime) -> Holder:
-    f, c = a.facts, a.classified
+def _holder(a: Assessment, stored: facts.Stored, moved: bool, at: datetime, plan: Plan
+            ) -> Holder:
+    f, c, v = a.facts, a.classified, a.values
     return Holder(f.account_id, _dest(a) if moved else f.state, at if moved else f.state_since,
                   c.klass, stored.owner, stored.sponsor, c.key_account, c.portrait_fit,
-                  f.potential, c.segment, imported=stored.state_imported and not moved)
+                  f.potential, c.segment, imported=stored.state_imported and not moved,
+                  revenue_share=number(v["revenue_share"]),
+                  top_concentration=number(v["top_concentration"]),
+                  no_senior_sponsor=sponsor_problem(
+                      stored.owner, stored.sponsor, plan.directory.people,
+                      plan.book.organization.senior_departments) is not None)
 
 
 def _moved_event(a: Assessment, at: datetime, version: str) -> dict[str, Any]:
@@ -230,14 +302,15 @@ def _moved_event(a: Assessment, at: datetime, version: str) -> dict[str, Any]:
 
 def _changed(a: Assessment, stored: facts.Stored) -> bool:
     c = a.classified
-    return (c.klass, c.key_account, c.segment, c.portrait_fit) != (
-        stored.klass, stored.key_account, stored.segment, stored.portrait_fit)
+    return (c.klass, c.key_account, c.segment, c.portrait_fit, c.key_reason or None) != (
+        stored.klass, stored.key_account, stored.segment, stored.portrait_fit, stored.key_reason)
 
 
 def _classification(a: Assessment, at: datetime) -> dict[str, Any]:
     c = a.classified
     return {"id": a.facts.account_id, "klass": c.klass, "key_account": c.key_account,
-            "segment": c.segment, "portrait_fit": c.portrait_fit, "classified_at": at}
+            "segment": c.segment, "portrait_fit": c.portrait_fit, "classified_at": at,
+            "key_reason": c.key_reason or None}
 
 
 def _transition(a: Assessment, at: datetime, version: str) -> dict[str, Any]:

@@ -2,18 +2,22 @@
 
 An account plan lists them (`touchpoints:`); a contact logged with a customer_role meets
 one when its person plays our side: the account's owner, its sponsor, or a member of the
-named department. kamflow.touchpoints lists the ones overdue.
+named department. kamflow.touchpoints lists the ones overdue; the sweep makes a task of
+each one that comes due (kamflow.store.touchpoint_tasks), shaped here: its occurrence key,
+title and RACI.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
-from kamflow.playbooks.schema import KEY, Model
+from kamflow.playbooks.schema import KEY, Escalation, Model, NoContact, Step
 
 
 def customer_role(text: str) -> str:
@@ -73,3 +77,39 @@ def due(t: Touchpoint, last_met: date | None, planned_on: date) -> date:
     """When the next meeting is due: every_days after the last one, or after the plan that
     asked for it was first saved when they never met."""
     return (last_met or planned_on) + timedelta(days=t.every_days)
+
+
+STEP_KEY = "touchpoint"  # the task's step is `<state>.touchpoint`
+DEADLINE_DAYS = 7
+_PLAIN = re.compile(r"^[a-z0-9 ]+$")
+_ROOM = 26  # 40 (the period column) - len("tp:") - len("@YYYY-MM-DD") - 1 spare
+
+
+def ident(t: Touchpoint) -> str:
+    """`<ours>:<theirs slug>`, at most 26 characters and one per touchpoint: a role that is
+    not plain words, or too long, is cut and given a hash of the whole ('~' marks it)."""
+    slug = t.theirs.replace(" ", "-")
+    text = f"{t.ours}:{slug}"
+    if _PLAIN.match(t.theirs) and len(text) <= _ROOM:
+        return text
+    digest = hashlib.sha1(f"{t.ours}:{t.theirs}".encode()).hexdigest()[:8]
+    return f"{text[:_ROOM - 9]}~{digest}"
+
+
+def period(t: Touchpoint, anchor: date) -> str:
+    """The task's occurrence key: one task per touchpoint and anchor."""
+    return f"tp:{ident(t)}@{anchor.isoformat()}"
+
+
+def title(t: Touchpoint) -> str:
+    return f"Touchpoint: {t.ours} meets {t.theirs} (every {t.every_days} days)"
+
+
+def step(t: Touchpoint) -> Step:
+    """The step a touchpoint task is routed as: `ours` Responsible, the owner Accountable
+    (the owner's lead when the owner is the one to meet them). Never in a playbook."""
+    raci = {"owner": "R", "owner.lead": "A"} if t.ours == "owner" else {t.ours: "R",
+                                                                         "owner": "A"}
+    return Step(key=STEP_KEY, title=title(t), deadline_days=DEADLINE_DAYS, raci=raci,
+                cadence=NoContact(kind="no_contact", days=t.every_days),
+                escalation=Escalation(after_days=DEADLINE_DAYS, then_days=DEADLINE_DAYS))

@@ -13,7 +13,9 @@ Rules:
   however long ago that was (its start is then moved up to `at - backfill_days`, so a
   first run does not make it years overdue).
 - Nothing before the state was entered: every occurrence has `start >= entered`.
-- `once`: start = entered + offset_days; period `once@<entered>`.
+- `once`: start = entered + offset_days; period `once@<entered>`. With `upon: condition`
+  (a step whose `when` may start to hold at any time): start = the sweep date, once it is at
+  least entered + offset_days; the same period, so one occurrence per state spell.
 - `every` from entry: starts entered + k * days for k = 1, 2, ...; period `e<k>@<entered>`.
 - `every` from completion: only the next one, start = anchor + days where the anchor is
   the last completion in the current state spell (if on or after entry), else entry;
@@ -51,7 +53,7 @@ Go-live and imported states (both optional; without them the rules above are all
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import assert_never
 
@@ -66,7 +68,7 @@ from kamflow.playbooks.schema import (
     Yearly,
 )
 
-__all__ = ["Occurrence", "StepContext", "fiscal_period", "occurrences"]
+__all__ = ["Occurrence", "StepContext", "fiscal_period", "next_start", "occurrences"]
 
 _DAY = timedelta(days=1)
 _Add = Callable[[str, date, str], None]
@@ -137,6 +139,13 @@ def occurrences(cadence: Cadence, deadline_days: int, ctx: StepContext,
         out.append(Occurrence(period, start, start + deadline, why))
 
     match cadence:
+        case Once(offset_days=offset, upon="condition"):
+            # Asked only while the step's `when` holds: the first sweep that sees it makes the
+            # one occurrence of the spell (the key names the entry), imported or not.
+            start = max(entered + timedelta(days=offset), floor or entered)
+            if start <= at:
+                add(f"once@{entered.isoformat()}", at, f"condition first seen on {at} "
+                    f"(in the state since {entered})")
         case Once(offset_days=offset):
             start = entered + timedelta(days=offset)
             why = f"{offset} days after entry {entered}"
@@ -212,6 +221,28 @@ def occurrences(cadence: Cadence, deadline_days: int, ctx: StepContext,
         case _:
             assert_never(cadence)
     return out
+
+
+def next_start(cadence: Cadence, deadline_days: int, ctx: StepContext, horizon_days: int = 14,
+               backfill_days: int = 30, within_days: int = 45) -> date | None:
+    """The first day a sweep would make an occurrence that a sweep on `ctx.at` does not make,
+    if it is within `within_days` (later ones wait for the account's monthly wake-up). None
+    for events: a new event marks its account when it is recorded."""
+    if isinstance(cadence, OnEvent):
+        return None
+    if isinstance(cadence, Once) and cadence.upon == "condition":  # made once its start has come
+        start = max(ctx.entered + timedelta(days=cadence.offset_days), ctx.floor or ctx.entered)
+        return start if ctx.at < start <= ctx.at + timedelta(days=within_days) else None
+    if isinstance(cadence, NoContact):  # made once its start has come
+        ahead = replace(ctx, at=ctx.at + timedelta(days=within_days))
+        starts = [o.start for o in occurrences(cadence, deadline_days, ahead, horizon_days,
+                                               backfill_days) if o.start > ctx.at]
+        return min(starts, default=None)
+    window_end = ctx.at + timedelta(days=horizon_days)  # made once its start is this near
+    starts = [o.start for o in occurrences(cadence, deadline_days, ctx,
+                                           horizon_days + within_days, backfill_days)
+              if o.start > window_end]
+    return min(starts) - timedelta(days=horizon_days) if starts else None
 
 
 def _moved(start: date, nominal: date) -> str:

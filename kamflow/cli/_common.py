@@ -104,3 +104,19 @@ def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
                   TimeRemainingColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def progress_sized_later(label: str, quiet: bool = False
+                         ) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """A progress bar whose total is known only once the work is planned: yields (advance,
+    set_total); silent when output is piped or quiet."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    if quiet or not err.is_terminal:
+        yield (lambda n: None), (lambda n: None)
+        return
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield (lambda n: bar.advance(task, n)), (lambda n: bar.update(task, total=n))

@@ -14,6 +14,7 @@ from kamflow.cli._common import (
     out,
     print_json,
     progress,
+    progress_sized_later,
     user_errors,
 )
 from kamflow.cli.root import app
@@ -25,16 +26,21 @@ def sweep(
     at: str | None = typer.Option(None, help=AT_HELP),
     replay: bool = typer.Option(False, "--replay",
                                 help="Allow a moment before the latest sweep (a replay)."),
+    full: bool = typer.Option(False, "--full",
+                              help="Read every account, not only those new data marked and "
+                                   "those due to wake (the same result, at the cost of all)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Recompute metrics, classify, fire transitions, generate and escalate tasks.
 
+    Reads the accounts that changed since the last sweep and those whose wake-up has come
+    (a time-based rule, a task coming due, a new month); --full reads all.
     A moment before the latest sweep is refused unless --replay says it is meant."""
-    from kamflow.sweep import count_accounts, run_sweep
+    from kamflow.sweep import run_sweep
 
     db = open_db()
-    with progress(0 if as_json else count_accounts(db), "sweeping") as tick:
-        summary = run_sweep(db, clock_at(at), tick, replay=replay)
+    with progress_sized_later("sweeping", as_json) as (tick, size):
+        summary = run_sweep(db, clock_at(at), tick, replay=replay, full=full, planned=size)
     if as_json:
         print_json(summary.as_dict())
         return
@@ -42,7 +48,9 @@ def sweep(
 
 
 def sweep_lines(d: dict[str, Any]) -> None:
-    out.print(f"sweep at {d['at']} (playbook {d['playbook_version']}): {d['accounts']} accounts, "
+    read = "every account" if d.get("full") else "changed or due"
+    out.print(f"sweep at {d['at']} (playbook {d['playbook_version']}): {d['accounts']} accounts "
+              f"read ({read}), "
               f"{d['reclassified']} reclassified, {d['transitions_total']} transitions in "
               f"{d['seconds']:.2f}s")
     for move, n in d["transitions"].items():

@@ -44,7 +44,8 @@ from kamflow.sweep import CHUNK, Plan, SweepSummary, check_moment, finish, prepa
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-Chunk = tuple[int, str, str]  # (position in the sweep, first account id, last account id)
+# (position in the sweep, first account id, last account id, the ids due among them or None)
+Chunk = tuple[int, str, str, list[str] | None]
 
 # A fault drill: when this variable names a file that exists, the first shard to finish a
 # chunk deletes the file and fails, once. Shows (and tests) that a retried shard changes
@@ -64,11 +65,12 @@ def shard_of(lo: str, shards: int) -> int:
     return zlib.crc32(lo.encode()) % shards
 
 
-def split(bounds: Sequence[Sequence[str]], shards: int) -> list[list[Chunk]]:
+def split(bounds: Sequence[Sequence[Any]], shards: int) -> list[list[Chunk]]:
     """Numbered chunks grouped by shard; shards that got no chunk are left out."""
     groups: list[list[Chunk]] = [[] for _ in range(shards)]
-    for i, (lo, hi) in enumerate(bounds):
-        groups[shard_of(lo, shards)].append((i, lo, hi))
+    for i, (lo, hi, *rest) in enumerate(bounds):
+        ids = rest[0] if rest else None
+        groups[shard_of(lo, shards)].append((i, lo, hi, None if ids is None else list(ids)))
     return [g for g in groups if g]
 
 
@@ -133,10 +135,11 @@ def _fault_drill() -> None:
 
 @task(name="sweep-prepare", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
       cache_policy=NO_CACHE)
-def prepare_sweep(database_url: str, at: str, chunk: int) -> dict[str, Any]:
+def prepare_sweep(database_url: str, at: str, chunk: int, full: bool = False) -> dict[str, Any]:
     """Retire steps a new playbook dropped; return the playbook version and the chunks."""
-    plan, summary = prepare(_db(database_url), _clock(at), chunk)
-    return {"version": plan.version, "bounds": [list(b) for b in plan.bounds],
+    plan, summary = prepare(_db(database_url), _clock(at), chunk, full)
+    return {"version": plan.version,
+            "bounds": [[lo, hi, None if ids is None else list(ids)] for lo, hi, ids in plan.bounds],
             "summary": summary.as_dict()}
 
 
@@ -148,9 +151,9 @@ def sweep_shard(database_url: str, at: str, version: str, chunk: int,
     db = _db(database_url)
     plan = _plan(db, at, version, chunk)
     parts = []
-    for i, lo, hi in chunks:
+    for i, lo, hi, ids in chunks:
         part = SweepSummary(plan.at, plan.version)
-        run_chunk(db, plan, lo, hi, part)
+        run_chunk(db, plan, lo, hi, part, None if ids is None else tuple(ids))
         parts.append({"chunk": i, **part.as_dict()})
         _fault_drill()
     return parts
@@ -170,7 +173,7 @@ def finish_sweep(database_url: str, at: str, version: str, chunk: int) -> dict[s
 @flow(name="kamflow-sweep",  # prefect 3.8 types task_runner too narrowly for its own runner
       task_runner=ThreadPoolTaskRunner(max_workers=SHARD_THREADS))  # type: ignore[arg-type]
 def sweep_flow(database_url: str = "", at: str | None = None, shards: int = 4,
-               chunk: int = CHUNK) -> dict[str, Any]:
+               chunk: int = CHUNK, full: bool = False) -> dict[str, Any]:
     """The sweep, its chunks spread over `shards` tasks. Returns `SweepSummary.as_dict()`.
 
     Args:
@@ -178,13 +181,14 @@ def sweep_flow(database_url: str = "", at: str | None = None, shards: int = 4,
         at: ISO date or datetime (UTC); default: the time the run was scheduled for.
         shards: how many shard tasks the chunks are spread over (at most).
         chunk: accounts per chunk (one transaction each).
+        full: read every account, not only those new data marked and those due to wake.
     """
     if shards < 1 or chunk < 1:
         raise ValueError("shards and chunk must be at least 1")
     started = perf_counter()
     moment = _moment(at)
     check_moment(_db(database_url), datetime.fromisoformat(moment))  # no sweeping backwards
-    head = prepare_sweep(database_url, moment, chunk)
+    head = prepare_sweep(database_url, moment, chunk, full)
     futures = [sweep_shard.submit(database_url, moment, head["version"], chunk, group)
                for group in split(head["bounds"], shards)]
     wait(futures)

@@ -8,15 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, extract, func, select
+from sqlalchemy import Connection, and_, case, extract, func, or_, select
 
-from kamflow.engine.classify import PortfolioStats, portfolio_stats
-from kamflow.engine.metrics import AccountFacts, months_between, windows
+from kamflow.engine.classify import PortfolioStats, portfolio_figures
+from kamflow.engine.metrics import (
+    COMPLAINT_EVENT,
+    AccountFacts,
+    months_between,
+    windows,
+)
 from kamflow.playbooks.schema import KeyAccountRule
-from kamflow.store.tables import ACCOUNT, ACCOUNT_PLAN, CONTACT, FEEDBACK, REVENUE
+from kamflow.store.scope import Scope
+from kamflow.store.tables import (
+    ACCOUNT,
+    ACCOUNT_EVENT,
+    ACCOUNT_PLAN,
+    CONTACT,
+    FEEDBACK,
+    MARGIN,
+    REVENUE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +44,7 @@ class Stored:
     owner: str = ""
     sponsor: str | None = None
     state_imported: bool = False  # the state came from an import, not an entry
+    key_reason: str | None = None  # why it is a key account, as last written
 
 
 def trailing_12_months(at: datetime) -> Any:
@@ -38,13 +53,14 @@ def trailing_12_months(at: datetime) -> Any:
 
 
 def stats(conn: Connection, at: datetime, rule: KeyAccountRule) -> PortfolioStats:
-    """Portfolio-wide figures the key-account rule needs (one aggregate query)."""
-    per_account = (
-        select(func.sum(REVENUE.c.amount).label("t12")).where(trailing_12_months(at)).group_by(REVENUE.c.account_id)
-    )
-    revenues = [float(r or 0) for r in conn.execute(per_account).scalars()]
-    count = conn.execute(select(func.count()).select_from(ACCOUNT)).scalar_one()
-    return portfolio_stats(revenues, count, rule)
+    """Portfolio-wide figures the key-account tests and the concentration metrics need: every
+    account's trailing-12-month revenue and potential (one aggregate query)."""
+    per_account = (select(REVENUE.c.account_id, func.sum(REVENUE.c.amount).label("t12"))
+                   .where(trailing_12_months(at)).group_by(REVENUE.c.account_id).subquery())
+    q = (select(func.coalesce(per_account.c.t12, 0.0), ACCOUNT.c.potential)
+         .select_from(ACCOUNT.outerjoin(per_account, per_account.c.account_id == ACCOUNT.c.id)))
+    rows = [(float(t12 or 0), float(potential or 0)) for t12, potential in conn.execute(q)]
+    return portfolio_figures(rows, rule)
 
 
 def chunk_bounds(conn: Connection, size: int) -> Iterator[tuple[str, str]]:
@@ -61,9 +77,45 @@ def chunk_bounds(conn: Connection, size: int) -> Iterator[tuple[str, str]]:
         last = ids[-1]
 
 
-def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: int = 1
-         ) -> list[tuple[AccountFacts, Stored]]:
-    """Facts for the accounts with lo <= id <= hi, as of `at`."""
+def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: int = 1,
+         ids: Sequence[str] | None = None) -> list[tuple[AccountFacts, Stored]]:
+    """Facts for the accounts with lo <= id <= hi (only `ids` among them, when given), as of
+    `at`."""
+    w = windows(at, fiscal_start_month)
+    fy_label, fy_months = w.fy_start.year, months_between(w.fy_start, w.end)
+    q = statement(at, lo, hi, fiscal_start_month, ids)
+    out: list[tuple[AccountFacts, Stored]] = []
+    append = out.append
+    # One fetchall of plain tuples (no per-row fetchone or attribute lookups on Row),
+    # and AccountFacts/Stored built positionally, in their field order.
+    for (account_id, state, state_since, created_at, potential, criteria, baseline, klass,
+         key_account, segment, fit, owner, sponsor, imported, t12, prev12, months, last_month,
+         last_contact, score, previous, contact_months, fy, plan_year, targets, closeness,
+         won, decided, complaints, margin, key_reason) in conn.execute(q).tuples().all():
+        append((
+            AccountFacts(
+                account_id, state, state_since, created_at, float(potential),
+                float(t12 or 0), float(prev12 or 0), int(months or 0),
+                _as_date(last_month), _as_date(last_contact),
+                None if score is None else float(score), baseline,
+                {k: float(v) for k, v in criteria.items() if v is not None} if criteria else {},
+                None if previous is None else float(previous), int(contact_months or 0),
+                float(fy or 0), fy_months,
+                tuple(targets) if targets is not None and plan_year == fy_label else None,
+                closeness, int(won or 0), int(decided or 0), int(complaints or 0),
+                None if margin is None else float(margin),
+            ),
+            Stored(klass, bool(key_account), segment, fit, owner, sponsor, bool(imported),
+                   key_reason),
+        ))
+    return out
+
+
+def statement(at: datetime, lo: str, hi: str, fiscal_start_month: int = 1,
+              ids: Sequence[str] | None = None) -> Any:
+    """The one query load runs, built without a connection so that its plan can be checked
+    (tests/kamflow/store/test_query_plans.py): every table read by its account index."""
+    scope = Scope(lo, hi, None if ids is None else tuple(ids))
     w = windows(at, fiscal_start_month)
     today = at.date()
     in_t12 = trailing_12_months(at)
@@ -78,7 +130,7 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
             func.max(case((REVENUE.c.amount > 0, REVENUE.c.month))).label("last_month"),
             func.sum(case((in_fy, REVENUE.c.amount), else_=0.0)).label("fy"),
         )
-        .where(REVENUE.c.account_id.between(lo, hi), REVENUE.c.month <= today)
+        .where(scope.where(REVENUE.c.account_id), REVENUE.c.month <= today)
         .group_by(REVENUE.c.account_id)
         .subquery()
     )
@@ -87,12 +139,11 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
         select(CONTACT.c.account_id, func.max(CONTACT.c.date).label("last_contact"),
                func.count(func.distinct(case((CONTACT.c.date >= w.contact_start, month_no))))
                .label("contact_months"))
-        .where(CONTACT.c.account_id.between(lo, hi), CONTACT.c.date <= today)
+        .where(scope.where(CONTACT.c.account_id), CONTACT.c.date <= today)
         .group_by(CONTACT.c.account_id)
         .subquery()
     )
     fy_label = w.fy_start.year
-    fy_months = months_between(w.fy_start, w.end)
     plans = (
         select(
             ACCOUNT_PLAN.c.account_id,
@@ -103,7 +154,7 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
             .over(partition_by=ACCOUNT_PLAN.c.account_id, order_by=ACCOUNT_PLAN.c.fiscal_year.desc())
             .label("rn"),
         )
-        .where(ACCOUNT_PLAN.c.account_id.between(lo, hi), ACCOUNT_PLAN.c.fiscal_year <= fy_label)
+        .where(scope.where(ACCOUNT_PLAN.c.account_id), ACCOUNT_PLAN.c.fiscal_year <= fy_label)
         .subquery()
     )
     plan = select(plans).where(plans.c.rn == 1).subquery()
@@ -118,9 +169,10 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
             )
             .label("rn"),
         )
-        .where(FEEDBACK.c.account_id.between(lo, hi), FEEDBACK.c.date <= today)
+        .where(scope.where(FEEDBACK.c.account_id), FEEDBACK.c.date <= today)
         .subquery()
     )
+    ev, mg = _events(scope, at), _margin(scope, at)
     fb = (select(ranked.c.account_id,
                  func.max(case((ranked.c.rn == 1, ranked.c.score))).label("score"),
                  func.max(case((ranked.c.rn == 2, ranked.c.score))).label("previous"))
@@ -153,39 +205,52 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
             plan.c.fiscal_year,
             plan.c.monthly_targets,
             plan.c.closeness,
+            ev.c.won,
+            ev.c.decided,
+            ev.c.complaints,
+            mg.c.margin,
+            ACCOUNT.c.key_reason,
         )
         .select_from(
             ACCOUNT.outerjoin(rev, rev.c.account_id == ACCOUNT.c.id)
             .outerjoin(con, con.c.account_id == ACCOUNT.c.id)
             .outerjoin(fb, fb.c.account_id == ACCOUNT.c.id)
             .outerjoin(plan, plan.c.account_id == ACCOUNT.c.id)
+            .outerjoin(ev, ev.c.account_id == ACCOUNT.c.id)
+            .outerjoin(mg, mg.c.account_id == ACCOUNT.c.id)
         )
-        .where(ACCOUNT.c.id.between(lo, hi))
+        .where(scope.where(ACCOUNT.c.id))
         .order_by(ACCOUNT.c.id)
     )
-    out: list[tuple[AccountFacts, Stored]] = []
-    append = out.append
-    # One fetchall of plain tuples (no per-row fetchone or attribute lookups on Row),
-    # and AccountFacts/Stored built positionally, in their field order.
-    for (account_id, state, state_since, created_at, potential, criteria, baseline, klass,
-         key_account, segment, fit, owner, sponsor, imported, t12, prev12, months, last_month,
-         last_contact, score, previous, contact_months, fy, plan_year, targets, closeness,
-         ) in conn.execute(q).tuples().all():
-        append((
-            AccountFacts(
-                account_id, state, state_since, created_at, float(potential),
-                float(t12 or 0), float(prev12 or 0), int(months or 0),
-                _as_date(last_month), _as_date(last_contact),
-                None if score is None else float(score), baseline,
-                {k: float(v) for k, v in criteria.items() if v is not None} if criteria else {},
-                None if previous is None else float(previous), int(contact_months or 0),
-                float(fy or 0), fy_months,
-                tuple(targets) if targets is not None and plan_year == fy_label else None,
-                closeness,
-            ),
-            Stored(klass, bool(key_account), segment, fit, owner, sponsor, bool(imported)),
-        ))
-    return out
+    return q
+
+
+def _events(scope: Scope, at: datetime) -> Any:
+    """Per account: quotes won and decided, and complaints, this month and the 11 before."""
+    e = ACCOUNT_EVENT.c
+    since = datetime.combine(windows(at).contact_start, time())  # this month and the 11 before
+    quote_decided = and_(e.event.like("quote%"), e.decided_at >= since, e.decided_at <= at)
+    return (
+        select(e.account_id,
+               func.sum(case((and_(quote_decided, e.outcome == "won"), 1), else_=0)).label("won"),
+               func.sum(case((and_(quote_decided, e.outcome.in_(("won", "lost"))), 1), else_=0))
+               .label("decided"),
+               func.sum(case((and_(e.event == COMPLAINT_EVENT, e.at >= since), 1), else_=0))
+               .label("complaints"))
+        .where(scope.where(e.account_id), e.at <= at,
+               or_(e.event == COMPLAINT_EVENT, e.decided_at.is_not(None)))
+        .group_by(e.account_id)
+        .subquery()
+    )
+
+
+def _margin(scope: Scope, at: datetime) -> Any:
+    """Per account with margin rows in the trailing 12 months: their sum."""
+    w = windows(at)
+    return (select(MARGIN.c.account_id, func.sum(MARGIN.c.margin).label("margin"))
+            .where(scope.where(MARGIN.c.account_id), MARGIN.c.month >= w.t12_start,
+                   MARGIN.c.month < w.end)
+            .group_by(MARGIN.c.account_id).subquery())
 
 
 def _as_date(value: Any) -> Any:
@@ -205,3 +270,30 @@ def all_bounds(conn: Connection, ids: Sequence[str] | None, size: int) -> list[t
     if ids:
         return [(i, i) for i in sorted(ids)]
     return list(chunk_bounds(conn, size))
+
+
+def later_data(conn: Connection, at: datetime, scope: Scope) -> dict[str, datetime]:
+    """Per account, the earliest contact, feedback, event or quote decision dated after `at`:
+    recorded ahead of time, it is not read yet, and the account must wake when it counts."""
+    today = at.date()
+    out: dict[str, datetime] = {}
+    for table, column, after in ((CONTACT, CONTACT.c.date, today),
+                                 (FEEDBACK, FEEDBACK.c.date, today),
+                                 (ACCOUNT_EVENT, ACCOUNT_EVENT.c.at, at),
+                                 (ACCOUNT_EVENT, ACCOUNT_EVENT.c.decided_at, at)):
+        q = (select(table.c.account_id, func.min(column))
+             .where(scope.where(table.c.account_id), column > after)
+             .group_by(table.c.account_id))
+        for account_id, first in conn.execute(q).tuples():
+            moment = _as_moment(first)
+            if account_id not in out or moment < out[account_id]:
+                out[account_id] = moment
+    return out
+
+
+def _as_moment(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value
+    return datetime.combine(value, datetime.min.time())

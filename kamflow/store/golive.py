@@ -11,6 +11,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection, select
 
 from kamflow.playbooks.loader import PlaybookSet
+from kamflow.store import changes
 from kamflow.store.bulk import upsert
 from kamflow.store.tables import SETTING
 
@@ -39,6 +40,8 @@ def go_live(conn: Connection, book: PlaybookSet) -> date | None:
 
 
 def set_go_live(conn: Connection, day: date, at: datetime) -> None:
+    if stored_go_live(conn) != day:
+        changes.mark_all(conn)  # which periods are owed changed for every account
     _put(conn, GO_LIVE, day.isoformat(), at)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKeyConstraint, Index, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 # JSONB on PostgreSQL: plain json has no equality, and upserts compare values.
 Json = JSON().with_variant(JSONB(), "postgresql")
@@ -130,10 +130,17 @@ class Account(SQLModel, table=True):
     created_at: datetime = Field(sa_type=DateTime)
     klass: str | None = Field(default=None, max_length=1, index=True)
     key_account: bool = False
+    # The key-account tests it passed, in words (classification.yaml key_account).
+    key_reason: str | None = Field(default=None, max_length=500)
     segment: str | None = Field(default=None, max_length=32)
     portrait_fit: float | None = None
     baseline_revenue: float | None = None
     classified_at: datetime | None = Field(default=None, sa_type=DateTime)
+    # Change tracking (kamflow.store.changes): new data since the last sweep marks the
+    # account; `wake_at` is the earliest moment time alone can change its outcome.
+    # The daily sweep reads marked accounts and those whose wake-up has come, nothing else.
+    changed: bool = Field(default=True, index=True, sa_column_kwargs={"server_default": "1"})
+    wake_at: datetime | None = Field(default=None, sa_type=DateTime, index=True)
 
 
 class Setting(SQLModel, table=True):
@@ -147,7 +154,18 @@ class Setting(SQLModel, table=True):
 class Revenue(SQLModel, table=True):
     account_id: str = Field(foreign_key="account.id", primary_key=True, max_length=64)
     month: date = Field(primary_key=True)
+    # '' when revenue.csv gives the month's total without a product line.
+    product_line: str = Field(default="", primary_key=True, max_length=64,
+                              sa_column_kwargs={"server_default": ""})
     amount: float
+
+
+class Margin(SQLModel, table=True):
+    """Gross margin (revenue less the cost to serve) per account and month (margin.csv)."""
+
+    account_id: str = Field(foreign_key="account.id", primary_key=True, max_length=64)
+    month: date = Field(primary_key=True)
+    margin: float  # may be negative: the account cost more than it brought
 
 
 class Contact(SQLModel, table=True):
@@ -161,6 +179,7 @@ class Contact(SQLModel, table=True):
     person_email: str = Field(foreign_key="person.email", max_length=254)
     nature: str = Field(default="", max_length=100)
     note: str = ""
+    customer_role: str = Field(default="", max_length=100)  # whom we met, e.g. purchasing director
 
 
 class Feedback(SQLModel, table=True):
@@ -262,6 +281,28 @@ class Task(SQLModel, table=True):
     why: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
 
 
+class TaskParty(SQLModel, table=True):
+    """A task's parties, one row per (letter, kind, name), kept with the task by
+    kamflow.store.parties: "tasks where X is R, A, C or I" is an index lookup, not a LIKE
+    over every task. kind: person (assignee, accountable), dept (responsible_dept,
+    accountable_dept), queue, named (a name in co_responsible, consulted or informed).
+    `live` repeats "the task is open or snoozed", so a queue reads its live work, not the
+    party's whole history."""
+
+    __tablename__ = "task_party"
+    __table_args__ = (ForeignKeyConstraint(["task_id"], ["task.id"], name="fk_task_party_task"),
+                      Index("ix_task_party_party", "party", "live", "letter", "kind", "task_id"))
+    task_id: int = Field(primary_key=True)
+    letter: str = Field(primary_key=True, max_length=1)  # R | A | C | I
+    kind: str = Field(primary_key=True, max_length=8)
+    party: str = Field(primary_key=True, max_length=254)  # an email or a department key
+    live: bool
+
+
+# The accounts a person owns or sponsors (kamflow.access) are read by index, both of them.
+Index("ix_account_sponsor_email", col(Account.sponsor_email))
+
+
 class AccountEvent(SQLModel, table=True):
     """Something another system or a person reported: quote_created, order_placed, ..."""
 
@@ -273,6 +314,10 @@ class AccountEvent(SQLModel, table=True):
     at: datetime = Field(sa_type=DateTime)
     ref: str = Field(default="", max_length=200)  # e.g. the quote number
     actor: str = Field(max_length=254)
+    # A quote event's outcome (won | lost | open), its amount, and when it was decided.
+    outcome: str | None = Field(default=None, max_length=16)
+    amount: float | None = None
+    decided_at: datetime | None = Field(default=None, sa_type=DateTime)
 
 
 class JobRun(SQLModel, table=True):

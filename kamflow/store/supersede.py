@@ -13,17 +13,21 @@ leaves the queue, stays in the audit trail and counts against adherence. A step 
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.playbooks.schema import Every, Monthly, Quarterly, Step, Yearly
+from kamflow.store.scope import Scope
 from kamflow.store.tables import TASK
 from kamflow.store.task_writes import LIVE, finish
 from kamflow.tasks.policy import step_id
 from kamflow.tasks.status import Status
+
+_ONE = timedelta(days=1)
 
 
 def _day(value: Any) -> date:
@@ -43,8 +47,10 @@ def superseding_steps(book: PlaybookSet) -> list[str]:
                   if supersedes(st))
 
 
-def close_superseded(conn: Connection, book: PlaybookSet, at: datetime, lo: str, hi: str) -> int:
-    """Close as missed the live tasks of accounts lo..hi whose next occurrence has started."""
+def close_superseded(conn: Connection, book: PlaybookSet, at: datetime, lo: str, hi: str,
+                     ids: Sequence[str] | None = None) -> int:
+    """Close as missed the live tasks of accounts lo..hi (only `ids` among them, when given)
+    whose next occurrence has started."""
     steps = superseding_steps(book)
     if not steps:
         return 0
@@ -60,7 +66,8 @@ def close_superseded(conn: Connection, book: PlaybookSet, at: datetime, lo: str,
 
     q = (select(TASK.c.id, TASK.c.status, TASK.c.period, TASK.c.due, TASK.c.snoozed_until,
                 next_one(later.c.id).label("successor"), next_one(later.c.start).label("opens"))
-         .where(TASK.c.account_id.between(lo, hi), TASK.c.step.in_(steps),
+         .where(Scope(lo, hi, None if ids is None else tuple(ids)).where(TASK.c.account_id),
+                TASK.c.step.in_(steps),
                 TASK.c.status.in_(LIVE), TASK.c.start <= today))
     rows: list[dict[str, Any]] = [
         {"id": r.id, "status": r.status,
@@ -74,6 +81,28 @@ def close_superseded(conn: Connection, book: PlaybookSet, at: datetime, lo: str,
         and (max(r.due, r.snoozed_until or r.due) < today or _day(r.opens) <= today)]
     finish(conn, rows, at, "system", Status.MISSED)
     return len(rows)
+
+
+def next_change(conn: Connection, book: PlaybookSet, at: datetime, scope: Scope
+                ) -> dict[str, date]:
+    """Per account, the next day a live task of a superseding step can turn missed: the day
+    after it falls overdue (or its snooze ends), or the day a successor starts. Early is
+    harmless: the account wakes, and nothing is closed before its time."""
+    steps = superseding_steps(book)
+    if not steps:
+        return {}
+    today = at.date()
+    q = (select(TASK.c.account_id, TASK.c.start, TASK.c.due, TASK.c.snoozed_until)
+         .where(scope.where(TASK.c.account_id), TASK.c.step.in_(steps), TASK.c.status.in_(LIVE)))
+    out: dict[str, date] = {}
+    for account_id, start, due, snoozed in conn.execute(q).tuples():
+        days = [_day(start), _day(due) + _ONE]
+        if snoozed is not None:
+            days.append(_day(snoozed) + _ONE)
+        later = [d for d in days if d > today]
+        if later and (account_id not in out or min(later) < out[account_id]):
+            out[account_id] = min(later)
+    return out
 
 
 def retire_changed_steps(conn: Connection, book: PlaybookSet, version: str, at: datetime,

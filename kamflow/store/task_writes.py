@@ -14,27 +14,27 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.playbooks.schema import Every, NoContact, OnEvent
-from kamflow.store import audit, golive, locking, outbox
+from kamflow.store import audit, changes, golive, outbox, parties
 from kamflow.store.bulk import insert_returning, update_by_key
 from kamflow.store.directory import Directory
+from kamflow.store.scope import Scope
 from kamflow.store.tables import ACCOUNT, ACCOUNT_EVENT, CONTACT, FEEDBACK, TASK
-from kamflow.tasks.cadence import StepContext, occurrences
+from kamflow.tasks.cadence import StepContext, next_start, occurrences
 from kamflow.tasks.policy import (
     Holder,
     applicable_steps,
     counts_as_contact,
-    escalation_level,
-    escalation_target,
     step_id,
 )
 from kamflow.tasks.raci import Team, packed, route
 from kamflow.tasks.status import Status
 
 HORIZON_DAYS = 14
+_DAY = timedelta(days=1)
 BACKFILL_DAYS = 30
 LIVE = (Status.OPEN.value, Status.SNOOZED.value)
 
@@ -59,17 +59,20 @@ class TaskCounts:
 
 def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Holder],
              at: datetime, directory: Directory, lo: str, hi: str,
-             go_live: date | None = None) -> TaskCounts:
+             go_live: date | None = None, ids: Sequence[str] | None = None,
+             wakes: dict[str, date] | None = None) -> TaskCounts:
     """Create the tasks whose occurrences have come due for these accounts (none for a
-    period that began before go-live, see tasks.cadence)."""
+    period that began before go-live, see tasks.cadence). `ids`: only these accounts of
+    lo..hi are read; `wakes` receives, per account, the day its next occurrence comes due."""
     counts = TaskCounts()
     if not holders:
         return counts
     today = at.date()
-    contacts = _last_contacts(conn, lo, hi, today)
-    done = _last_done(conn, lo, hi)
-    events = _events(conn, lo, hi, at)
-    have = _recent_keys(conn, lo, hi, at)
+    scope = Scope(lo, hi, None if ids is None else tuple(ids))
+    contacts = _last_contacts(conn, scope, today)
+    done = _last_done(conn, scope)
+    events = _events(conn, scope, at)
+    have = _recent_keys(conn, scope, at)
     fiscal = book.organization.fiscal_year_start_month
     rows: list[dict[str, Any]] = []
     notes: dict[tuple[str, str, str], str] = {}
@@ -90,6 +93,10 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                 else (),
                 go_live=go_live, imported=h.imported, at_go_live=step.at_go_live,
             )
+            if wakes is not None:
+                upcoming = next_start(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS)
+                if upcoming is not None and upcoming < wakes.get(h.account_id, upcoming + _DAY):
+                    wakes[h.account_id] = upcoming
             for occ in occurrences(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS):
                 if (h.account_id, sid, occ.period) in have:
                     continue  # made by an earlier sweep: skip the routing and the write
@@ -114,8 +121,21 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                             **({"when": when.text} if when is not None else {}),
                             **({"routing": r.note} if r.note else {})},
                 })
+    counts.add(insert_tasks(conn, book, version, rows, notes, at, directory))
+    counts.checks_completed = _complete_checks(conn, book, contacts, scope, at)
+    return counts
+
+
+def insert_tasks(conn: Connection, book: PlaybookSet, version: str, rows: Sequence[dict[str, Any]],
+                 notes: Mapping[tuple[str, str, str], str], at: datetime, directory: Directory
+                 ) -> TaskCounts:
+    """Insert task rows (ON CONFLICT DO NOTHING on the occurrence key) with their parties,
+    notifications and audit events, for the rows that went in. `notes`: routing fallbacks
+    by (account, step, period)."""
+    counts = TaskCounts()
     made = insert_returning(conn, TASK, rows, ["account_id", "step", "period"],
                             ["id", "account_id", "step", "period", "assignee", "queue", "due"])
+    parties.add(conn, made, rows)  # the same rows, one per party (task_party)
     counts.created = len(made)
     outbox.on_tasks_created(conn, made, rows, at, directory, book)  # same transaction
     for m in made:
@@ -132,23 +152,22 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                    "playbook_version": version}}
         for m in made
     ])
-    counts.checks_completed = _complete_checks(conn, book, contacts, lo, hi, at)
     return counts
 
 
-def _recent_keys(conn: Connection, lo: str, hi: str, at: datetime) -> set[tuple[str, str, str]]:
+def _recent_keys(conn: Connection, scope: Scope, at: datetime) -> set[tuple[str, str, str]]:
     """Occurrence keys that already exist and could be generated again: live tasks and those
     started recently. Only saves work; the unique key still guards against duplicates."""
     since = at.date() - timedelta(days=BACKFILL_DAYS + 400)
     q = (select(TASK.c.account_id, TASK.c.step, TASK.c.period)
-         .where(TASK.c.account_id.between(lo, hi))
+         .where(scope.where(TASK.c.account_id))
          .where((TASK.c.status.in_(LIVE)) | (TASK.c.start >= since)))
     return {(r[0], r[1], r[2]) for r in conn.execute(q).all()}
 
 
-def _last_contacts(conn: Connection, lo: str, hi: str, today: date) -> dict[str, dict[str, date]]:
+def _last_contacts(conn: Connection, scope: Scope, today: date) -> dict[str, dict[str, date]]:
     q = (select(CONTACT.c.account_id, CONTACT.c.channel, func.max(CONTACT.c.date).label("last"))
-         .where(CONTACT.c.account_id.between(lo, hi), CONTACT.c.date <= today)
+         .where(scope.where(CONTACT.c.account_id), CONTACT.c.date <= today)
          .group_by(CONTACT.c.account_id, CONTACT.c.channel))
     out: dict[str, dict[str, date]] = defaultdict(dict)
     for r in conn.execute(q):
@@ -156,14 +175,14 @@ def _last_contacts(conn: Connection, lo: str, hi: str, today: date) -> dict[str,
     return out
 
 
-def _last_done(conn: Connection, lo: str, hi: str) -> dict[tuple[str, str], date]:
+def _last_done(conn: Connection, scope: Scope) -> dict[tuple[str, str], date]:
     q = (select(TASK.c.account_id, TASK.c.step, func.max(TASK.c.done_at).label("last"))
-         .where(TASK.c.account_id.between(lo, hi), TASK.c.status == Status.DONE.value)
+         .where(scope.where(TASK.c.account_id), TASK.c.status == Status.DONE.value)
          .group_by(TASK.c.account_id, TASK.c.step))
     return {(r.account_id, r.step): _as_datetime(r.last).date() for r in conn.execute(q)}
 
 
-def _events(conn: Connection, lo: str, hi: str, at: datetime
+def _events(conn: Connection, scope: Scope, at: datetime
             ) -> dict[tuple[str, str], list[tuple[int, date]]]:
     since = at - timedelta(days=BACKFILL_DAYS + 366)
     q = (
@@ -171,7 +190,7 @@ def _events(conn: Connection, lo: str, hi: str, at: datetime
             ACCOUNT_EVENT.c.id, ACCOUNT_EVENT.c.account_id, ACCOUNT_EVENT.c.event, ACCOUNT_EVENT.c.at
         )
         .where(
-            ACCOUNT_EVENT.c.account_id.between(lo, hi),
+            scope.where(ACCOUNT_EVENT.c.account_id),
             ACCOUNT_EVENT.c.at >= since,
             ACCOUNT_EVENT.c.at <= at,
         )
@@ -197,24 +216,23 @@ def complete_checks_for(conn: Connection, book: PlaybookSet, account_ids: Iterab
     ids = sorted(account_ids)
     done = 0
     for start in range(0, len(ids), 1000):
-        lo, hi = ids[start], ids[min(start + 999, len(ids) - 1)]
-        contacts = _last_contacts(conn, lo, hi, at.date())
-        done += _complete_checks(conn, book, contacts, lo, hi, at)
+        scope = Scope(ids[start], ids[min(start + 999, len(ids) - 1)],
+                      tuple(ids[start:start + 1000]))
+        contacts = _last_contacts(conn, scope, at.date())
+        done += _complete_checks(conn, book, contacts, scope, at)
     return done
 
 
 def _complete_checks(conn: Connection, book: PlaybookSet,
-                     contacts: Mapping[str, Mapping[str, date]], lo: str, hi: str,
+                     contacts: Mapping[str, Mapping[str, date]], scope: Scope,
                      at: datetime) -> int:
     """Open contact-frequency checks are done once a qualifying contact was logged after them."""
     checks = {step_id(s, st): st.cadence for s, pb in book.states.items() for st in pb.steps
               if isinstance(st.cadence, NoContact)}
     if not checks:
         return 0
-    q = (select(TASK.c.id, TASK.c.account_id, TASK.c.step, TASK.c.period, TASK.c.status)
-         .where(TASK.c.account_id.between(lo, hi), TASK.c.status.in_(LIVE), TASK.c.step.in_(checks)))
     done: list[dict[str, Any]] = []
-    for r in conn.execute(q):
+    for r in conn.execute(open_checks(checks, scope)):
         cad = checks[r.step]
         assert isinstance(cad, NoContact)
         anchor = date.fromisoformat(r.period.split("@", 1)[1])
@@ -226,6 +244,13 @@ def _complete_checks(conn: Connection, book: PlaybookSet,
                 "contact_date": day.isoformat(), "channel": channel}})
     finish(conn, done, at, "system", Status.DONE, outcome="contact logged")
     return len(done)
+
+
+def open_checks(steps: Iterable[str], scope: Scope) -> Select[Any]:
+    """The live contact checks of a chunk's accounts, found by an index on the account."""
+    return (select(TASK.c.id, TASK.c.account_id, TASK.c.step, TASK.c.period, TASK.c.status)
+            .where(scope.where(TASK.c.account_id), TASK.c.status.in_(LIVE),
+                   TASK.c.step.in_(sorted(steps))))
 
 
 def finish(conn: Connection, rows: Sequence[Mapping[str, Any]], at: datetime, actor: str,
@@ -245,6 +270,9 @@ def finish(conn: Connection, rows: Sequence[Mapping[str, Any]], at: datetime, ac
                 values.update(evidence=r.get("evidence"))
         params.append(values)
     update_by_key(conn, TASK, params, "id", guard=["status"])
+    parties.relive(conn, [r["id"] for r in rows])  # closed: off the queues' lookups
+    if status is Status.DONE:  # a completion anchors the next occurrence of its step
+        changes.mark_tasks(conn, [r["id"] for r in rows])
     audit.append(conn, [
         {"at": at, "actor": actor, "entity": "task", "entity_id": str(r["id"]),
          "action": status.value, "before": {"status": r["status"]},
@@ -277,88 +305,7 @@ def cancel_for_moves(conn: Connection, moves: Iterable[tuple[str, str, str]], at
     return len(rows)
 
 
-def wake(conn: Connection, at: datetime) -> int:
-    """Snoozed tasks whose snooze has ended are open again (and may escalate from now on).
-    One guarded UPDATE ... RETURNING: an event only for a task this statement woke."""
-    locking.audit_first(conn)
-    woke = sorted(conn.execute(
-        update(TASK).where(TASK.c.status == Status.SNOOZED.value,
-                           TASK.c.snoozed_until <= at.date())
-        .values(status=Status.OPEN.value, updated_at=at).returning(TASK.c.id)).scalars())
-    audit.append(conn, [{"at": at, "actor": "system", "entity": "task", "entity_id": str(i),
-                         "action": "woke", "before": {"status": "snoozed"},
-                         "after": {"status": "open"}} for i in woke])
-    return len(woke)
-
-
-def escalate(conn: Connection, book: PlaybookSet, at: datetime, directory: Directory) -> int:
-    """Overdue open tasks: level 1 (the Accountable) after the step's grace period, level 2
-    (the Accountable department's lead, else a manager) after the second; each level once."""
-    rules = {step_id(s, st): st.escalation for s, pb in book.states.items() for st in pb.steps}
-    today = at.date()
-    locking.audit_first(conn)  # before the first task row (kamflow.store.locking)
-    managers = sorted(e for e, (active, dept) in directory.people.items()
-                      if active and dept == "management")
-    escalated = 0
-    last_id = 0
-    while True:
-        q = (select(TASK.c.id, TASK.c.step, TASK.c.due, TASK.c.escalation_level, TASK.c.accountable,
-                    TASK.c.accountable_dept, TASK.c.created_at)
-             .where(TASK.c.status == Status.OPEN.value, TASK.c.due < today, TASK.c.escalation_level < 2,
-                    TASK.c.id > last_id)
-             .order_by(TASK.c.id).limit(PAGE))
-        page = conn.execute(q).all()
-        if not page:
-            return escalated
-        last_id = page[-1].id
-        escalated += _escalate_page(conn, page, rules, today, at, directory, managers)
-
-
-PAGE = 10_000
-
-
-def _escalate_page(conn: Connection, page: Sequence[Any], rules: Mapping[str, Any], today: date,
-                   at: datetime, directory: Directory, managers: list[str]) -> int:
-    """Raise each task of the page to its level with one guarded UPDATE ... RETURNING per
-    (from, to) pair: a task another writer escalated, finished or snoozed since it was read
-    is left alone, and gets no event and no notification."""
-    wanted: dict[tuple[int, int], list[Any]] = defaultdict(list)
-    for r in page:
-        rule = rules.get(r.step)
-        if rule is None:
-            continue
-        level = r.escalation_level
-        target = escalation_level(rule, r.due, r.created_at.date(), today, level)
-        if target > level:
-            wanted[(level, target)].append(r)
-    events: list[dict[str, Any]] = []
-    changed = 0
-    for (level, target), rows in sorted(wanted.items()):
-        ids = sorted(conn.execute(
-            update(TASK).where(TASK.c.id.in_([r.id for r in rows]),
-                               TASK.c.escalation_level == level,
-                               TASK.c.status == Status.OPEN.value)
-            .values(escalation_level=target, escalated_at=at, updated_at=at)
-            .returning(TASK.c.id)).scalars())
-        changed += len(ids)
-        by_id = {r.id: r for r in rows}
-        for task_id in ids:
-            r = by_id[task_id]
-            late = (today - max(r.due, r.created_at.date())).days
-            for lvl in range(level + 1, target + 1):
-                to = escalation_target(lvl, r.accountable, r.accountable_dept, directory.leads,
-                                       managers)
-                events.append({"at": at, "actor": "system", "entity": "task",
-                               "entity_id": str(r.id), "action": "escalated",
-                               "before": {"level": lvl - 1},
-                               "after": {"level": lvl, "to": to, "days_late": late}})
-    events.sort(key=lambda e: (int(e["entity_id"]), e["after"]["level"]))
-    audit.append(conn, events)
-    outbox.on_escalated(conn, events, at, directory)  # same transaction
-    return changed
-
-
-def link_feedback(conn: Connection, lo: str, hi: str) -> None:
+def link_feedback(conn: Connection, lo: str, hi: str, ids: Sequence[str] | None = None) -> None:
     """A feedback score answers the latest feedback request done on or before its date."""
     latest = (select(func.max(TASK.c.id))
               .where(TASK.c.account_id == FEEDBACK.c.account_id, TASK.c.step.like("%.feedback_request"),
@@ -366,7 +313,9 @@ def link_feedback(conn: Connection, lo: str, hi: str) -> None:
               .scalar_subquery())
     conn.execute(
         update(FEEDBACK)
-        .where(FEEDBACK.c.task_id.is_(None), FEEDBACK.c.account_id.between(lo, hi), latest.is_not(None))
+        .where(FEEDBACK.c.task_id.is_(None),
+               Scope(lo, hi, None if ids is None else tuple(ids)).where(FEEDBACK.c.account_id),
+               latest.is_not(None))
         .values(task_id=latest)
     )
 
@@ -396,5 +345,6 @@ def refresh_account(conn: Connection, account_id: str, at: datetime) -> TaskCoun
                     row.sponsor_email, bool(row.key_account), row.portrait_fit,
                     float(row.potential or 0), row.segment, bool(row.state_imported))
     book = active_book(conn)
+    changes.mark(conn, [account_id])  # its facts changed: the next sweep reads it
     return generate(conn, book, active_version(conn) or "", [holder], at,
                     Directory.load(conn), account_id, account_id, golive.go_live(conn, book))

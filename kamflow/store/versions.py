@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select, update
 from kamflow.engine.lifecycle import LifecycleEngine
 from kamflow.errors import NoPlaybooks
 from kamflow.playbooks.loader import PlaybookSet, bundled_dir, load_dir, load_sources
+from kamflow.store import changes
 from kamflow.store.bulk import upsert
 from kamflow.store.tables import DEPARTMENT, PLAYBOOK_VERSION
 
@@ -42,7 +43,9 @@ def activate(conn: Connection, directory: Path | None, now: datetime) -> Activat
             version=book.version, origin=str(folder), sources=dict(book.sources),
             loaded_at=now, activated_at=now,
         ))
-    elif current != book.version:
+    if current != book.version:
+        changes.mark_all(conn)  # other rules: every account is read by the next sweep
+    if row is not None and current != book.version:
         conn.execute(
             update(PLAYBOOK_VERSION).where(PLAYBOOK_VERSION.c.id == row.id).values(activated_at=now)
         )

@@ -128,7 +128,8 @@ def queue(request: Request, viewer: Viewer) -> Response:
         with ctx.db.connect() as conn:
             def mine(status: str) -> list[dict[str, Any]]:
                 return task_queue.list_tasks(conn, today, user.email, None, "R", status,
-                                          limit=LIMIT + 1, scope=scope)
+                                          limit=LIMIT + 1,
+                                          scope=access.list_scope(user, user.email, None))
 
             overdue, due_today, upcoming, snoozed = (
                 mine("overdue"), mine("due-today"), mine("upcoming"), mine("snoozed"))
@@ -187,11 +188,13 @@ def board(request: Request, viewer: Viewer,
             dept = _board_department(conn, user, department)
             departments = dict(active_book(conn).organization.departments)
             tasks = task_queue.list_tasks(conn, today, None, dept, None, "open",
-                                       limit=BOARD_LIMIT + 1, scope=scope)
+                                       limit=BOARD_LIMIT + 1,
+                                       scope=access.list_scope(user, None, dept))
             accounts = views.accounts_of(conn, (t["account_id"] for t in tasks))
             since = ctx.clock.now() - timedelta(days=RECENT_DAYS)
             recent = task_queue.list_tasks(conn, today, None, dept, None, "done", limit=LIMIT,
-                                        scope=access.done_since(scope, since))
+                                        scope=access.done_since(
+                                            access.list_scope(user, None, dept), since))
             accounts.update(views.accounts_of(conn, (t["account_id"] for t in recent)))
             unassigned = task_queue.list_tasks(conn, today, status="open", limit=LIMIT + 1,
                                             scope=access.in_queue(scope, dept))

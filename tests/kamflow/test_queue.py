@@ -32,6 +32,21 @@ EXPECTED = {
     ("NEWSMALL", "optimization.potential_reassessment"),
     ("COLLAPSE", "recovery.loss_cause_analysis"), ("COLLAPSE", "recovery.recovery_measures"),
     ("GONE", "lost.record_loss"),
+    # key accounts in every worked state (DRIFT, UNHAPPY, COLLAPSE are key; NEWBIG is class C
+    # in high_potential): the plan's evaluations and tracking; over 10 % of revenue: one
+    # risk review each (every account here has a senior sponsor in management)
+    ("DRIFT", "declining.annual_account_plan"), ("DRIFT", "declining.quarterly_plan_review"),
+    ("DRIFT", "declining.monthly_target_tracking"),
+    ("DRIFT", "declining.concentration_risk_review"),
+    ("UNHAPPY", "declining.annual_account_plan"), ("UNHAPPY", "declining.quarterly_plan_review"),
+    ("UNHAPPY", "declining.monthly_target_tracking"),
+    ("UNHAPPY", "declining.concentration_risk_review"),
+    ("COLLAPSE", "recovery.annual_account_plan"), ("COLLAPSE", "recovery.quarterly_plan_review"),
+    ("COLLAPSE", "recovery.monthly_target_tracking"),
+    ("COLLAPSE", "recovery.concentration_risk_review"),
+    ("NEWBIG", "high_potential.quarterly_plan_review"),
+    ("NEWBIG", "high_potential.monthly_target_tracking"),
+    ("STEADY", "loyal.concentration_risk_review"),
 }
 
 
@@ -138,7 +153,11 @@ def test_leaving_a_state_cancels_its_open_tasks_and_starts_the_new_playbook(swep
     assert {t["reason"] for t in old} == {"account left declining for recovery on 2026-06-20"}
     live = tasks(swept, "--account", "DRIFT")
     assert {t["step"] for t in live} == {"recovery.loss_cause_analysis",
-                                         "recovery.recovery_measures"}
+                                         "recovery.recovery_measures",
+                                         # a key account: its plan follows it into recovery
+                                         "recovery.annual_account_plan",
+                                         "recovery.quarterly_plan_review",
+                                         "recovery.monthly_target_tracking"}
 
 
 def test_actions_are_guarded_and_a_refusal_changes_nothing(swept: DB) -> None:
@@ -245,10 +264,14 @@ def test_an_unresolvable_responsible_goes_to_the_accountable_queue(db: DB, tmp_p
     for kind, path in files.items():
         assert db.cli("import", kind, str(path), "--at", "2026-01-01").code == 0
     summary = sweep(db, AT)
-    assert summary["routed_to_queue_fallback"] == 1
-    assert summary["routing_notes"] == ["DRIFT declining.senior_visit: sponsor could not be "
-                                        "resolved for this account; routed to the management "
-                                        "queue"]
+    # DRIFT, a key account, now lacks a senior sponsor: the owner's lead should name one, and
+    # the sales department has no lead here either
+    assert summary["routed_to_queue_fallback"] == 2
+    assert sorted(summary["routing_notes"]) == [
+        "DRIFT declining.senior_sponsor_missing: owner.lead could not be resolved for this "
+        "account; routed to the management queue",
+        "DRIFT declining.senior_visit: sponsor could not be resolved for this account; routed "
+        "to the management queue"]
     visit = one(db, "DRIFT", "declining.senior_visit")
     assert (visit["assignee"], visit["queue"]) == (None, "management")
     assert visit["why"]["routing"].startswith("sponsor could not be resolved")
@@ -307,7 +330,8 @@ def test_a_new_playbook_version_cancels_open_tasks_of_a_dropped_step(swept: DB,
     for p in bundled_dir().glob("*.yaml"):
         text = p.read_text()
         if p.name == "loyal.yaml":
-            text = text[: text.index("  - key: new_solutions")]
+            text = (text[: text.index("  - key: new_solutions")]
+                    + text[text.index("  - key: complaint_response"):])
         (folder / p.name).write_text(text)
     assert swept.cli("playbook", "load", str(folder)).code == 0
     summary = sweep(swept, "2026-06-16")

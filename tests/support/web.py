@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 from kamflow import people
 from kamflow.engine.clock import FixedClock
+from kamflow.store import parties
 from kamflow.store.tables import TASK
 from support import DB, write_portfolio
 from support.stores import Seed
@@ -81,9 +82,10 @@ def build(db: DB, folder: Path) -> None:
     assert r.code == 0, r.stderr
     assert json.loads(r.stdout)["tasks_created"] > 10
     with db.engine.begin() as conn:
-        conn.execute(update(TASK).where(TASK.c.account_id == "STEADY",
-                                     TASK.c.step == "loyal.new_solutions")
-                     .values(assignee=None, queue="marketing"))
+        moved = conn.execute(update(TASK).where(TASK.c.account_id == "STEADY",
+                                             TASK.c.step == "loyal.new_solutions")
+                             .values(assignee=None, queue="marketing").returning(TASK.c.id))
+        parties.sync(conn, moved.scalars().all())  # its task_party rows follow, as in the store
 
 
 def tokens(db: DB, folder: Path) -> tuple[dict[str, int], dict[str, str]]:

@@ -50,7 +50,8 @@ def list_tasks(
     """The tasks the caller may see, filtered like `kamflow tasks`."""
     with ctx.db.connect() as conn:
         rows = queue.list_tasks(conn, clock.now().date(), assignee, department, raci, status,
-                                  account, limit, scope=access.task_scope(user), step=step)
+                                  account, limit, step=step,
+                                  scope=access.list_scope(user, assignee, department))
     return [task_json(r) for r in rows]
 
 

@@ -1,0 +1,96 @@
+"""Change tracking: new data marks its accounts; a sweep reads the marked and the woken.
+
+Every write that can change what a sweep does to an account marks it (`mark`): imports,
+contacts, events, feedback, plans, manual moves, finished tasks, a new owner. A sweep that
+read an account settles it: unmarked, with its wake-up (kamflow.tasks.wake). A new playbook
+version, a new go-live or portfolio figures that moved mark every account (`mark_all`).
+The daily sweep then reads `due` accounts only; `sweep --full` reads all, to the same end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, true, union, update
+
+from kamflow.store.bulk import update_by_key, upsert
+from kamflow.store.tables import ACCOUNT, SETTING, TASK
+
+STATS = "sweep_stats"  # digest of the portfolio figures the last sweep classified with
+_BATCH = 1000
+
+
+def _literal(ids: Sequence[Any]) -> Any:
+    return bindparam(None, list(ids), expanding=True, literal_execute=True)
+
+
+def mark(conn: Connection, account_ids: Iterable[str]) -> None:
+    """New data for these accounts: the next sweep reads them."""
+    ids = sorted(set(account_ids))
+    for start in range(0, len(ids), _BATCH):
+        conn.execute(update(ACCOUNT).where(ACCOUNT.c.id.in_(_literal(ids[start:start + _BATCH])),
+                                           ACCOUNT.c.changed.is_not(True))
+                     .values(changed=True))
+
+
+def mark_tasks(conn: Connection, task_ids: Iterable[int]) -> None:
+    """The accounts of these tasks (a finished task moves the anchor of its next one)."""
+    ids = sorted(set(task_ids))
+    for start in range(0, len(ids), _BATCH):
+        owners = select(TASK.c.account_id).where(TASK.c.id.in_(_literal(ids[start:start + _BATCH])))
+        conn.execute(update(ACCOUNT).where(ACCOUNT.c.id.in_(owners),
+                                           ACCOUNT.c.changed.is_not(True))
+                     .values(changed=True))
+
+
+def mark_people(conn: Connection, emails: Iterable[str]) -> None:
+    """The accounts these people own or sponsor (routing, and whether a sponsor is senior)."""
+    people = sorted(set(emails))
+    for start in range(0, len(people), _BATCH):
+        part = _literal(people[start:start + _BATCH])
+        conn.execute(update(ACCOUNT).where(
+            ACCOUNT.c.owner_email.in_(part) | ACCOUNT.c.sponsor_email.in_(part),
+            ACCOUNT.c.changed.is_not(True)).values(changed=True))
+
+
+def mark_all(conn: Connection) -> None:
+    """Everything may have changed (a new playbook version, go-live, portfolio figures)."""
+    conn.execute(update(ACCOUNT).where(ACCOUNT.c.changed.is_not(True)).values(changed=True))
+
+
+def due(conn: Connection, at: datetime) -> list[str]:
+    """The accounts the daily sweep at `at` reads: marked, woken, or never swept."""
+    q = union(select(ACCOUNT.c.id).where(ACCOUNT.c.changed == true()),
+              select(ACCOUNT.c.id).where(ACCOUNT.c.wake_at <= at),
+              select(ACCOUNT.c.id).where(ACCOUNT.c.wake_at.is_(None)))
+    return sorted(conn.execute(q).scalars())
+
+
+def chunks(ids: Sequence[str], size: int) -> Iterator[tuple[str, str, tuple[str, ...]]]:
+    for start in range(0, len(ids), size):
+        part = tuple(ids[start:start + size])
+        yield part[0], part[-1], part
+
+
+def settle(conn: Connection, wakes: dict[str, datetime]) -> None:
+    """These accounts were read at their latest: unmarked, each with its wake-up."""
+    update_by_key(conn, ACCOUNT, [{"id": a, "changed": False, "wake_at": w}
+                                  for a, w in sorted(wakes.items())], "id")
+
+
+def digest(figures: Any) -> str:
+    return hashlib.sha256(repr(figures).encode()).hexdigest()[:32]
+
+
+def stats_moved(conn: Connection, figures: Any) -> bool:
+    """The portfolio figures differ from those the last sweep classified with."""
+    seen = conn.execute(select(SETTING.c.value).where(SETTING.c.key == STATS)).scalar()
+    return seen != digest(figures)
+
+
+def record_stats(conn: Connection, figures: Any, at: datetime) -> None:
+    upsert(conn, SETTING, [{"key": STATS, "value": digest(figures), "updated_at": at}], ["key"],
+           ["value", "updated_at"])

@@ -1,0 +1,305 @@
+"""The queue, board, task-list, contact-check and fact-loading queries are index lookups, on
+SQLite and on PostgreSQL, once the planner has statistics (kamflow.store.stats).
+
+Each statement is built by the function its use case runs (queue.tasks_query with the
+arguments the queue page, the board and the API pass; task_writes.open_checks;
+facts.statement), so a regression in the real code fails here. A few thousand tasks are
+seeded, most of them done, as in a store that has run for a while; a rare department is
+named on a handful. SQLite's EXPLAIN QUERY PLAN must SEARCH the task tables by an index
+and never SCAN them; PostgreSQL's plan must hold no Seq Scan on them.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import ClauseElement, Connection, Executable, select
+from sqlalchemy.ext.compiler import compiles
+
+from kamflow import access, queue
+from kamflow.people import Principal
+from kamflow.playbooks.schema import NoContact
+from kamflow.store import facts, parties, stats, task_writes
+from kamflow.store.bulk import insert_all
+from kamflow.store.scope import Scope
+from kamflow.store.tables import (
+    ACCOUNT,
+    ACCOUNT_EVENT,
+    ACCOUNT_PLAN,
+    CONTACT,
+    DEPARTMENT,
+    FEEDBACK,
+    PERSON,
+    REVENUE,
+    TASK,
+)
+from kamflow.store.versions import active_book
+from kamflow.tasks.policy import step_id
+from support import DB
+from support.stores import Stores
+
+TODAY = date(2026, 6, 1)
+AT = datetime(2026, 6, 1, 6)
+ACCOUNTS, TASKS, PEOPLE, DEPTS = 4000, 24000, 120, 12
+RARE = "qp-rare"  # named (Informed) on 12 tasks of 24,000
+AM = Principal("p20@plan.test", "P20", "account_manager", "qp-d8")
+LEAD = Principal("p0@plan.test", "P0", "department_lead", RARE)
+TASK_TABLES = {"task", "task_party"}
+FACT_TABLES = {"account", "revenue", "contact", "feedback", "account_plan", "account_event"}
+
+
+class Explain(Executable, ClauseElement):
+    """EXPLAIN of a statement, with its parameters bound as the statement's own."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Any, prefix: str) -> None:
+        self.statement, self.prefix = statement, prefix
+
+
+@compiles(Explain)
+def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
+    return f"{element.prefix} {compiler.process(element.statement, **kw)}"
+
+
+def plan(conn: Connection, statement: Any) -> list[tuple[str, str, str]]:
+    """(table, access, index) per table read: access is SCAN or SEARCH on SQLite, the node
+    type on PostgreSQL; index is the index's name or ''."""
+    if conn.dialect.name == "sqlite":
+        out = []
+        for *_, detail in conn.execute(Explain(statement, "EXPLAIN QUERY PLAN")).all():
+            m = re.match(r"(SCAN|SEARCH) (\w+)(?: AS \w+)?(?: USING (?:COVERING )?INDEX (\w+)"
+                         r"| USING (INTEGER PRIMARY KEY))?", detail)
+            if m:
+                out.append((m[2], m[1], m[3] or m[4] or ""))
+        return out
+    doc = conn.execute(Explain(statement, "EXPLAIN (FORMAT JSON)")).scalar_one()
+    return list(_nodes((json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]))
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    if "Relation Name" in node:
+        name = node.get("Index Name", "")
+        if node["Node Type"] == "Bitmap Heap Scan":  # the index is on the Bitmap Index Scan
+            name = ",".join(sorted(set(_bitmap_indexes(node))))
+        yield node["Relation Name"], node["Node Type"], name
+    for child in node.get("Plans", ()):
+        yield from _nodes(child)
+
+
+def _bitmap_indexes(node: dict[str, Any]) -> Iterator[str]:
+    for child in node.get("Plans", ()):
+        if "Index Name" in child:
+            yield child["Index Name"]
+        if "Relation Name" not in child:
+            yield from _bitmap_indexes(child)
+
+
+def assert_lookups(steps: list[tuple[str, str, str]], tables: set[str],
+                   index: dict[str, set[str]]) -> None:
+    """Every read of `tables` goes through an index (no SCAN, no Seq Scan); `index`: the
+    table -> the indexes its reads may use (SQLite's rowid search is INTEGER PRIMARY KEY)."""
+    read = {t for t, _, _ in steps}
+    assert set(index) <= read, steps
+    for table, how, name in steps:
+        if table not in tables:
+            continue
+        assert how not in ("SCAN", "Seq Scan"), f"{table} is read whole: {steps}"
+        if table in index:
+            assert set(name.split(",")) <= index[table], f"{table} is read by {name or how}: {steps}"
+
+
+@pytest.fixture(scope="module",
+                params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def seeded(request: pytest.FixtureRequest, stores: Stores,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[DB]:
+    """A migrated database (as `db` makes them) seeded once per module and kind, with the
+    statistics kamflow.store.stats gathers; the tests only read it."""
+    with stores.database(request.param, tmp_path_factory.mktemp("plans")) as db:
+        _seed(db)
+        with db.engine.begin() as conn:
+            stats.analyze(conn)
+        if db.engine.dialect.name == "postgresql":  # the visibility map a live store has
+            with db.engine.connect() as conn:
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                    "VACUUM " + ", ".join(stats.BIG))
+        yield db
+
+
+def _seed(db: DB) -> None:
+    depts = [f"qp-d{i}" for i in range(DEPTS)]
+    people = [f"p{i}@plan.test" for i in range(PEOPLE)]
+    with db.engine.begin() as conn:
+        conn.execute(DEPARTMENT.insert(), [{"key": k, "name": k} for k in [*depts, RARE]])
+        conn.execute(PERSON.insert(), [
+            {"email": e, "name": e, "department": RARE if i == 0 else depts[i % DEPTS],
+             "role": "department_lead" if i < DEPTS else "account_manager", "active": True}
+            for i, e in enumerate(people)])
+        ids = [f"A{i:04d}" for i in range(ACCOUNTS)]
+        insert_all(conn, ACCOUNT, [
+            {"id": a, "name": a, "industry": "", "owner_email": people[i % PEOPLE],
+             "sponsor_email": people[i % DEPTS] if i % 5 == 0 else None, "potential": 1000.0,
+             "criteria": {}, "state": "loyal",
+             "state_since": AT - timedelta(days=400), "created_at": AT - timedelta(days=900),
+             "key_account": False, "state_imported": False} for i, a in enumerate(ids)])
+        checks = _check_steps(conn)
+        insert_all(conn, TASK, [_task(n, ids, people, depts, checks) for n in range(TASKS)])
+        parties.sync(conn, conn.execute(select(TASK.c.id)).scalars().all())
+        _facts(conn, ids, people)
+
+
+def _check_steps(conn: Connection) -> list[str]:
+    """The contact-frequency checks of the active playbooks, as _complete_checks finds them."""
+    book = active_book(conn)
+    return sorted(step_id(s, st) for s, pb in book.states.items() for st in pb.steps
+                  if isinstance(st.cadence, NoContact))
+
+
+def _task(n: int, ids: list[str], people: list[str], depts: list[str],
+          checks: list[str]) -> dict[str, Any]:
+    """Task n, drawn at random (seeded): a store that has run for a while, one task in six
+    still live, the rare department Informed on one task in 2,000."""
+    rnd = random.Random(n)
+    status = rnd.choice(("open", "snoozed", *["done"] * 8, "cancelled", "missed"))
+    start = TODAY - timedelta(days=rnd.randrange(10 if status in ("open", "snoozed") else 365))
+    queued, dept = rnd.random() < 0.1, rnd.choice(depts)
+    informed = f",{rnd.choice(depts)},{rnd.choice(people)},{RARE + ',' if n % 2000 == 0 else ''}"
+    return {
+        "account_id": rnd.choice(ids), "step": rnd.choice(checks) if n % 5 == 0
+        else f"loyal.s{n % 7}", "period": f"p{n}", "state": "loyal",
+        "playbook_version": "v", "title": "t", "start": start,
+        "due": start + timedelta(days=rnd.randrange(17)), "status": status,
+        "assignee": None if queued else rnd.choice(people), "queue": dept if queued else None,
+        "responsible_dept": dept, "accountable": rnd.choice(people),
+        "accountable_dept": rnd.choice(depts), "co_responsible": f",{rnd.choice(depts)},",
+        "consulted": f",{rnd.choice(people)},", "informed": informed, "escalation_level": 0,
+        "fields": {}, "why": {}, "created_at": AT, "updated_at": AT,
+    }
+
+
+def _facts(conn: Connection, ids: list[str], people: list[str]) -> None:
+    months = [date(2024 + m // 12, m % 12 + 1, 1) for m in range(5, 29)]
+    insert_all(conn, REVENUE, [{"account_id": a, "month": m, "amount": 100.0}
+                               for a in ids for m in months])
+    insert_all(conn, CONTACT, [
+        {"account_id": a, "date": TODAY - timedelta(days=30 * k + i % 30), "channel": "visit",
+         "person_email": people[i % PEOPLE], "nature": "", "note": ""}
+        for i, a in enumerate(ids) for k in range(6)])
+    insert_all(conn, FEEDBACK, [{"account_id": a, "date": TODAY - timedelta(days=90 * k),
+                                 "score": 8, "comment": ""} for a in ids for k in range(3)])
+    insert_all(conn, ACCOUNT_PLAN, [
+        {"account_id": a, "fiscal_year": y, "document": {}, "revision": 1,
+         "created_at": AT, "updated_at": AT, "updated_by": "p1@plan.test"}
+        for a in ids for y in (2025, 2026)])
+    insert_all(conn, ACCOUNT_EVENT, [
+        {"account_id": a, "event": "quote_created", "at": AT - timedelta(days=40 * k),
+         "ref": f"q{k}", "actor": "system"} for a in ids for k in range(4)])
+
+
+# -- the queries ---------------------------------------------------------------------------
+
+# task_party by (party, letter, kind), then each task by its primary key
+PARTY = {"task_party": {"ix_task_party_party"}, "task": {"INTEGER PRIMARY KEY", "task_pkey"}}
+# ... or, for a day or the days ahead, the open tasks due then by (status, due)
+DUE = {"task_party": {"ix_task_party_party", "task_party_pkey"},
+       "task": {"INTEGER PRIMARY KEY", "task_pkey", "ix_task_status_due"}}
+
+
+# The board's filter before task_party: every live task, its packed columns matched by LIKE.
+OLD_FILTER = select(TASK.c.id).where(
+    TASK.c.status.in_(("open", "snoozed")),
+    (TASK.c.responsible_dept == RARE) | (TASK.c.accountable_dept == RARE)
+    | TASK.c.co_responsible.contains(f",{RARE},") | TASK.c.consulted.contains(f",{RARE},")
+    | TASK.c.informed.contains(f",{RARE},"))
+
+
+def test_the_account_managers_queue_looks_up_their_tasks(seeded: DB) -> None:
+    """kamflow.web.pages_work.queue: R for the caller, within what they may see."""
+    with seeded.engine.connect() as conn:
+        for status in ("overdue", "due-today", "upcoming", "snoozed"):
+            q = queue.tasks_query(TODAY, AM.email, None, "R", status, limit=201,
+                                  scope=access.list_scope(AM, AM.email, None))
+            assert_lookups(plan(conn, q), TASK_TABLES,
+                           DUE if status in ("due-today", "upcoming") else PARTY)
+            assert conn.execute(q).all(), status
+
+
+def test_the_board_of_a_rare_department_reads_its_few_tasks(seeded: DB) -> None:
+    """kamflow.web.pages_work.board: open tasks the department is R, A, C or I for, as its
+    lead (within what they may see) and as a manager (everything) see them."""
+    with seeded.engine.connect() as conn:
+        live = conn.execute(OLD_FILTER).scalars().all()
+        for who in (LEAD, None):
+            q = queue.tasks_query(TODAY, None, RARE, None, "open", limit=501,
+                                  scope=access.list_scope(who, None, RARE) if who else None)
+            assert_lookups(plan(conn, q), TASK_TABLES, PARTY)
+            assert sorted(r.id for r in conn.execute(q)) == sorted(live) and live
+
+
+def test_the_api_task_list_by_assignee_looks_up_the_person(seeded: DB) -> None:
+    """GET /api/tasks?assignee=X[&raci=L] by a manager (kamflow.web.api.tasks)."""
+    with seeded.engine.connect() as conn:
+        for raci in (None, "R", "A", "C", "I"):
+            q = queue.tasks_query(TODAY, "p13@plan.test", None, raci, "open")
+            assert_lookups(plan(conn, q), TASK_TABLES, PARTY)
+
+
+def test_leaving_out_an_implied_scope_lists_the_same_tasks(seeded: DB) -> None:
+    """access.list_scope drops the visibility rule only where the list's own filter implies
+    it: the same rows as with task_scope, for every letter and status."""
+    lead = Principal("p1@plan.test", "P1", "department_lead", "qp-d1")
+    with seeded.engine.connect() as conn:
+        for who, person, dept in ((AM, AM.email, None), (lead, None, lead.department),
+                                  (LEAD, None, RARE)):
+            assert access.list_scope(who, person, dept) is None
+            seen = 0
+            for raci in (None, "R", "A", "C", "I"):
+                for status in ("open", "overdue", "done", "all"):
+                    lists = [[r.id for r in conn.execute(queue.tasks_query(
+                        TODAY, person, dept, raci, status, scope=scope))]
+                        for scope in (None, access.task_scope(who))]
+                    assert lists[0] == lists[1], (who.email, raci, status)
+                    seen += len(lists[0])
+            assert seen, who.email
+
+
+def test_a_scoped_list_reads_no_task_table_whole(seeded: DB) -> None:
+    """An account manager's ?department=X lists within what they may see (the scope stays):
+    no full read of a task table either."""
+    with seeded.engine.connect() as conn:
+        for status in ("open", "overdue", "done"):
+            q = queue.tasks_query(TODAY, None, RARE, None, status,
+                                  scope=access.list_scope(AM, None, RARE))
+            assert_lookups(plan(conn, q), TASK_TABLES, {})
+
+
+def test_the_contact_check_completion_reads_a_chunk_by_account(seeded: DB) -> None:
+    """task_writes._complete_checks in a sweep chunk: by an index that starts with the account
+    ((account_id, status), or PostgreSQL's pick (account_id, step, period)), never by status."""
+    with seeded.engine.connect() as conn:
+        q = task_writes.open_checks(_check_steps(conn), Scope("A0100", "A0139"))
+        assert_lookups(plan(conn, q), TASK_TABLES,
+                       {"task": {"ix_task_account_status", "uq_task_occurrence",
+                                 "sqlite_autoindex_task_1"}})
+
+
+def test_the_sweeps_fact_loading_reads_a_chunk_by_account(seeded: DB) -> None:
+    """facts.load for one chunk of a sweep: every table by its account index."""
+    q = facts.statement(AT, "A0100", "A0139", 1)
+    with seeded.engine.connect() as conn:
+        steps = plan(conn, q)
+    assert_lookups(steps, FACT_TABLES, {})
+    assert FACT_TABLES - {"account_event"} <= {t for t, _, _ in steps}
+
+
+def test_a_plan_that_walks_every_live_task_fails(seeded: DB) -> None:
+    """The check itself can fail: the old filter (LIKE on the packed columns) reads every
+    live task, by the status index or whole."""
+    with seeded.engine.connect() as conn, pytest.raises(AssertionError):
+        assert_lookups(plan(conn, OLD_FILTER), TASK_TABLES, PARTY)

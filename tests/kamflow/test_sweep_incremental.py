@@ -1,0 +1,263 @@
+"""The daily sweep reads what changed and what came due, and ends where a full sweep ends.
+
+Two copies of one portfolio live through the same random history (contacts, revenue,
+feedback, events, finished tasks, some dated ahead); one is swept the daily way, the other
+with every account read. After every sweep both stores must hold the same transitions,
+tasks and classifications. And an account with nothing new and nothing due is not read:
+counted in the statements the sweep sends, not timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import event, select
+
+from kamflow import importer, queue
+from kamflow.engine.clock import FixedClock
+from kamflow.errors import Refused
+from kamflow.playbooks.loader import bundled_dir
+from kamflow.store.tables import ACCOUNT, TASK, TRANSITION
+from kamflow.sweep import run_sweep
+from kamflow.tasks.status import TaskRefused
+from support import DB, PORTFOLIO, examples, write_portfolio
+from support.stores import Seed, Stores
+
+START = datetime(2026, 6, 15, 6)
+ACCOUNTS = sorted(PORTFOLIO)
+
+
+def _load(db: DB, folder: Path) -> None:
+    """The seven accounts of tests/support, whose revenue then goes on at its recent level for
+    a year (so that what moves them in the histories below is mostly contacts and time)."""
+    folder.mkdir(exist_ok=True)
+    files = write_portfolio(folder)
+    later = [f"{aid},{2026 + (5 + k) // 12}-{(5 + k) % 12 + 1:02d},{recent}"
+             for aid, (_, _, _, recent, silent, _, _) in PORTFOLIO.items()
+             if recent and not silent for k in range(13)]
+    with files["revenue"].open("a") as f:
+        f.write("\n".join(later) + "\n")
+    for kind, path in files.items():
+        r = db.cli("import", kind, str(path), "--at", "2026-01-01")
+        assert r.code == 0, r.stderr
+
+
+SEVEN = Seed("incremental-7-ongoing", _load)
+
+
+def _load_quick(db: DB, folder: Path) -> None:
+    """The same, under playbooks whose day thresholds are days, not months: a random history
+    of a few weeks then crosses them mid-month, where only a correct wake-up notices."""
+    _load(db, folder)
+    book = folder / "playbooks"
+    shutil.copytree(bundled_dir(), book)
+    life = book / "lifecycle.yaml"
+    text = life.read_text()
+    for slow, quick in (("days_since_contact > 120", "days_since_contact > 12"),
+                        ("days_since_contact <= 60", "days_since_contact <= 10"),
+                        ("days_since_revenue <= 45", "days_since_revenue <= 40")):
+        assert slow in text, slow
+        text = text.replace(slow, quick)
+    life.write_text(text)
+    r = db.cli("playbook", "load", str(book))
+    assert r.code == 0, r.stderr
+
+
+QUICK = Seed("incremental-7-quick-10", _load_quick)
+
+
+def snapshot(db: DB) -> dict[str, list[tuple[Any, ...]]]:
+    """What a sweep decides, without row ids."""
+    with db.engine.connect() as conn:
+        moves = conn.execute(select(
+            TRANSITION.c.account_id, TRANSITION.c.from_state, TRANSITION.c.to_state,
+            TRANSITION.c.rule, TRANSITION.c.at, TRANSITION.c.metrics)).all()
+        tasks = conn.execute(select(
+            TASK.c.account_id, TASK.c.step, TASK.c.period, TASK.c.status, TASK.c.start,
+            TASK.c.due, TASK.c.assignee, TASK.c.escalation_level, TASK.c.reason)).all()
+        accounts = conn.execute(select(
+            ACCOUNT.c.id, ACCOUNT.c.state, ACCOUNT.c.state_since, ACCOUNT.c.klass,
+            ACCOUNT.c.key_account, ACCOUNT.c.segment, ACCOUNT.c.portrait_fit,
+            ACCOUNT.c.baseline_revenue)).all()
+    return {"transitions": sorted(map(_plain, moves)), "tasks": sorted(map(_plain, tasks)),
+            "accounts": sorted(map(_plain, accounts))}
+
+
+def _plain(row: Any) -> tuple[Any, ...]:
+    return tuple(repr(v) if isinstance(v, dict) else v for v in row)
+
+
+# -- a random history -------------------------------------------------------------------
+
+Action = tuple[str, str, int, int]  # (kind, account, days relative to the sweep, value)
+
+# Contacts most often, since they move accounts back and forth under QUICK's thresholds.
+actions = st.tuples(
+    st.sampled_from(["contact"] * 4 + ["revenue", "feedback", "complaint", "done",
+                                       "future_contact"]),
+    st.sampled_from(ACCOUNTS), st.integers(0, 8), st.integers(0, 10))
+# Mostly a day or two between sweeps, so that a day threshold crossed mid-month is often
+# swept on its day or soon after (QUICK's thresholds are a few days).
+gaps = st.sampled_from([1, 1, 1, 2, 3, 7, 16, 31])
+histories = st.tuples(st.integers(0, 130),
+                      st.lists(st.tuples(gaps, st.lists(actions, max_size=2)),
+                               min_size=3, max_size=10))
+
+
+def apply(db: DB, folder: Path, action: Action, at: datetime) -> None:
+    """One change, through the use case a person or an import would use."""
+    kind, account, days, value = action
+    clock = FixedClock(at)
+    day = (at - timedelta(days=days)).date()
+    if kind == "contact":
+        queue.log_contact(db.engine, account, "visit", "ann@x.test", "", day, clock)
+    elif kind == "future_contact":  # recorded ahead of its date: read once its day has come
+        _csv(db, folder, "contacts", "account_id,date,channel,person_email",
+             f"{account},{(at + timedelta(days=days + 1)).date()},call,ann@x.test", clock)
+    elif kind == "revenue":
+        month = date(day.year, day.month, 1)
+        _csv(db, folder, "revenue", "account_id,month,amount",
+             f"{account},{month:%Y-%m},{value * 9_000}", clock)
+    elif kind == "feedback":
+        _csv(db, folder, "feedback", "account_id,date,score", f"{account},{day},{value}", clock)
+    elif kind == "complaint":
+        queue.post_event(db.engine, account, "complaint", f"c{days}", None, clock)
+    elif kind == "done":
+        with db.engine.connect() as conn:
+            task = conn.execute(select(TASK.c.id).where(
+                TASK.c.account_id == account, TASK.c.status == "open")
+                .order_by(TASK.c.step, TASK.c.period).limit(1)).scalar()
+        if task is not None:
+            # A step that wants more (a plan) is refused alike in both stores.
+            with contextlib.suppress(Refused, TaskRefused):
+                queue.act(db.engine, task, "done", clock, None, outcome="done", note="done",
+                          fields={"asked": "buyer"})
+
+
+def _csv(db: DB, folder: Path, kind: str, header: str, line: str, clock: FixedClock) -> None:
+    path = folder / f"{kind}-{db.engine.url.database}.csv".replace("/", "_")
+    path.write_text(f"{header}\n{line}\n")
+    importer.import_csv(db.engine, kind, path, clock)
+
+
+@pytest.fixture
+def seven_pair(db: DB, twin: DB, stores: Stores) -> tuple[DB, DB, Stores]:
+    return db, twin, stores
+
+
+@settings(max_examples=examples(100), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(history=histories)
+def test_daily_sweeps_end_where_full_sweeps_end(seven_pair: tuple[DB, DB, Stores],
+                                                 tmp_path: Path,
+                                                 history: tuple[int, list[tuple[int, list[Action]]]]
+                                                 ) -> None:
+    daily, full, stores = seven_pair
+    stores.restore(daily, QUICK)
+    stores.restore(full, QUICK)
+    offset, sweeps = history
+    at = START + timedelta(days=offset)
+    read_daily = read_full = 0
+    for gap, changes in sweeps:
+        for action in changes:
+            apply(daily, tmp_path, action, at)
+            apply(full, tmp_path, action, at)
+        a = run_sweep(daily.engine, FixedClock(at))
+        b = run_sweep(full.engine, FixedClock(at), full=True)
+        assert b.full and b.accounts == len(ACCOUNTS)
+        read_daily, read_full = read_daily + a.accounts, read_full + b.accounts
+        assert snapshot(daily) == snapshot(full), f"after the sweep at {at}"
+        at += timedelta(days=gap)
+    assert read_daily <= read_full
+
+
+# -- what the daily sweep reads -----------------------------------------------------------
+
+
+class Statements:
+    """The SQL a database is sent, with the ids inlined as literals."""
+
+    def __init__(self, db: DB) -> None:
+        self.sent: list[str] = []
+        self.engine = db.engine
+
+    def __enter__(self) -> Statements:
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        self.sent.append(statement)
+
+    def naming(self, account: str) -> int:
+        return sum(f"'{account}'" in s for s in self.sent)
+
+
+def test_an_account_with_nothing_new_and_nothing_due_is_not_read(db: DB, stores: Stores,
+                                                                 tmp_path: Path) -> None:
+    stores.restore(db, SEVEN)
+    first = run_sweep(db.engine, FixedClock(START))
+    assert first.full and first.accounts == len(ACCOUNTS)
+    # The moved accounts wake at once; sweep again so that every account has settled.
+    run_sweep(db.engine, FixedClock(START + timedelta(hours=1)))
+    with db.engine.connect() as conn:
+        wake = dict(conn.execute(select(ACCOUNT.c.id, ACCOUNT.c.wake_at)).tuples().all())
+        changed = conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.changed.is_(True))).all()
+    assert changed == []
+    later = START + timedelta(hours=2)
+    asleep = sorted(a for a, w in wake.items() if w is not None and w > later)
+    assert "STEADY" in asleep, wake  # a loyal account in contact, no task coming due today
+    queue.log_contact(db.engine, "DRIFT", "call", "ann@x.test", "", later.date(),
+                      FixedClock(later))
+    with Statements(db) as seen:
+        summary = run_sweep(db.engine, FixedClock(later))
+    assert not summary.full
+    read = {a for a in ACCOUNTS if seen.naming(a)}
+    assert "DRIFT" in read  # the contact marked it
+    assert not read & set(asleep) - {"DRIFT"}, read  # the others were not even named
+    assert summary.accounts == len(read)
+    # A full sweep at the same moment reads all seven and changes nothing more.
+    before = snapshot(db)
+    again = run_sweep(db.engine, FixedClock(later), full=True)
+    assert again.accounts == len(ACCOUNTS) and snapshot(db) == before
+
+
+def test_a_day_threshold_crossed_mid_month_wakes_the_account_on_its_day(
+        db: DB, stores: Stores, tmp_path: Path) -> None:
+    """STEADY's last contact was on 1 June: `days_since_contact > 120` holds from 30 September
+    (a day before the month's wake-up), and the daily sweep that day must move it."""
+    stores.restore(db, SEVEN)
+    run_sweep(db.engine, FixedClock(START))
+    run_sweep(db.engine, FixedClock(datetime(2026, 9, 29, 6)))
+    with db.engine.connect() as conn:
+        wake = conn.execute(select(ACCOUNT.c.wake_at).where(ACCOUNT.c.id == "STEADY")).scalar()
+    assert wake == datetime(2026, 9, 30)
+    with Statements(db) as seen:
+        summary = run_sweep(db.engine, FixedClock(datetime(2026, 9, 30, 6)))
+    assert summary.transitions["loyal->declining"] == 1 and seen.naming("STEADY")
+    assert not summary.full and summary.accounts < len(ACCOUNTS)
+
+
+def test_a_new_playbook_version_marks_every_account(db: DB, stores: Stores,
+                                                    tmp_path: Path) -> None:
+    stores.restore(db, SEVEN)
+    run_sweep(db.engine, FixedClock(START))
+    settled = run_sweep(db.engine, FixedClock(START + timedelta(hours=1)))
+    assert settled.accounts < len(ACCOUNTS)
+    folder = tmp_path / "playbooks"
+    shutil.copytree(bundled_dir(), folder)
+    loyal = folder / "loyal.yaml"
+    loyal.write_text(loyal.read_text().replace("days: 60,", "days: 45,"))  # another rule
+    r = db.cli("playbook", "load", str(folder))
+    assert r.code == 0, r.stderr
+    summary = run_sweep(db.engine, FixedClock(START + timedelta(hours=2)))
+    assert summary.accounts == len(ACCOUNTS)
