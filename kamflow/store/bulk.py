@@ -3,9 +3,10 @@
 `insert_all`, `insert_new`, `insert_returning` and `update_by_key` build their statements
 here and hand the driver whole chunks:
 
-- PostgreSQL (psycopg): one statement per chunk, each column's values as one array:
-  `INSERT ... SELECT * FROM unnest(...) ON CONFLICT (keys) DO NOTHING RETURNING ...` and
-  `UPDATE t SET ... FROM unnest(...) AS v WHERE t.key = v.key [AND t.guard = v.guard]`.
+- PostgreSQL (psycopg): one statement per chunk reading the rows from a source (pgbulk.py:
+  each column's values as one array, or from 1,000 rows a temp table filled by COPY):
+  `INSERT ... SELECT * FROM <source> ON CONFLICT (keys) DO NOTHING RETURNING ...` and
+  `UPDATE t SET ... FROM <source> AS v WHERE t.key = v.key [AND t.guard = v.guard]`.
   psycopg parses one short statement per chunk instead of a 1,000-row VALUES list, and
   an update is one statement instead of one per row.
 - SQLite: updates and plain inserts are one prepared statement run by the driver's
@@ -25,7 +26,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Table, and_, bindparam, or_, update
@@ -34,10 +34,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from kamflow.store.pgbulk import PgColumn, pg_column, rows_source
+
 Row = dict[str, Any]
 CHUNK = 5000
 SQLITE_ROWS = 256  # most rows per multi-row INSERT on SQLite (fewer if the parameter limit says so)
-_NONE = type(None)
 
 
 def _insert(conn: Connection, table: Table) -> Any:
@@ -207,17 +208,15 @@ def _processed(col: _Col, values: list[Any]) -> list[Any]:
     return values if bind is None else [bind(v) for v in values]
 
 
-def _pg_array(col: _Col, values: list[Any]) -> list[Any] | None:
-    """The values as psycopg can send them as one array (one Python type), or None."""
-    kinds = {v.__class__ for v in values}
-    kinds.discard(_NONE)
-    if len(kinds) > 1:
-        if col.is_float and kinds <= {int, float}:
-            return [float(v) if v.__class__ is int else v for v in values]
-        return None
-    if kinds == {datetime} and len({v.tzinfo is None for v in values if v is not None}) > 1:
-        return None
-    return values
+def _pg_columns(cols: Sequence[_Col], values: list[list[Any]]) -> list[PgColumn] | None:
+    """The columns as the PostgreSQL source sends them; None: one cannot travel as an array."""
+    out: list[PgColumn] = []
+    for c, v in zip(cols, values, strict=True):
+        pg = pg_column(c.array, c.is_float, v)
+        if pg is None:
+            return None
+        out.append(pg)
+    return out
 
 
 def _insert_columns(conn: Connection, table: Table, rows: Sequence[Row]
@@ -265,13 +264,13 @@ def _fast_insert(conn: Connection, table: Table, rows: Sequence[Row], keys: Sequ
     conflict = ", ".join(q.quote(k) for k in keys)
     ret = ", ".join(q.quote(r) for r in returning)
     if path == "postgresql":
-        arrays = [_pg_array(c, v) for c, v in zip(cols, values, strict=True)]
-        if any(a is None for a in arrays):
+        pg = _pg_columns(cols, values)
+        if pg is None:
             return None
+        source, params = rows_source(conn, pg)
         result = conn.exec_driver_sql(
-            f"INSERT INTO {target} ({names}) SELECT * FROM unnest({_pg_casts(cols)}) "
-            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {ret}",
-            {f"p{i}": a for i, a in enumerate(arrays)})
+            f"INSERT INTO {target} ({names}) SELECT * FROM {source} "
+            f"ON CONFLICT ({conflict}) DO NOTHING RETURNING {ret}", params)
         return _typed(conn, table, returning, result)
     one = "(" + ", ".join("?" * len(cols)) + ")"
     out: list[tuple[Any, ...]] = []
@@ -317,18 +316,12 @@ def _fast_insert_all(conn: Connection, table: Table, rows: Sequence[Row]) -> boo
         conn.exec_driver_sql(f"INSERT INTO {target} ({names}) VALUES {one}",
                              list(zip(*values, strict=True)))
         return True
-    arrays = [_pg_array(c, v) for c, v in zip(cols, values, strict=True)]
-    if any(a is None for a in arrays):
+    pg = _pg_columns(cols, values)
+    if pg is None:
         return False
-    conn.exec_driver_sql(f"INSERT INTO {target} ({names}) SELECT * FROM unnest({_pg_casts(cols)})",
-                         {f"p{i}": a for i, a in enumerate(arrays)})
+    source, params = rows_source(conn, pg)
+    conn.exec_driver_sql(f"INSERT INTO {target} ({names}) SELECT * FROM {source}", params)
     return True
-
-
-def _pg_casts(cols: Sequence[_Col]) -> str:
-    """The unnest arguments: parameter i is column i's values, sent as a binary array
-    (`%b`: psycopg's text format quotes every element with a regular expression)."""
-    return ", ".join(f"CAST(%(p{i})b AS {c.array}[])" for i, c in enumerate(cols))
 
 
 def _typed(conn: Connection, table: Table, returning: Sequence[str],
@@ -377,15 +370,15 @@ def _fast_update(conn: Connection, table: Table, rows: Sequence[Row], key: str,
     keys = values[n]
     if len(set(keys)) != len(keys):
         return False  # one statement would apply only one of the rows for that key
-    arrays = [_pg_array(c, v) for (c, _), v in zip(spec, values, strict=True)]
-    if any(a is None for a in arrays):
+    pg = _pg_columns([c for c, _ in spec], values)
+    if pg is None:
         return False
+    source, params = rows_source(conn, pg)
     alias = [f"v{i}" for i in range(len(spec))]
     sets = ", ".join(f"{c.quoted} = v.{a}" for (c, _), a in zip(spec[:n], alias[:n], strict=True))
     where = " AND ".join(f"_t.{c.quoted} = v.{a}"
                          for (c, _), a in zip(spec[n:], alias[n:], strict=True))
     conn.exec_driver_sql(
-        f"UPDATE {target} AS _t SET {sets} FROM unnest({_pg_casts([c for c, _ in spec])}) "
-        f"AS v({', '.join(alias)}) WHERE {where}",
-        {f"p{i}": a for i, a in enumerate(arrays)})
+        f"UPDATE {target} AS _t SET {sets} FROM {source} AS v({', '.join(alias)}) WHERE {where}",
+        params)
     return True

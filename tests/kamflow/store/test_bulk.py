@@ -2,23 +2,24 @@
 
 (The store's write helpers live in kamflow/, but these tests sit with the sweep's other
 fast paths.) Every scenario runs twice on the same database, each time in a transaction
-that is rolled back: once through the set-based statements (PostgreSQL: unnest arrays;
-SQLite: executemany and multi-row VALUES) and once with them switched off, so through
-Core's executemany. The rows written, what comes back from RETURNING and the JSON
-null/SQL NULL distinction must be the same.
+that is rolled back: once through the set-based statements (PostgreSQL: unnest arrays, or
+COPY into a temp table from pgbulk.COPY_ROWS rows; SQLite: executemany and multi-row VALUES)
+and once with them switched off, so through Core's executemany. The rows written, what comes
+back from RETURNING and the JSON null/SQL NULL distinction must be the same.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import date, datetime
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, select
-from sqlalchemy.exc import DataError, StatementError
+from sqlalchemy import Connection, Engine, event, func, select
+from sqlalchemy.exc import DataError, DBAPIError, StatementError
 
-from kamflow.store import bulk
+from kamflow.store import bulk, pgbulk
 from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, DEPARTMENT, PERSON, TASK, TRANSITION
 from support import DB
 
@@ -222,3 +223,136 @@ def test_sqlite_statement_sizes_come_from_a_small_fixed_set() -> None:
         shapes.update(sizes)
     assert len(shapes) <= bulk.SQLITE_ROWS.bit_length()
     assert bulk._sqlite_batches(10, 3) == [2, 2, 2, 2, 2]  # the parameter limit wins
+
+
+# -- PostgreSQL: COPY into a temp table for large chunks --------------------------------------
+
+
+@contextmanager
+def statements(engine: Engine) -> Iterator[list[str]]:
+    """Every statement SQLAlchemy sends (a COPY goes around it: it shows as the statements
+    that create, empty and read the temp table)."""
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def reads_copy(sql: str) -> bool:
+    return ("INSERT INTO" in sql or "UPDATE" in sql) and "kamflow_copy_" in sql
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("small_chunks")
+def test_copy_writes_store_what_core_stored(pg_db: DB, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole scenario with every chunk COPYed: same rows, same answers as Core."""
+    monkeypatch.setattr(pgbulk, "COPY_ROWS", 1)
+    with statements(pg_db.engine) as seen:
+        copied = run(pg_db, scenario)
+    assert not [s for s in seen if "unnest" in s]
+    # in chunks of four: 12 + 2 tasks, 4 + 1 transitions, updates of 6, 8 and 6 rows (the
+    # repeated key goes through Core), 7 audit events
+    assert len([s for s in seen if reads_copy(s)]) == (3 + 1) + (1 + 1) + (2 + 2 + 2) + 2
+    assert len([s for s in seen if s.startswith("TRUNCATE kamflow_copy_")]) == 14
+    core_only(monkeypatch)
+    assert copied == run(pg_db, scenario)
+
+
+def large(conn: Connection) -> dict[str, Any]:
+    """Chunks above COPY_ROWS: conflicts with stored rows and within the chunk, guards that
+    hold and guards that no longer do, JSON/NULL/date/datetime values both ways."""
+    _base(conn)
+    out: dict[str, Any] = {}
+    keys = ["account_id", "step", "period"]
+    back = ["id", "account_id", "period", "due", "why", "fields", "escalated_at", "status"]
+    first = bulk.insert_returning(conn, TASK, [_task(i, period=f"p{i // 8:04d}")
+                                               for i in range(2400)], keys, back)
+    rows = [_task(i, period=f"p{i // 8:04d}", title=f"second {i}") for i in range(1600, 4000)]
+    rows += [_task(i, period=f"p{i // 8:04d}", title="dupe") for i in range(3000, 3100)]
+    second = bulk.insert_returning(conn, TASK, rows, keys, back)
+    out["made"] = sorted((m["account_id"], m["period"], m["due"], repr(m["why"]),
+                          repr(m["fields"]), m["escalated_at"], m["status"])
+                         for m in first + second)
+    ids = sorted(m["id"] for m in first + second)
+    bulk.update_by_key(conn, TASK, [
+        {"id": t, "_status": "open" if n % 7 else "done", "status": "done",
+         "done_at": AT + timedelta(seconds=n), "outcome": None if n % 2 else f"ok {n}",
+         "evidence": {"n": n, "d": "2026-11-20"} if n % 3 else None}
+        for n, t in enumerate(ids[:2500])], "id", guard=["status"])
+    out["new"] = sorted(bulk.insert_new(conn, TRANSITION, [
+        {"account_id": f"ACC-{i % 8}", "from_state": "loyal", "to_state": "declining",
+         "at": AT + timedelta(minutes=i % 2200), "rule": "r", "actor": "system",
+         "metrics": {"i": i, "f": i / 7}, "playbook_version": "v1"}
+        for i in range(2600)], ["account_id", "at"], returning="at"))
+    bulk.insert_all(conn, AUDIT_EVENT, [
+        {"at": AT, "actor": "system", "entity": "task", "entity_id": f"{i:05d}",
+         "action": "created", "before": None if i % 2 else {"status": "open"},
+         "after": {"i": i}} for i in range(2100)])
+    out["second"] = conn.scalar(select(func.count()).where(TASK.c.title.like("second%")))
+    out["dupes"] = conn.scalar(select(func.count()).where(TASK.c.title == "dupe"))
+    out["done"] = conn.scalar(select(func.count()).where(TASK.c.status == "done"))
+    return out
+
+
+@pytest.mark.postgres
+def test_large_chunks_go_through_copy_and_store_what_arrays_stored(
+        pg_db: DB, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert pgbulk.COPY_ROWS <= 2100 <= bulk.CHUNK
+    with statements(pg_db.engine) as seen:
+        copied = run(pg_db, large)
+    assert not [s for s in seen if "unnest" in s]
+    assert len([s for s in seen if reads_copy(s)]) == 5  # one statement per call
+    answer = copied[0]
+    assert len(answer["made"]) == 4000 and len(answer["new"]) == 2200  # 400 conflicts
+    assert (answer["second"], answer["dupes"]) == (1600, 0)  # 800 stored before, 100 repeated
+    assert answer["done"] == 2500 - 358  # every seventh guard no longer holds
+    monkeypatch.setattr(pgbulk, "COPY_ROWS", 10**9)
+    with statements(pg_db.engine) as seen:
+        arrays = run(pg_db, large)
+    assert not [s for s in seen if "kamflow_copy_" in s]
+    assert len([s for s in seen if "unnest" in s]) == 5
+    assert copied == arrays
+    core_only(monkeypatch)
+    assert copied == run(pg_db, large)
+
+
+@pytest.mark.postgres
+def test_copy_refuses_what_arrays_refuse(pg_db: DB, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Too long for varchar(40) (raised by the INSERT) and a NUL in a text (raised by the
+    COPY itself): SQLAlchemy errors, as through arrays, and the aware datetime a naive
+    column cannot hold through COPY goes by arrays."""
+    monkeypatch.setattr(pgbulk, "COPY_ROWS", 1)
+    keys = ["account_id", "step", "period"]
+    with pg_db.engine.connect() as conn, conn.begin():
+        _base(conn)
+        with pytest.raises(DataError):
+            bulk.insert_returning(conn, TASK, [_task(1, period="x" * 41)], keys, ["id"])
+    with pg_db.engine.connect() as conn, conn.begin():
+        _base(conn)
+        with pytest.raises(DBAPIError, match="COPY kamflow_copy_"):
+            bulk.insert_returning(conn, TASK, [_task(1, title="a\x00b")], keys, ["id"])
+    aware = datetime(2026, 11, 23, 3, 0, tzinfo=datetime.now().astimezone().tzinfo)
+    with pg_db.engine.connect() as conn, conn.begin(), statements(pg_db.engine) as seen:
+        _base(conn)
+        made = bulk.insert_returning(conn, TASK, [_task(1, created_at=aware)], keys, ["id"])
+        assert len(made) == 1 and [s for s in seen if "unnest" in s]
+        assert not [s for s in seen if "kamflow_copy_" in s]
+
+
+@pytest.mark.postgres
+def test_autocommit_connections_use_arrays(pg_db: DB, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An ON COMMIT DROP temp table would be gone before the statement reading it."""
+    monkeypatch.setattr(pgbulk, "COPY_ROWS", 1)
+    event_row = {"at": AT, "actor": "system", "entity": "task", "entity_id": "1",
+                 "action": "created", "before": None, "after": {"i": 1}}
+    with pg_db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn, \
+            statements(pg_db.engine) as seen:
+        bulk.insert_all(conn, AUDIT_EVENT, [event_row])
+        assert conn.scalar(select(func.count()).select_from(AUDIT_EVENT)) == 1
+    assert [s for s in seen if "unnest" in s] and not [s for s in seen if "kamflow_copy_" in s]
