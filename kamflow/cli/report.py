@@ -23,7 +23,6 @@ from kamflow.cli._common import (
     print_json,
     user_errors,
 )
-from kamflow.cli.report_csv import csv_table
 from kamflow.cli.root import app
 
 report_app = typer.Typer(help="Portfolio analytics: portfolio, losses, investment, sponsors.",
@@ -41,6 +40,7 @@ def _run(name: str, at: str | None, as_json: bool, as_csv: bool, **options: Any
     import sys
 
     from kamflow import reports
+    from kamflow.cli.report_csv import csv_table  # kamflow.security (argon2): not for --help
 
     if as_json and as_csv:
         fail("--json, --csv: give one of them, not both")
