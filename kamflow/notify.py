@@ -1,6 +1,11 @@
 """The notification jobs: deliver the outbox, queue the daily digests, queue due-soon
 reminders. Plain functions of a database and a clock, for the scheduler or the CLI.
 
+Rows are rendered here, at delivery: the claim's transaction renders each row that has no
+text yet (kamflow.store.compose) and stores the text with the claim, so a row is rendered
+once and a retry sends the same text. A digest carries the person's notices (new tasks,
+kamflow.store.notices), attached to it in the transaction that queues it.
+
 Delivery never loses or doubles a message:
 - a deliverer first *claims* rows in a short transaction (SELECT ... FOR UPDATE SKIP
   LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite, and on both a guarded
@@ -17,14 +22,13 @@ Delivery never loses or doubles a message:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, Engine, and_, select, update
+from sqlalchemy import Connection, Engine, and_, func, select, update
 
 from kamflow.engine.clock import Clock
 from kamflow.notifications import messages
@@ -37,11 +41,10 @@ from kamflow.notifications.channels import (
     Unreachable,
     WebhookChannel,
 )
-from kamflow.notifications.messages import Draft, TaskInfo
-from kamflow.store import outbox
+from kamflow.store import compose, notices, outbox
 from kamflow.store.directory import Directory
-from kamflow.store.outbox import TASK_COLUMNS, task_info
-from kamflow.store.tables import ACCOUNT, NOTIFICATION_PREF, OUTBOX, TASK
+from kamflow.store.outbox import Item
+from kamflow.store.tables import NOTIFICATION_PREF, OUTBOX, TASK
 
 if TYPE_CHECKING:
     from kamflow.settings import Settings
@@ -85,7 +88,33 @@ def default_channels(settings: Settings | None = None) -> dict[str, Channel]:
 # -- delivery ------------------------------------------------------------------------
 
 
-def _claim(db: Engine, now: datetime, batch: int) -> list[tuple[Any, str | None]]:
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row with its text (rendered now or before), or why it has none."""
+
+    id: int
+    kind: str
+    recipient: str
+    channel: str
+    subject: str
+    body_txt: str
+    body_html: str
+    payload: dict[str, Any]
+    dedupe_key: str
+    attempts: int
+    error: str | None = None
+
+
+def _claimed(r: Any, texts: Mapping[int, compose.Text], errors: Mapping[int, str]) -> Claimed:
+    got = Claimed(r.id, r.kind, r.recipient, r.channel, r.subject or "", r.body_txt or "",
+                  r.body_html or "", dict(r.payload or {}), r.dedupe_key, r.attempts,
+                  errors.get(r.id))
+    text = texts.get(r.id)
+    return got if text is None else replace(got, subject=text.subject, body_txt=text.txt,
+                                            body_html=text.html, payload=text.payload)
+
+
+def _claim(db: Engine, now: datetime, batch: int) -> list[tuple[Claimed, str | None]]:
     due = and_(OUTBOX.c.status.in_(("pending", "sending")), OUTBOX.c.next_attempt_at <= now)
     with db.begin() as conn:
         ids = (
@@ -120,7 +149,9 @@ def _claim(db: Engine, now: datetime, batch: int) -> list[tuple[Any, str | None]
             )
         ).all()
         urls = _webhook_urls(conn, {r.recipient for r in claimed if r.channel == "webhook"})
-    return [(r, urls.get(r.recipient)) for r in sorted(claimed, key=lambda r: r.id)]
+        texts, errors = compose.render(conn, claimed)  # once: stored with the claim
+    return [(_claimed(r, texts, errors), urls.get(r.recipient))
+            for r in sorted(claimed, key=lambda r: r.id)]
 
 
 def _webhook_urls(conn: Connection, emails: set[str]) -> dict[str, str]:
@@ -139,7 +170,7 @@ def _settle(db: Engine, row: Any, values: Mapping[str, Any]) -> None:
                                      OUTBOX.c.attempts == row.attempts).values(**values))
 
 
-def _send(row: Any, address: str | None, channels: Mapping[str, Channel]) -> None:
+def _send(row: Claimed, address: str | None, channels: Mapping[str, Channel]) -> None:
     channel = channels.get(row.channel)
     if channel is None:
         raise SendError(f"no '{row.channel}' channel is configured")
@@ -164,11 +195,14 @@ def deliver(db: Engine, clock: Clock, channels: Mapping[str, Channel] | None = N
             for row, address in claimed:
                 server = (row.channel, address if row.channel == "webhook" else None)
                 try:
+                    if row.error is not None:
+                        raise SendError(row.error)
                     if server in down:
                         raise SendError(f"not tried: {down[server]}")
                     _send(row, address, chans)
                 except Exception as e:  # any channel error: retry later, never lose the row
-                    error = str(e) if server in down else f"{type(e).__name__}: {e}"
+                    error = (str(e) if server in down or row.error is not None
+                             else f"{type(e).__name__}: {e}")
                     if isinstance(e, Unreachable):
                         down[server] = error
                     _failed(db, row, error[:ERROR_MAX], now, max_attempts, result)
@@ -208,21 +242,22 @@ def local_now(at: datetime, timezone: str) -> datetime:
     return at.replace(tzinfo=UTC).astimezone(zone)
 
 
-def _open_tasks(conn: Connection, assignees: Sequence[str], until: date
-                ) -> dict[str, list[TaskInfo]]:
-    out: dict[str, list[TaskInfo]] = defaultdict(list)
+def _busy(conn: Connection, assignees: Sequence[str]) -> dict[str, date]:
+    """Each person's earliest due date among their open tasks (none: not listed)."""
+    out: dict[str, date] = {}
     for start in range(0, len(assignees), outbox.IN_CHUNK):
-        q = (select(*TASK_COLUMNS).select_from(TASK.join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id))
+        q = (select(TASK.c.assignee, func.min(TASK.c.due))
              .where(TASK.c.assignee.in_(assignees[start:start + outbox.IN_CHUNK]),
-                    TASK.c.status == "open", TASK.c.due <= until))
-        for r in conn.execute(q):
-            out[r.assignee].append(task_info(r))
+                    TASK.c.status == "open").group_by(TASK.c.assignee))
+        out.update((r[0], r[1]) for r in conn.execute(q))
     return out
 
 
 def queue_digests(db: Engine, clock: Clock) -> int:
     """One digest per active person and local date, once their local time has passed their
-    digest hour, when they have open tasks overdue, due today or due within the week."""
+    digest hour, when they have new tasks to hear of (notices no digest carries yet) or
+    open tasks overdue, due today or due within the week. The digest takes over those
+    notices in the same transaction; it is rendered when it is delivered."""
     at = clock.now()
     with db.begin() as conn:
         due: dict[str, tuple[date, outbox.Prefs]] = {}
@@ -236,11 +271,15 @@ def queue_digests(db: Engine, clock: Clock) -> int:
         todo = {e: v for e, v in due.items() if f"digest:{e}:{v[0].isoformat()}" not in known}
         if not todo:
             return 0
-        until = max(d for d, _ in todo.values()) + timedelta(days=messages.WEEK_DAYS)
-        tasks = _open_tasks(conn, sorted(todo), until)
-        drafts = [d for e, (day, p) in sorted(todo.items())
-                  if (d := messages.digest(e, day, p.timezone, p.digest_hour, tasks.get(e, [])))]
-        return outbox.enqueue(conn, drafts, at)
+        people = sorted(todo)
+        busy, fresh = _busy(conn, people), notices.waiting(conn, people, at)
+        items = [Item("digest", e, f"digest:{e}:{day.isoformat()}",
+                      {"date": day.isoformat(), "timezone": p.timezone, "hour": p.digest_hour})
+                 for e, (day, p) in sorted(todo.items())
+                 if e in fresh or (e in busy and (busy[e] - day).days <= messages.WEEK_DAYS)]
+        added = outbox.queue(conn, items, at)
+        notices.attach(conn, added, at)
+        return len(added)
 
 
 def queue_due_soon(db: Engine, clock: Clock) -> int:
@@ -249,15 +288,16 @@ def queue_due_soon(db: Engine, clock: Clock) -> int:
     at = clock.now()
     today = at.date()
     with db.begin() as conn:
-        q = (select(*TASK_COLUMNS).select_from(TASK.join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id))
-             .where(TASK.c.status == "open", TASK.c.due >= today,
-                    TASK.c.due <= today + timedelta(days=messages.DUE_SOON_DAYS)))
-        tasks = [task_info(r) for r in conn.execute(q)]
+        q = select(TASK.c.id, TASK.c.assignee, TASK.c.queue).where(
+            TASK.c.status == "open", TASK.c.due >= today,
+            TASK.c.due <= today + timedelta(days=messages.DUE_SOON_DAYS))
+        tasks = conn.execute(q).all()
         d = Directory.load(conn)
-        drafts: list[Draft] = [messages.due_soon(t, to, today) for t in tasks
-                               for to in messages.task_recipients(t.assignee, t.queue, d.people,
-                                                                  d.leads)]
-        return outbox.enqueue(conn, drafts, at, skip_known=True)
+        items = [Item("due_soon", to, f"due_soon:{t.id}:{to}",
+                      {"task_id": t.id, "today": today.isoformat()})
+                 for t in tasks
+                 for to in messages.task_recipients(t.assignee, t.queue, d.people, d.leads)]
+        return len(outbox.queue(conn, items, at, skip_known=True))
 
 
 def list_outbox(db: Engine, status: str | None = None, limit: int = 50, recipient: str | None = None,

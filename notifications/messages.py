@@ -17,6 +17,7 @@ CHANNELS = ("email", "webhook", "log")
 DUE_SOON_DAYS = 2
 WEEK_DAYS = 7
 SUBJECT_MAX = 250
+NEW_MAX = 100  # new tasks listed one by one in a digest; the rest are counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +35,13 @@ class TaskInfo:
     why: Mapping[str, Any] = field(default_factory=dict)
     assignee: str | None = None
     queue: str | None = None
+    status: str = "open"
 
     def context(self) -> dict[str, Any]:
         return {"id": self.id, "account_id": self.account_id, "account_name": self.account_name,
                 "step": self.step, "title": self.title, "due": self.due.isoformat(),
-                "state": self.state, "who": self.assignee or f"the {self.queue} queue"}
+                "state": self.state, "who": self.assignee or f"the {self.queue} queue",
+                "status": self.status}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,24 +193,31 @@ def escalated(task: TaskInfo, recipient: str, level: int, days_late: int) -> Dra
 
 
 def digest(recipient: str, local_date: date, timezone: str, hour: int,
-           tasks: Sequence[TaskInfo]) -> Draft | None:
-    """One person's open tasks: overdue, due today, due within the week. None if empty."""
+           tasks: Sequence[TaskInfo], new: Sequence[TaskInfo] = (),
+           always: bool = False) -> Draft | None:
+    """One person's new tasks (told here instead of one message each, as they are now) and
+    open tasks: overdue, due today, due within the week. None if all are empty, unless
+    `always` (a digest already queued is rendered even if its tasks were done meanwhile)."""
+    tasks = [t for t in tasks if t.status == "open"]
     overdue = [t for t in tasks if t.due < local_date]
     today = [t for t in tasks if t.due == local_date]
     week = [t for t in tasks if 0 < (t.due - local_date).days <= WEEK_DAYS]
-    if not (overdue or today or week):
+    if not (overdue or today or week or new or always):
         return None
     key = lambda t: (t.due, t.id)  # noqa: E731
+    fresh = sorted(new, key=key)
     ctx = {"date": local_date.isoformat(), "timezone": timezone,
+           "new": [t.context() for t in fresh[:NEW_MAX]], "new_more": max(len(fresh) - NEW_MAX, 0),
            "overdue": [t.context() for t in sorted(overdue, key=key)],
            "today": [t.context() for t in sorted(today, key=key)],
            "week": [t.context() for t in sorted(week, key=key)]}
     return Draft("digest", recipient,
-                 _line(f"Your tasks on {local_date}: {len(overdue)} overdue, {len(today)} due "
-                       f"today, {len(week)} this week"),
+                 _line(f"Your tasks on {local_date}: {len(fresh)} new, {len(overdue)} overdue, "
+                       f"{len(today)} due today, {len(week)} this week"),
                  ctx, f"digest:{recipient}:{local_date.isoformat()}",
                  {"kind": "digest", "rule": "daily_digest",
-                  "playbook_version": ",".join(sorted({t.playbook_version for t in tasks})),
+                  "playbook_version": ",".join(sorted({t.playbook_version for t in
+                                                       [*tasks, *fresh]})),
                   "reason": f"your daily digest, after {hour:02d}:00 {timezone}"})
 
 

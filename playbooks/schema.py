@@ -301,6 +301,8 @@ class Step(Model):
     # weighs effort in hours (a step without it counts one hour per task).
     effort_hours: float | None = Field(None, gt=0, le=1000)
     notify: Annotated[str, Field(pattern=KEY)] = "task_assigned"
+    # How its new tasks are told: in each person's daily digest, or one message each at once.
+    deliver: Literal["digest", "immediate"] = "digest"
     requires: Requires = Requires()
     # When a new playbook version changes this step: keep open tasks (carry_over)
     # or cancel them (cancel). Open tasks of a dropped step are always cancelled.

@@ -82,6 +82,6 @@ def outbox(
             f"\n[dim]{r['last_error'][:60]}[/dim]" if r["last_error"] else "")
         table.add_row(str(r["id"]), r["kind"], f"{r['recipient']}\n[dim]{r['channel']}[/dim]",
                       state, when.isoformat(sep=" ", timespec="minutes") if when else "-",
-                      r["subject"])
+                      r["subject"] or "[dim](rendered when sent)[/dim]")
     out.print(table)
     out.print(f"{len(rows)} notification(s)")

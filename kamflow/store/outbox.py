@@ -1,14 +1,20 @@
-"""The transactional outbox: notifications are written, already rendered, in the same
-transaction as the change that causes them, so a rolled-back change leaves no message
-behind and a committed one never loses its message.
+"""The transactional outbox: notifications are recorded in the same transaction as the change
+that causes them, so a rolled-back change leaves no message behind and a committed one never
+loses its message. Each fact is written once: a row holds what happened (`payload`: the task,
+the level, the move), not its text; the deliverer renders it (kamflow.store.compose).
 
-Each row has a `dedupe_key` (`task_assigned:<task>`, `escalated:<task>:<level>`,
-`digest:<email>:<local date>`, ...), unique in the table; rows go in with
-`INSERT ... ON CONFLICT DO NOTHING`, so a rerun or a racing sweep adds nothing.
-Opt-outs and the preferred channel are applied here, at enqueue time.
+New tasks are the bulk: by default they are not messages at all but `notice` rows, one per
+task and person (kamflow.store.notices), told in that person's next digest. Only a step with
+`deliver: immediate`, or a person who opted out of digests, gets a message per new task.
 
-The hooks (`on_tasks_created`, `on_escalated`, `on_sweep_moves`, `on_manual_move`) are
-called by kamflow.store.task_writes, kamflow.sweep and kamflow.accounts inside their transactions.
+Each outbox row has a `dedupe_key` (`task_assigned:<task>:<email>`,
+`escalated:<task>:<level>:<email>`, `digest:<email>:<local date>`, ...), unique in the table;
+rows go in with `INSERT ... ON CONFLICT DO NOTHING`, so a rerun or a racing sweep adds nothing.
+Opt-outs and the preferred channel are applied here, when a row or notice is recorded.
+
+The hooks (`on_tasks_created`, `on_escalated`, `on_sweep_moves`, `on_manual_move`,
+`on_reassigned`) are called by kamflow.store.task_writes, kamflow.store.escalation,
+kamflow.sweep, kamflow.accounts and kamflow.queue inside their transactions.
 """
 
 from __future__ import annotations
@@ -16,16 +22,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select
 
 from kamflow.notifications import messages
-from kamflow.notifications.messages import Draft, StateChange, TaskInfo
-from kamflow.notifications.render import Renderer
-from kamflow.store.bulk import insert_new
+from kamflow.notifications.messages import StateChange, TaskInfo
+from kamflow.store import notices
+from kamflow.store.bulk import insert_returning
 from kamflow.store.tables import ACCOUNT, NOTIFICATION_PREF, OUTBOX, PERSON, TASK
 from kamflow.tasks.raci import unpacked
 
@@ -57,19 +61,6 @@ class Recipient:
     name: str
     active: bool
     prefs: Prefs
-
-
-@lru_cache(maxsize=8)
-def _renderer_for(folder: str) -> Renderer:
-    return Renderer(Path(folder) if folder else None)
-
-
-def renderer() -> Renderer:
-    """The renderer for the configured KAMFLOW_TEMPLATE_DIR (searched before the bundled)."""
-    from kamflow.settings import Settings
-
-    folder = Settings().template_dir
-    return _renderer_for(str(folder) if folder else "")
 
 
 def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
@@ -113,40 +104,44 @@ def known_keys(conn: Connection, keys: Iterable[str]) -> set[str]:
     return found
 
 
-def enqueue(conn: Connection, drafts: Sequence[Draft], at: datetime,
-            skip_known: bool = False) -> int:
-    """Render and insert drafts for active people who did not opt out of their kind;
-    a draft whose key is already in the outbox is skipped. Returns the rows added."""
-    if not drafts:
-        return 0
-    first: dict[str, Draft] = {}
-    for d in drafts:
+@dataclass(frozen=True)
+class Item:
+    """One notification to record: its kind, recipient, unique key and the facts it is
+    rendered from at delivery (a task id, an escalation level, a move...)."""
+
+    kind: str
+    recipient: str
+    dedupe_key: str
+    facts: dict[str, Any]
+
+
+def queue(conn: Connection, items: Sequence[Item], at: datetime,
+          skip_known: bool = False) -> list[dict[str, Any]]:
+    """Insert unrendered rows for active people who did not opt out of their kind; an item
+    whose key is already in the outbox is skipped. Returns the rows added (id, recipient)."""
+    if not items:
+        return []
+    first: dict[str, Item] = {}
+    for d in items:
         first.setdefault(d.dedupe_key, d)
     unique = list(first.values())
     if skip_known:
         known = known_keys(conn, (d.dedupe_key for d in unique))
         unique = [d for d in unique if d.dedupe_key not in known]
     people = recipients(conn, {d.recipient for d in unique})
-    render = renderer()
-    templates: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     for d in unique:
         who = people.get(d.recipient)
         if who is None or not who.active or d.kind in who.prefs.opted_out:
             continue
-        name = templates.get(d.template_name)
-        if name is None:
-            name = templates[d.template_name] = (
-                d.template_name if render.has(d.template_name) else d.kind)
-        body = render.render(name, d.render_context(who.name))
         rows.append({"kind": d.kind, "recipient": d.recipient, "channel": who.prefs.channel,
-                     "subject": d.subject, "body_txt": body.txt, "body_html": body.html,
-                     "payload": d.why, "dedupe_key": d.dedupe_key, "created_at": at,
-                     "status": "pending", "attempts": 0, "next_attempt_at": at})
-    return len(insert_new(conn, OUTBOX, rows, ["dedupe_key"], returning="id"))
+                     "subject": None, "body_txt": None, "body_html": None, "payload": d.facts,
+                     "dedupe_key": d.dedupe_key, "created_at": at, "status": "pending",
+                     "attempts": 0, "next_attempt_at": at})
+    return insert_returning(conn, OUTBOX, rows, ["dedupe_key"], ["id", "recipient"])
 
 
-# -- reading tasks and accounts for the drafts -------------------------------------
+# -- reading tasks and accounts for the messages ----------------------------------
 
 
 def account_names(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
@@ -159,7 +154,7 @@ def account_names(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
 
 def task_info(row: Any) -> TaskInfo:
     return TaskInfo(row.id, row.account_id, row.name, row.step, row.title, row.due, row.state,
-                    row.playbook_version, row.why or {}, row.assignee, row.queue)
+                    row.playbook_version, row.why or {}, row.assignee, row.queue, row.status)
 
 
 TASK_COLUMNS = (
@@ -174,6 +169,7 @@ TASK_COLUMNS = (
     TASK.c.why,
     TASK.c.assignee,
     TASK.c.queue,
+    TASK.c.status,
 )
 
 
@@ -192,68 +188,77 @@ def tasks_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, TaskInfo]:
 def on_tasks_created(conn: Connection, made: Sequence[Mapping[str, Any]],
                      rows: Sequence[Mapping[str, Any]], at: datetime, directory: Directory,
                      book: PlaybookSet) -> int:
-    """Tasks that were actually inserted: tell the assignee (or the queue's lead) and the
-    Informed parties (people, and the leads of informed departments), once per task."""
+    """Tasks that were actually inserted: the assignee (or the queue's lead) and the Informed
+    parties (people, and the leads of informed departments) are to be told, once per task
+    and person. Set-based: one notice row per (task, person) in one bulk INSERT, nothing
+    rendered; a message each only for `deliver: immediate` steps or digest opt-outs."""
     if not made:
         return 0
-    by_key = {(r["account_id"], r["step"], r["period"]): r for r in rows}
-    names = account_names(conn, (m["account_id"] for m in made))
-    template = {f"{state}.{s.key}": s.notify for state, pb in book.states.items()
-                for s in pb.steps}
-    drafts: list[Draft] = []
+    informed = {(r["account_id"], r["step"], r["period"]): r["informed"] for r in rows}
+    steps = {f"{state}.{s.key}": s for state, pb in book.states.items() for s in pb.steps}
+    wanted: list[tuple[str, str, int, str]] = []  # (kind, email, task id, step)
     for m in made:
-        r = by_key[(m["account_id"], m["step"], m["period"])]
-        task = TaskInfo(m["id"], m["account_id"], names.get(m["account_id"], m["account_id"]),
-                        m["step"], r["title"], m["due"], r["state"], r["playbook_version"],
-                        r["why"], m["assignee"], m["queue"])
         to = messages.task_recipients(m["assignee"], m["queue"], directory.people,
                                       directory.leads)
-        drafts.extend(messages.task_assigned(task, e, template.get(m["step"], "")) for e in to)
-        drafts.extend(messages.informed(task, e) for e in messages.informed_recipients(
-            unpacked(r["informed"]), directory.people, directory.leads, exclude=to))
-    return enqueue(conn, drafts, at)
+        wanted.extend(("task_assigned", e, m["id"], m["step"]) for e in to)
+        wanted.extend(("informed", e, m["id"], m["step"]) for e in messages.informed_recipients(
+            unpacked(informed[(m["account_id"], m["step"], m["period"])]), directory.people,
+            directory.leads, exclude=to))
+    people = recipients(conn, {e for _, e, _, _ in wanted})
+    notices_rows: list[dict[str, Any]] = []
+    now: list[Item] = []
+    for kind, email, task_id, step in wanted:
+        who = people.get(email)
+        if who is None or not who.active or kind in who.prefs.opted_out:
+            continue
+        spec = steps.get(step)
+        if (spec is not None and spec.deliver == "immediate") or "digest" in who.prefs.opted_out:
+            template = spec.notify if spec is not None and kind == "task_assigned" else ""
+            now.append(Item(kind, email, f"{kind}:{task_id}:{email}",
+                            {"task_id": task_id, **({"template": template} if template
+                                                    and template != kind else {})}))
+        else:
+            notices_rows.append({"task_id": task_id, "recipient": email, "kind": kind,
+                                 "created_at": at})
+    return notices.add(conn, notices_rows) + len(queue(conn, now, at))
 
 
 def on_escalated(conn: Connection, events: Sequence[Mapping[str, Any]], at: datetime,
                  directory: Directory) -> int:
-    """Escalation audit events (task id, level, target): tell each level's target once."""
-    if not events:
-        return 0
-    tasks = tasks_by_id(conn, (int(e["entity_id"]) for e in events))
-    drafts: list[Draft] = []
-    for e in events:
-        task = tasks.get(int(e["entity_id"]))
-        if task is None:
-            continue
-        drafts.extend(messages.escalated(task, to, e["after"]["level"], e["after"]["days_late"])
-                      for to in messages.party_recipients(e["after"]["to"], directory.people,
-                                                          directory.leads))
-    return enqueue(conn, drafts, at)
+    """Escalation audit events (task id, level, target): tell each level's target once, at
+    once (escalations never wait for a digest)."""
+    items = [Item("escalated", to, f"escalated:{e['entity_id']}:{e['after']['level']}:{to}",
+                  {"task_id": int(e["entity_id"]), "level": e["after"]["level"],
+                   "days_late": e["after"]["days_late"]})
+             for e in events
+             for to in messages.party_recipients(e["after"]["to"], directory.people,
+                                                 directory.leads)]
+    return len(queue(conn, items, at))
 
 
 def on_reassigned(conn: Connection, task_id: int, person: str, at: datetime) -> int:
-    """A task given to someone by hand: tell them (once per task and person)."""
-    task = tasks_by_id(conn, [task_id]).get(task_id)
-    return enqueue(conn, [messages.task_assigned(task, person)], at) if task else 0
+    """A task given to someone by hand: tell them at once (once per task and person)."""
+    item = Item("task_assigned", person, f"task_assigned:{task_id}:{person}", {"task_id": task_id})
+    return len(queue(conn, [item], at))
 
 
-def _state_drafts(conn: Connection, changes: Sequence[tuple[StateChange, Sequence[str | None]]],
-                  at: datetime) -> int:
-    names = account_names(conn, (c.account_id for c, _ in changes))
-    drafts: list[Draft] = []
-    for change, people in changes:
-        named = StateChange(change.account_id, names.get(change.account_id, change.account_id),
-                            change.source, change.dest, change.rule, change.playbook_version,
-                            change.at, change.metrics, change.actor, change.reason)
-        for email in dict.fromkeys(p for p in people if p and p != change.actor):
-            drafts.append(messages.state_changed(named, email))
-    return enqueue(conn, drafts, at)
+def _state_items(conn: Connection, changes: Sequence[tuple[StateChange, Sequence[str | None]]],
+                 at: datetime) -> int:
+    items: list[Item] = []
+    for c, people in changes:
+        facts = {"account_id": c.account_id, "source": c.source, "dest": c.dest, "rule": c.rule,
+                 "playbook_version": c.playbook_version, "at": c.at.isoformat(),
+                 "metrics": dict(c.metrics), "actor": c.actor, "reason": c.reason}
+        items.extend(Item("state_changed", email,
+                          f"state_changed:{c.account_id}:{c.at.isoformat()}:{email}", facts)
+                     for email in dict.fromkeys(p for p in people if p and p != c.actor))
+    return len(queue(conn, items, at))
 
 
 def on_sweep_moves(conn: Connection, done: Sequence[tuple[Assessment, Stored]],
                    went_in: set[Any], at: datetime, version: str) -> int:
     """Key accounts (before or after this sweep's classification) that moved: tell the
-    owner and the sponsor."""
+    owner and the sponsor, at once."""
     changes = []
     for a, stored in done:
         d = a.decision
@@ -263,7 +268,7 @@ def on_sweep_moves(conn: Connection, done: Sequence[tuple[Assessment, Stored]],
             changes.append((StateChange(a.facts.account_id, "", d.source, d.dest, d.rule,
                                         version, at, _plain(d.seen)),
                             (stored.owner, stored.sponsor)))
-    return _state_drafts(conn, changes, at) if changes else 0
+    return _state_items(conn, changes, at) if changes else 0
 
 
 def on_manual_move(conn: Connection, account_id: str, source: str, dest: str, rule: str,
@@ -275,7 +280,7 @@ def on_manual_move(conn: Connection, account_id: str, source: str, dest: str, ru
     if row is None or not row.key_account:
         return 0
     change = StateChange(account_id, "", source, dest, rule, version, at, {}, actor, reason)
-    return _state_drafts(conn, [(change, (row.owner_email, row.sponsor_email))], at)
+    return _state_items(conn, [(change, (row.owner_email, row.sponsor_email))], at)
 
 
 def _plain(values: Mapping[str, Any]) -> dict[str, Any]:

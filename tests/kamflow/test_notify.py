@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from kamflow.engine.clock import FixedClock
 from kamflow.importer import import_csv
-from kamflow.notifications.channels import EmailChannel, Message, WebhookChannel
+from kamflow.notifications.channels import EmailChannel, LogChannel, Message, WebhookChannel
 from kamflow.notify import deliver, queue_digests, queue_due_soon
 from kamflow.store import golive, task_writes
-from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, OUTBOX, TASK, TRANSITION
+from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, NOTICE, OUTBOX, TASK, TRANSITION
 from kamflow.store.versions import active_version
 from kamflow.sweep import run_sweep
 from support import DB, write_portfolio
@@ -105,35 +105,59 @@ def mid(key: str) -> str:
     return Message("", "", "", "", "", key).message_id
 
 
+def notices(db: DB, *where: Any) -> list[dict[str, Any]]:
+    with db.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(select(NOTICE).where(*where))]
+
+
+def noted(db: DB) -> set[tuple[str, str]]:
+    """The notices as (dedupe key the message would have had, recipient)."""
+    return {(f"{n['kind']}:{n['task_id']}:{n['recipient']}", n["recipient"]) for n in notices(db)}
+
+
+def logged(db: DB, tmp_path: Path, at: datetime) -> list[dict[str, Any]]:
+    """Deliver what is due at `at` through the log channel; the lines written."""
+    path = tmp_path / f"sent-{at.isoformat()}.jsonl"
+    deliver(db.engine, FixedClock(at), {"email": LogChannel(path)})
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def filled(db: DB) -> int:
+    """A sweep and the due-soon reminders at AT: messages of several kinds, due at AT."""
+    run_sweep(db.engine, FixedClock(AT))
+    queue_due_soon(db.engine, FixedClock(AT))
+    return count(db, OUTBOX)
+
+
 # -- enqueue in the same transaction -------------------------------------------------------
 
 
-def test_a_sweep_writes_its_notifications_with_the_tasks_and_once(loaded: DB) -> None:
+def test_a_sweep_records_who_to_tell_once_per_task_and_person_and_renders_nothing(
+        loaded: DB) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
+    made = count(loaded, TASK)
+    assert made > 20
+    # new tasks: one notice per task and person, for their digest; no message each
+    got = notices(loaded)
+    assert noted(loaded) == expected_task_notices(loaded)
+    assert len(got) == len({(n["task_id"], n["recipient"]) for n in got}) >= made
+    assert {n["kind"] for n in got} == {"task_assigned", "informed"}
+    assert {n["digest_id"] for n in got} == {None}
     rows = outbox(loaded)
-    got = {(r["dedupe_key"], r["recipient"]) for r in rows if r["kind"] != "state_changed"}
-    assert got == expected_task_notices(loaded)
-    kinds = {r["kind"] for r in rows}
-    assert kinds == {"task_assigned", "informed", "state_changed"}
-    # the queue task (service.lead is A, and R is a queue) goes to the queue's lead
+    assert {r["kind"] for r in rows} == {"state_changed"}  # key-account moves: at once
+    assert all(r["subject"] is None and r["body_txt"] is None and r["body_html"] is None
+               for r in rows)  # rendered when delivered, not when written
     with loaded.engine.connect() as conn:
-        version = active_version(conn)
         keys = conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.key_account.is_(True))).scalars().all()
         moved = conn.execute(select(TRANSITION.c.account_id, TRANSITION.c.to_state).where(
             TRANSITION.c.at == AT, TRANSITION.c.account_id.in_(keys))).all()
     assert moved, "the portfolio has key accounts that move"
-    changes = {(r["dedupe_key"], r["recipient"]) for r in rows if r["kind"] == "state_changed"}
-    assert changes == {(f"state_changed:{a}:{AT.isoformat()}:{who}", who)
-                       for a, _ in moved for who in ("ann@x.test", "sam@x.test")}
-    review = next(r for r in rows if r["kind"] == "task_assigned"
-                  and "Quarterly review" in r["subject"])
-    assert review["payload"]["rule"] == "loyal.quarterly_plan_review"
-    assert review["payload"]["playbook_version"] == version
-    assert "fiscal quarter FY2026-Q2" in review["payload"]["reason"]
-    assert "fiscal quarter FY2026-Q2" in review["body_txt"] and "Steady GmbH" in review["body_html"]
+    assert {(r["dedupe_key"], r["recipient"]) for r in rows} == {
+        (f"state_changed:{a}:{AT.isoformat()}:{who}", who)
+        for a, _ in moved for who in ("ann@x.test", "sam@x.test")}
     assert {r["status"] for r in rows} == {"pending"} and {r["channel"] for r in rows} == {"email"}
     run_sweep(loaded.engine, FixedClock(AT))
-    assert len(outbox(loaded)) == len(rows)
+    assert len(outbox(loaded)) == len(rows) and len(notices(loaded)) == len(got)
 
 
 def test_a_crash_inside_a_chunk_leaves_neither_tasks_nor_notifications(
@@ -150,6 +174,7 @@ def test_a_crash_inside_a_chunk_leaves_neither_tasks_nor_notifications(
     assert (
         count(loaded, TASK) == 0
         and count(loaded, OUTBOX) == 0
+        and count(loaded, NOTICE) == 0
         and count(loaded, TRANSITION, TRANSITION.c.at == AT) == 0
     )
 
@@ -164,18 +189,15 @@ def test_a_sweep_stopped_between_chunks_leaves_no_orphan_and_the_rerun_completes
 
     with pytest.raises(Crash):
         run_sweep(loaded.engine, FixedClock(AT), progress=stop, chunk=2)
-    partial = outbox(loaded)
-    assert count(loaded, TASK) > 0 and partial
-    got = {(r["dedupe_key"], r["recipient"]) for r in partial if r["kind"] != "state_changed"}
-    assert got == expected_task_notices(loaded)  # exactly the tasks that exist, no more
+    assert count(loaded, TASK) > 0 and notices(loaded)
+    assert noted(loaded) == expected_task_notices(loaded)  # exactly the tasks that exist
     run_sweep(loaded.engine, FixedClock(AT), chunk=2)
+    assert noted(loaded) == expected_task_notices(loaded)
     rows = outbox(loaded)
-    assert {(r["dedupe_key"], r["recipient"]) for r in rows if r["kind"] != "state_changed"} \
-        == expected_task_notices(loaded)
     assert len({r["dedupe_key"] for r in rows}) == len(rows)
 
 
-def test_escalations_notify_each_level_once(loaded: DB) -> None:
+def test_escalations_are_sent_at_once_each_level_once(loaded: DB, smtp: Smtp) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
     later = FixedClock(AT + timedelta(days=30))
     run_sweep(loaded.engine, later)
@@ -190,14 +212,23 @@ def test_escalations_notify_each_level_once(loaded: DB) -> None:
     assert ("queue:management" in {e.after["to"] for e in events}
             and any(who == "sam@x.test" for _, who in want))
     assert {(r["dedupe_key"], r["recipient"]) for r in rows} == want
+    assert {r["subject"] for r in rows} == {None}
+    # no digest job runs: the deliverer renders and sends them as they are
+    deliver(loaded.engine, later, smtp.channels())
+    rows = outbox(loaded, OUTBOX.c.kind == "escalated")
+    assert {r["status"] for r in rows} == {"sent"}
+    sent = [m for m in smtp.received() if "days late" in m[1]]
+    assert sorted(sent) == sorted((r["recipient"], r["subject"], mid(r["dedupe_key"]))
+                                  for r in rows)
     late = rows[0]
     assert "days late" in late["subject"] and late["payload"]["reason"].startswith("due on")
+    assert late["payload"]["level"] in (1, 2) and late["payload"]["rule"]
     run_sweep(loaded.engine, later)
     assert len(outbox(loaded, OUTBOX.c.kind == "escalated")) == len(rows)
 
 
 def test_a_manual_move_of_a_key_account_tells_owner_and_sponsor_but_not_the_mover(
-        loaded: DB) -> None:
+        loaded: DB, tmp_path: Path) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
     with loaded.engine.connect() as conn:
         key = conn.execute(select(ACCOUNT.c.id).where(ACCOUNT.c.key_account.is_(True),
@@ -210,11 +241,13 @@ def test_a_manual_move_of_a_key_account_tells_owner_and_sponsor_but_not_the_move
         loaded, OUTBOX.c.kind == "state_changed", OUTBOX.c.dedupe_key.like(f"%{key}:2026-06-20%")
     )
     assert [r["recipient"] for r in rows] == ["ann@x.test"]
-    assert "sam@x.test: framework tender lost" in rows[0]["body_txt"]
+    logged(loaded, tmp_path, datetime(2026, 6, 20, 1))
+    (row,) = outbox(loaded, OUTBOX.c.id == rows[0]["id"])
+    assert "sam@x.test: framework tender lost" in row["body_txt"]
 
 
 def test_queue_tasks_go_to_the_queue_lead_and_a_reassigned_task_to_its_new_assignee(
-        loaded: DB) -> None:
+        loaded: DB, tmp_path: Path) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
     r = loaded.cli("event", "NEWBIG", "quote_created", "--ref", "Q-17", "--at", "2026-06-16")
     assert r.code == 0, r.stderr
@@ -222,8 +255,13 @@ def test_queue_tasks_go_to_the_queue_lead_and_a_reassigned_task_to_its_new_assig
         check = conn.execute(select(TASK.c.id, TASK.c.queue).where(
             TASK.c.step == "high_potential.quote_double_check")).one()
     assert check.queue == "quotes"
+    # the step says `deliver: immediate`: a message now, not a line in tomorrow's digest
+    assert notices(loaded, NOTICE.c.task_id == check.id) == []
     (row,) = outbox(loaded, OUTBOX.c.dedupe_key.like(f"task_assigned:{check.id}:%"))
-    assert row["recipient"] == "quinn@x.test" and "quotes queue" in row["subject"]
+    assert row["recipient"] == "quinn@x.test" and row["subject"] is None
+    logged(loaded, tmp_path, datetime(2026, 6, 16, 1))
+    (row,) = outbox(loaded, OUTBOX.c.dedupe_key.like(f"task_assigned:{check.id}:%"))
+    assert "quotes queue" in row["subject"] and row["status"] == "sent"
     r = loaded.cli("task", "reassign", str(check.id), "--to", "lea@x.test", "--by", "quinn@x.test",
                    "--at", "2026-06-16T10:00")
     assert r.code == 0, r.stderr
@@ -236,22 +274,22 @@ def test_queue_tasks_go_to_the_queue_lead_and_a_reassigned_task_to_its_new_assig
 
 def test_every_message_arrives_once_with_its_subject_and_recipient(
         loaded: DB, smtp: Smtp) -> None:
-    run_sweep(loaded.engine, FixedClock(AT))
-    rows = outbox(loaded)
+    n = filled(loaded)
+    assert {r["kind"] for r in outbox(loaded)} == {"state_changed", "due_soon"}
     result = deliver(loaded.engine, FixedClock(AT), smtp.channels(), batch=7)
-    assert (result.claimed, result.sent, result.retried) == (len(rows), len(rows), 0)
+    assert (result.claimed, result.sent, result.retried) == (n, n, 0)
+    rows = outbox(loaded)  # rendered by the deliverer
+    assert all(r["subject"] and r["body_txt"] and r["body_html"] for r in rows)
     assert sorted(smtp.received()) == sorted((r["recipient"], r["subject"], mid(r["dedupe_key"]))
                                              for r in rows)
-    assert {r["status"] for r in outbox(loaded)} == {"sent"}
-    assert {r["sent_at"] for r in outbox(loaded)} == {AT}
+    assert {r["status"] for r in rows} == {"sent"} and {r["sent_at"] for r in rows} == {AT}
     again = deliver(loaded.engine, FixedClock(AT + timedelta(hours=1)), smtp.channels())
-    assert again.claimed == 0 and len(smtp.received()) == len(rows)
+    assert again.claimed == 0 and len(smtp.received()) == n
 
 
 def test_an_smtp_outage_loses_nothing_and_the_retry_sends_each_message_once(
         loaded: DB, smtp: Smtp) -> None:
-    run_sweep(loaded.engine, FixedClock(AT))
-    n = count(loaded, OUTBOX)
+    n = filled(loaded)
     smtp.stop()
     down = deliver(loaded.engine, FixedClock(AT), smtp.channels())
     assert (down.sent, down.retried, down.failed) == (0, n, 0)
@@ -272,6 +310,7 @@ def test_an_smtp_outage_loses_nothing_and_the_retry_sends_each_message_once(
                    ).claimed == 0
     back = deliver(loaded.engine, FixedClock(AT + timedelta(minutes=3)), smtp.channels())
     assert (back.sent, back.retried) == (n, 0)
+    rows = outbox(loaded)
     assert sorted(smtp.received()) == sorted((r["recipient"], r["subject"], mid(r["dedupe_key"]))
                                              for r in rows)
     assert {(r["status"], r["attempts"]) for r in outbox(loaded)} == {("sent", 3)}
@@ -285,7 +324,7 @@ def test_a_message_is_given_up_after_max_attempts_and_backoff_is_capped(loaded: 
     assert [backoff(k) for k in (1, 2, 3, 9, 10, 40)] == [
         timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4),
         timedelta(minutes=256), timedelta(hours=6), timedelta(hours=6)]
-    run_sweep(loaded.engine, FixedClock(AT))
+    filled(loaded)
     dead = {"email": EmailChannel("127.0.0.1", free_port(), timeout=2)}
     at = AT
     for _ in range(3):
@@ -296,8 +335,7 @@ def test_a_message_is_given_up_after_max_attempts_and_backoff_is_capped(loaded: 
 
 
 def test_two_deliverers_in_parallel_never_send_the_same_row(loaded: DB, smtp: Smtp) -> None:
-    run_sweep(loaded.engine, FixedClock(AT))
-    n = count(loaded, OUTBOX)
+    n = filled(loaded)
     start = threading.Barrier(2)
     results: list[Any] = []
     errors: list[BaseException] = []
@@ -325,7 +363,7 @@ def test_a_webhook_outage_then_each_post_arrives_once(loaded: DB) -> None:
     hook = Hook([503] * 1000)
     try:
         prefs(loaded, "ann@x.test", "--channel", "webhook", "--webhook-url", f"{hook.url}/ann")
-        run_sweep(loaded.engine, FixedClock(AT))
+        filled(loaded)
         mine = outbox(loaded, OUTBOX.c.channel == "webhook")
         assert mine and {r["recipient"] for r in mine} == {"ann@x.test"}
         chans = {"webhook": WebhookChannel(timeout=5), "email": EmailChannel(
@@ -339,7 +377,7 @@ def test_a_webhook_outage_then_each_post_arrives_once(loaded: DB) -> None:
         deliver(loaded.engine, FixedClock(AT + timedelta(minutes=3)), chans)
         assert sorted(b["key"] for b in hook.bodies) == sorted(r["dedupe_key"] for r in mine)
         assert {b["path"] for b in hook.bodies} == {"/ann"}
-        first = next(b for b in hook.bodies if b["kind"] == "task_assigned")
+        first = next(b for b in hook.bodies if b["kind"] == "due_soon")
         assert first["text"].startswith(f"*{first['subject']}*\n") and first["why"]["rule"]
         assert {r["status"] for r in outbox(loaded, OUTBOX.c.channel == "webhook")} == {"sent"}
         calls = hook.calls
@@ -352,7 +390,8 @@ def test_a_webhook_outage_then_each_post_arrives_once(loaded: DB) -> None:
 # -- digests, reminders, preferences ---------------------------------------------------
 
 
-def test_a_berlin_digest_goes_out_once_per_local_day_after_its_hour(loaded: DB) -> None:
+def test_a_berlin_digest_goes_out_once_per_local_day_after_its_hour(loaded: DB,
+                                                                   tmp_path: Path) -> None:
     prefs(loaded, "ann@x.test", "--timezone", "Europe/Berlin", "--digest-hour", "8")
     run_sweep(loaded.engine, FixedClock(AT))
     ann = OUTBOX.c.dedupe_key.like("digest:ann@x.test:%")
@@ -365,6 +404,7 @@ def test_a_berlin_digest_goes_out_once_per_local_day_after_its_hour(loaded: DB) 
         assert count(loaded, OUTBOX, ann) == total, (hour, minute)
     keys = [r["dedupe_key"] for r in outbox(loaded, ann)]
     assert keys == ["digest:ann@x.test:2026-06-16", "digest:ann@x.test:2026-06-17"]
+    logged(loaded, tmp_path, datetime(2026, 6, 17, 9))
     first = outbox(loaded, ann)[0]
     assert "overdue" in first["subject"] and "Europe/Berlin" in first["body_txt"]
     assert first["payload"]["reason"] == "your daily digest, after 08:00 Europe/Berlin"
@@ -377,8 +417,10 @@ def test_opt_outs_are_respected_when_notifications_are_written(loaded: DB) -> No
     assert (
         count(loaded, OUTBOX, OUTBOX.c.recipient == "ann@x.test", OUTBOX.c.kind == "task_assigned") == 0
     )
+    # no digest for ann: nothing waits for one (what she still wants would come at once)
+    assert count(loaded, NOTICE, NOTICE.c.recipient == "ann@x.test") == 0
     assert (
-        count(loaded, OUTBOX, OUTBOX.c.recipient == "sam@x.test", OUTBOX.c.kind == "task_assigned") > 0
+        count(loaded, NOTICE, NOTICE.c.recipient == "sam@x.test", NOTICE.c.kind == "task_assigned") > 0
     )
     assert (
         count(loaded, OUTBOX, OUTBOX.c.recipient == "ann@x.test", OUTBOX.c.kind == "state_changed") > 0
@@ -407,16 +449,115 @@ def test_due_soon_reminders_once_per_task(loaded: DB) -> None:
     assert {k.rsplit(":", 1)[0] for k in keys} == {f"due_soon:{i}" for i in soon}
 
 
-def test_the_template_folder_setting_is_used_when_writing(
+def test_the_template_folder_setting_is_used_when_delivering(
         loaded: DB, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "templates"
     folder.mkdir()
-    (folder / "informed.txt").write_text("FYI {{ task.title }} ({{ why.rule }})\n")
+    (folder / "due_soon.txt").write_text("SOON {{ task.title }} ({{ why.rule }})\n")
+    filled(loaded)  # written before the setting: the text is made at delivery
     monkeypatch.setenv("KAMFLOW_TEMPLATE_DIR", str(folder))
+    logged(loaded, tmp_path, AT)
+    soon = outbox(loaded, OUTBOX.c.kind == "due_soon")
+    assert soon and all(r["body_txt"].startswith("SOON ") for r in soon)
+    others = outbox(loaded, OUTBOX.c.kind != "due_soon")
+    assert others and all(not r["body_txt"].startswith("SOON") for r in others)
+
+
+# -- digests carry the new tasks; rendering at delivery is once and crash-safe -------------
+
+
+def test_the_digest_tells_each_person_of_their_new_tasks_once(loaded: DB, smtp: Smtp) -> None:
     run_sweep(loaded.engine, FixedClock(AT))
-    informed = outbox(loaded, OUTBOX.c.kind == "informed")
-    assert informed and all(r["body_txt"].startswith("FYI ") for r in informed)
-    assert all(not r["body_txt"].startswith("FYI") for r in outbox(loaded, OUTBOX.c.kind != "informed"))
+    waiting = notices(loaded)
+    people = {n["recipient"] for n in waiting}
+    morning = FixedClock(AT + timedelta(hours=8))  # 08:00 UTC: everyone's default hour
+    assert queue_digests(loaded.engine, FixedClock(AT + timedelta(hours=7))) == 0
+    assert queue_digests(loaded.engine, morning) >= len(people)
+    digests = {r["recipient"]: r for r in outbox(loaded, OUTBOX.c.kind == "digest")}
+    assert set(digests) >= people
+    assert {n["digest_id"] for n in notices(loaded)} <= {r["id"] for r in digests.values()}
+    assert all(n["digest_id"] == digests[n["recipient"]]["id"] for n in notices(loaded))
+    with loaded.engine.begin() as conn:  # a task renamed before delivery shows its name now
+        first = waiting[0]["task_id"]
+        conn.execute(TASK.update().where(TASK.c.id == first).values(title="Renamed at noon"))
+    result = deliver(loaded.engine, morning, smtp.channels())
+    assert result.failed == result.retried == 0
+    mails = {str(m["To"]): m for m in smtp.mails() if m["X-Kamflow-Kind"] == "digest"}
+    assert set(mails) == set(digests)
+    for n in waiting:
+        text = mails[n["recipient"]].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert f"[task {n['task_id']}" in text.split("Your open tasks")[0], n
+    assert "Renamed at noon" in mails[waiting[0]["recipient"]].get_body(
+        ("plain",)).get_content()  # type: ignore[union-attr]
+    mine = sum(1 for n in waiting if n["recipient"] == "ann@x.test")
+    ann = mails["ann@x.test"].get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert f"New for you ({mine})" in ann and "Steady GmbH" in ann
+    with loaded.engine.connect() as conn:
+        version = active_version(conn)
+    (row,) = outbox(loaded, OUTBOX.c.dedupe_key == digests["ann@x.test"]["dedupe_key"])
+    assert row["status"] == "sent" and row["payload"]["playbook_version"] == version
+    assert row["payload"]["reason"] == "your daily digest, after 08:00 UTC"
+    # the next day: nothing new to tell, the notices are not told again
+    next_day = FixedClock(AT + timedelta(days=1, hours=8))
+    queue_digests(loaded.engine, next_day)
+    deliver(loaded.engine, next_day, smtp.channels())
+    later = [m for m in smtp.mails() if m["X-Kamflow-Kind"] == "digest"][len(mails):]
+    assert all("New for you" not in str(m.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+               for m in later)
+
+
+def test_a_crash_between_render_and_send_neither_loses_nor_doubles(
+        loaded: DB, smtp: Smtp) -> None:
+    class Crash(BaseException):  # not an Exception: the deliverer does not catch it
+        pass
+
+    class Dies:
+        def send(self, message: Message) -> None:
+            raise Crash
+
+        def close(self) -> None:
+            return None
+
+    run_sweep(loaded.engine, FixedClock(AT))
+    morning = FixedClock(AT + timedelta(hours=8))
+    queue_digests(loaded.engine, morning)
+    n = count(loaded, OUTBOX)
+    with pytest.raises(Crash):
+        deliver(loaded.engine, morning, {"email": Dies()}, batch=n)
+    claimed = outbox(loaded)
+    assert {r["status"] for r in claimed} == {"sending"}  # the claim and the text committed
+    assert all(r["subject"] and r["body_txt"] for r in claimed)
+    with loaded.engine.begin() as conn:  # changes after the render do not change the text
+        conn.execute(TASK.update().values(title="Changed after the render"))
+    assert deliver(loaded.engine, morning, smtp.channels()).claimed == 0  # leased
+    after = FixedClock(AT + timedelta(hours=8, minutes=11))
+    assert deliver(loaded.engine, after, smtp.channels()).sent == n
+    got = smtp.received()
+    assert sorted(got) == sorted((r["recipient"], r["subject"], mid(r["dedupe_key"]))
+                                 for r in claimed)
+    assert all("Changed after the render" not in str(m.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+               for m in smtp.mails())
+    assert {(r["status"], r["body_txt"]) for r in outbox(loaded)} == {
+        ("sent", r["body_txt"]) for r in claimed}
+    assert deliver(loaded.engine, FixedClock(AT + timedelta(days=1)), smtp.channels()).claimed == 0
+    assert len(smtp.received()) == n
+
+
+def test_a_crash_while_rendering_leaves_the_rows_waiting(
+        loaded: DB, smtp: Smtp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    n = filled(loaded)
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "due_soon.txt").write_text("{{ no_such_variable }}\n")
+    monkeypatch.setenv("KAMFLOW_TEMPLATE_DIR", str(folder))
+    result = deliver(loaded.engine, FixedClock(AT), smtp.channels())
+    soon = outbox(loaded, OUTBOX.c.kind == "due_soon")
+    assert result.retried == len(soon) and result.sent == n - len(soon)
+    assert all(r["status"] == "pending" and r["subject"] is None
+               and "template due_soon.txt" in r["last_error"] for r in soon)
+    monkeypatch.delenv("KAMFLOW_TEMPLATE_DIR")
+    back = deliver(loaded.engine, FixedClock(AT + timedelta(minutes=1)), smtp.channels())
+    assert back.sent == len(soon) and len(smtp.received()) == n
 
 
 # -- the command line -----------------------------------------------------------------

@@ -58,3 +58,17 @@ def test_a_digest_sorts_tasks_into_overdue_today_and_the_week_and_skips_an_empty
     assert d is not None and d.context["week"][0]["id"] == 7
     assert (d.context["overdue"], d.context["today"]) == ([], [])
     assert d.dedupe_key == "digest:ann@x.test:2026-06-19"
+
+
+def test_a_digest_lists_new_tasks_even_without_open_ones_and_counts_past_the_cap() -> None:
+    far = replace(TASK, id=8, due=date(2026, 7, 30))
+    done = replace(TASK, id=9, status="done")
+    d = messages.digest("ann@x.test", date(2026, 6, 20), "UTC", 8, [done], new=[far, done])
+    assert d is not None and [t["id"] for t in d.context["new"]] == [9, 8]  # by due date
+    assert d.context["new"][0]["status"] == "done" and d.context["today"] == []  # done: not open
+    assert d.subject.startswith("Your tasks on 2026-06-20: 2 new, 0 overdue")
+    many = [replace(TASK, id=i) for i in range(messages.NEW_MAX + 5)]
+    big = messages.digest("ann@x.test", date(2026, 6, 1), "UTC", 8, [], new=many)
+    assert big is not None and len(big.context["new"]) == messages.NEW_MAX
+    assert big.context["new_more"] == 5
+    assert messages.digest("ann@x.test", date(2026, 6, 1), "UTC", 8, [], always=True) is not None

@@ -146,3 +146,12 @@ def test_a_once_upon_condition_step_needs_a_when(folder: Path) -> None:
     edit(folder, "loyal.yaml", "    when: revenue_share > 10%\n", "")
     assert any(p.startswith(f"{folder}/loyal.yaml:") and p.endswith(
         "steps[7]: cadence 'upon: condition' needs the step's 'when'") for p in problems(folder))
+
+
+def test_a_step_is_told_in_the_digest_unless_it_says_immediate(folder: Path) -> None:
+    book = load_dir(folder)
+    hp = {s.key: s.deliver for s in book.states["high_potential"].steps}
+    assert hp["quote_double_check"] == "immediate" and hp["quote_presented_in_person"] == "digest"
+    edit(folder, "high_potential.yaml", "deliver: immediate", "deliver: at_once")
+    found = problems(folder)
+    assert any("high_potential.yaml" in p and "steps[1].deliver" in p for p in found), found
