@@ -636,13 +636,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         def after_chunk(_n: int) -> None:
             chunk_rss.append(status_mib("VmRSS") or 0.0)
 
+        cpu = process_time()
         first = run_sweep(db, FixedClock(at), progress=after_chunk)
+        first_cpu = process_time() - cpu
         sweep_hwm = status_mib("VmHWM") if hwm_reset else None
         split1 = timer.reset()
         rss_after = status_mib("VmRSS")
         f1 = sweep_figures(first)
+        f1["cpu_seconds"] = round(first_cpu, 3)
         log(f"sweep 1: {first.accounts:,} accounts, {f1['transitions_total']:,} transitions, "
-            f"{f1['reclassified']:,} reclassified, {first.seconds:.2f} s, "
+            f"{f1['reclassified']:,} reclassified, {first.seconds:.2f} s ({first_cpu:.2f} s CPU), "
             f"{f1['accounts_per_second']:,.0f} accounts/s")
         for name, n in f1["transitions"].items():
             log(f"    {name:<34} {n:>8,}")

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, select
 
 from kamflow.engine.clock import Clock
 from kamflow.import_checks import KINDS, SPECS, Refs, Row, Spec, sponsor_warnings, validate
-from kamflow.store import audit, changes, events, locking, stats, task_writes
+from kamflow.store import audit, changes, events, locking, stats, task_writes, touchpoint_tasks
 from kamflow.store.bulk import insert_new, upsert
 from kamflow.store.directory import Directory
 from kamflow.store.tables import ACCOUNT, DEPARTMENT, PERSON, REVENUE, TRANSITION
@@ -108,6 +108,7 @@ def import_csv(db: Engine, kind: str, path: Path, clock: Clock,
         if kind == "contacts":
             task_writes.complete_checks_for(conn, refs.book, {r["account_id"] for r in rows},
                                             refs.now)
+            touchpoint_tasks.complete_for(conn, {r["account_id"] for r in rows}, refs.now)
         stats.after_writes(conn, len(rows))  # a large import: fresh planner statistics
     return ImportResult(kind, str(path), len(rows), new, len(rows) - new, warnings)
 

@@ -16,7 +16,16 @@ from kamflow.engine.metrics import BadEventField, quote_fields
 from kamflow.errors import NotFound, Refused
 from kamflow.playbooks import touchpoints
 from kamflow.playbooks.schema import Step
-from kamflow.store import audit, changes, events, locking, outbox, parties, task_writes
+from kamflow.store import (
+    audit,
+    changes,
+    events,
+    locking,
+    outbox,
+    parties,
+    task_writes,
+    touchpoint_tasks,
+)
 from kamflow.store.bulk import upsert
 from kamflow.store.tables import ACCOUNT, CONTACT, DEPARTMENT, PERSON, TASK
 from kamflow.store.versions import active_book, book_of
@@ -223,7 +232,9 @@ def log_contact(db: Engine, account_id: str, channel: str, by: str, note: str,
                           "person_email": by, "note": note, "nature": "", "customer_role": role}],
                ["account_id", "date", "channel", "person_email"],
                ["note", "customer_role"] if role else ["note"])
-        return task_writes.refresh_account(conn, account_id, at)
+        counts = task_writes.refresh_account(conn, account_id, at)
+        counts.checks_completed += touchpoint_tasks.complete_for(conn, [account_id], at)
+        return counts
 
 
 def post_event(db: Engine, account_id: str, event: str, ref: str, actor: str | None,

@@ -23,7 +23,17 @@ from kamflow.engine.classify import PortfolioStats
 from kamflow.engine.clock import Clock, FixedClock
 from kamflow.errors import Refused
 from kamflow.playbooks.loader import PlaybookSet
-from kamflow.store import audit, changes, escalation, facts, golive, outbox, supersede, task_writes
+from kamflow.store import (
+    audit,
+    changes,
+    escalation,
+    facts,
+    golive,
+    outbox,
+    supersede,
+    task_writes,
+    touchpoint_tasks,
+)
 from kamflow.store.bulk import insert_new, update_by_key
 from kamflow.store.directory import Directory
 from kamflow.store.scope import Scope
@@ -174,11 +184,13 @@ def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
         next_tasks: dict[str, date] = {}
         counts.add(task_writes.generate(conn, book, version, holders, at, plan.directory, lo, hi,
                                         plan.go_live, ids=ids, wakes=next_tasks))
+        touchpoints_due = touchpoint_tasks.sweep(conn, book, version, holders, at,
+                                                 plan.directory, scope, plan.go_live, counts)
         counts.missed += supersede.close_superseded(conn, book, at, lo, hi, ids)
         task_writes.link_feedback(conn, lo, hi, ids)
         changes.settle(conn, _wakes(plan, lifecycle, done, went_in, next_tasks,
                                     supersede.next_change(conn, book, at, scope),
-                                    facts.later_data(conn, at, scope)))
+                                    facts.later_data(conn, at, scope), touchpoints_due))
     summary.accounts += len(done)
     summary.newer += sum(1 for a, _ in done if a.facts.state_since > at)
     summary.reclassified += len(reclassified)

@@ -3,8 +3,8 @@ customer role, how often) that are overdue, like the contact-frequency check but
 
 A contact logged with a customer_role counts for a touchpoint when its person plays our
 side (playbooks.touchpoints.meets). Never met: due every_days after the plan that asked for
-it was first saved. The sweep makes no tasks of these; this is the report behind
-`kamflow plan touchpoints` and the list to act on.
+it was first saved. This is the report behind `kamflow plan touchpoints`; the sweep makes a
+task of each one that comes due (kamflow.store.touchpoint_tasks).
 """
 
 from __future__ import annotations

@@ -14,6 +14,13 @@ from sqlalchemy import JSON, Column, DateTime, ForeignKeyConstraint, Index, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel, col
 
+# The sign-in tables are declared in their own module and registered with the same metadata.
+from kamflow.store.signin_models import ApiToken as ApiToken
+from kamflow.store.signin_models import LoginAttempt as LoginAttempt
+from kamflow.store.signin_models import LoginThrottle as LoginThrottle
+from kamflow.store.signin_models import WebSecret as WebSecret
+from kamflow.store.signin_models import WebSession as WebSession
+
 # JSONB on PostgreSQL: plain json has no equality, and upserts compare values.
 Json = JSON().with_variant(JSONB(), "postgresql")
 
@@ -37,59 +44,6 @@ class Person(SQLModel, table=True):
     calendar_token: str | None = Field(default=None, max_length=64, unique=True, index=True)
 
 
-class ApiToken(SQLModel, table=True):
-    """A bearer token for scripts (kamflow.people): only its sha256 is kept; never deleted."""
-
-    __tablename__ = "api_token"
-    # Constraints are named, so that SQLite's batch migrations can refer to them.
-    __table_args__ = (
-        ForeignKeyConstraint(["email"], ["person.email"], name="fk_api_token_person"),
-        UniqueConstraint("token_hash", name="uq_api_token_hash"),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=254, index=True)
-    name: str = Field(max_length=100)
-    token_hash: str = Field(max_length=64)
-    created_at: datetime = Field(sa_type=DateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=DateTime)
-
-
-class LoginAttempt(SQLModel, table=True):
-    """A failed password login, kept for the rate limit (kamflow.people); a success clears
-    the failures of its email and address."""
-
-    __tablename__ = "login_attempt"
-    __table_args__ = (Index("ix_login_attempt_email_ip_at", "email", "ip", "at"),)
-    id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=254)
-    ip: str = Field(max_length=64)
-    at: datetime = Field(sa_type=DateTime, index=True)
-
-
-class WebSession(SQLModel, table=True):
-    """A logged-in browser (kamflow.people): the cookie carries a random secret, the store
-    keeps its sha256. Logout, a new password, deactivation revoke it at once."""
-
-    __tablename__ = "web_session"
-    id: str = Field(primary_key=True, max_length=64)  # sha256 of the cookie's secret
-    email: str = Field(max_length=254, index=True)
-    created_at: datetime = Field(sa_type=DateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=DateTime)
-    revoked_why: str | None = Field(default=None, max_length=32)
-
-
-class LoginThrottle(SQLModel, table=True):
-    """Failed logins per key: "pair:<email>|<address>", "addr:<address>", "email:<email>",
-    "all". One row per key, changed under its row lock, so counting and recording are one
-    step (kamflow.store.throttle)."""
-
-    __tablename__ = "login_throttle"
-    key: str = Field(primary_key=True, max_length=340)
-    failures: int = 0  # within the window; a try in flight counts until it succeeds
-    last_at: datetime = Field(sa_type=DateTime)  # latest failure; quiet for a window: reset
-    next_at: datetime | None = Field(default=None, sa_type=DateTime)  # no try before this
-
-
 class AuditCheckpoint(SQLModel, table=True):
     """A signed statement "the trail ends at event `event_id`, whose hash is `head`, after
     `events` events" (kamflow.store.anchor): HMAC-SHA256 with a key kept outside the database."""
@@ -102,16 +56,6 @@ class AuditCheckpoint(SQLModel, table=True):
     head: str = Field(max_length=64)
     prev_mac: str = Field(default="", max_length=64)
     mac: str = Field(max_length=64)
-
-
-class WebSecret(SQLModel, table=True):
-    """Keys the web app signs session cookies with, made on first use when
-    KAMFLOW_SECRET_KEY is not set, so every process of one installation agrees."""
-
-    __tablename__ = "web_secret"
-    name: str = Field(primary_key=True, max_length=32)
-    value: str = Field(max_length=128)
-    created_at: datetime = Field(sa_type=DateTime)
 
 
 class Account(SQLModel, table=True):
@@ -377,9 +321,10 @@ class Outbox(SQLModel, table=True):
     kind: str = Field(max_length=32)
     recipient: str = Field(max_length=254, index=True)
     channel: str = Field(max_length=16)
-    subject: str = Field(max_length=300)
-    body_txt: str = Field(sa_type=Text)
-    body_html: str = Field(sa_type=Text)
+    # NULL until the deliverer renders the row (kamflow.store.compose), once, at its first claim.
+    subject: str | None = Field(default=None, max_length=300)
+    body_txt: str | None = Field(default=None, sa_type=Text)
+    body_html: str | None = Field(default=None, sa_type=Text)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(Json, nullable=False))
     dedupe_key: str = Field(max_length=400)
     created_at: datetime = Field(sa_type=DateTime)
@@ -388,6 +333,19 @@ class Outbox(SQLModel, table=True):
     next_attempt_at: datetime = Field(sa_type=DateTime)
     last_error: str | None = Field(default=None, sa_type=Text)
     sent_at: datetime | None = Field(default=None, sa_type=DateTime)
+
+
+class Notice(SQLModel, table=True):
+    """Who is to be told about which new task (kind task_assigned | informed), unrendered:
+    the digest that carries it (`digest_id`, an outbox row) renders it at delivery."""
+
+    __table_args__ = (ForeignKeyConstraint(["task_id"], ["task.id"], name="fk_notice_task"),
+                      Index("ix_notice_digest", "digest_id", "recipient"))
+    task_id: int = Field(primary_key=True)
+    recipient: str = Field(primary_key=True, max_length=254)
+    kind: str = Field(max_length=16)
+    created_at: datetime = Field(sa_type=DateTime)
+    digest_id: int | None = None
 
 
 class AccountPlan(SQLModel, table=True):

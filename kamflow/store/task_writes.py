@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, select, update
@@ -30,10 +31,15 @@ from kamflow.tasks.policy import (
     counts_as_contact,
     step_id,
 )
-from kamflow.tasks.raci import Team, packed, route
+from kamflow.tasks.raci import Routing, Team, packed, route
 from kamflow.tasks.status import Status
 
 HORIZON_DAYS = 14
+# Accounts that share a state, a step and the dates a cadence reads share its occurrences:
+# computed once per group (the first sweep after an import is one group per step), not once
+# per account. Pure functions of hashable arguments, so a bounded cache is enough.
+_occurrences = lru_cache(maxsize=1 << 16)(occurrences)
+_next_start = lru_cache(maxsize=1 << 16)(next_start)
 _DAY = timedelta(days=1)
 BACKFILL_DAYS = 30
 LIVE = (Status.OPEN.value, Status.SNOOZED.value)
@@ -76,6 +82,7 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
     fiscal = book.organization.fiscal_year_start_month
     rows: list[dict[str, Any]] = []
     notes: dict[tuple[str, str, str], str] = {}
+    routes: dict[tuple[str, str, str | None], Routing] = {}  # one routing per step and team
     for h in holders:
         team = Team(h.owner, h.sponsor, directory.people, directory.leads)
         entered = h.entered.date()
@@ -89,18 +96,19 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                 entered=entered, at=today, fiscal_start_month=fiscal,
                 last_done=done.get((h.account_id, sid)) if isinstance(cad, Every) else None,
                 last_contact=last_contact,
-                events=events.get((h.account_id, cad.event), ()) if isinstance(cad, OnEvent)
+                events=tuple(events.get((h.account_id, cad.event), ())) if isinstance(cad, OnEvent)
                 else (),
                 go_live=go_live, imported=h.imported, at_go_live=step.at_go_live,
             )
             if wakes is not None:
-                upcoming = next_start(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS)
+                upcoming = _next_start(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS)
                 if upcoming is not None and upcoming < wakes.get(h.account_id, upcoming + _DAY):
                     wakes[h.account_id] = upcoming
-            for occ in occurrences(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS):
+            for occ in _occurrences(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS):
                 if (h.account_id, sid, occ.period) in have:
                     continue  # made by an earlier sweep: skip the routing and the write
-                r = route(step, team)
+                key = (sid, h.owner, h.sponsor)
+                r = routes.get(key) or routes.setdefault(key, route(step, team))
                 if r.note:
                     notes[(h.account_id, sid, occ.period)] = f"{h.account_id} {sid}: {r.note}"
                 rows.append({

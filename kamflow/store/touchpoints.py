@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from kamflow.store.scope import Scope
 from kamflow.store.tables import ACCOUNT, ACCOUNT_PLAN, CONTACT, PERSON
 
 
@@ -22,27 +23,32 @@ class Planned:
     fiscal_year: int
     planned_on: date  # the plan's first save
     touchpoints: list[dict[str, Any]]  # as the document stores them
+    revision: int = 1
 
 
-def planned(conn: Connection, fiscal_year: int, owner: str | None = None) -> list[Planned]:
-    """Accounts whose latest plan (of `fiscal_year` or before) lists touchpoints."""
+def planned(conn: Connection, fiscal_year: int, owner: str | None = None,
+            scope: Scope | None = None) -> list[Planned]:
+    """Accounts whose latest plan (of `fiscal_year` or before) lists touchpoints; only those
+    of a sweep chunk's `scope` when given."""
     ranked = (
         select(ACCOUNT_PLAN.c.account_id, ACCOUNT_PLAN.c.fiscal_year, ACCOUNT_PLAN.c.document,
-               ACCOUNT_PLAN.c.created_at,
+               ACCOUNT_PLAN.c.created_at, ACCOUNT_PLAN.c.revision,
                func.row_number().over(partition_by=ACCOUNT_PLAN.c.account_id,
                                       order_by=ACCOUNT_PLAN.c.fiscal_year.desc()).label("rn"))
         .where(ACCOUNT_PLAN.c.fiscal_year <= fiscal_year)
-        .subquery()
     )
+    if scope is not None:
+        ranked = ranked.where(scope.where(ACCOUNT_PLAN.c.account_id))
+    plans = ranked.subquery()
     q = (select(ACCOUNT.c.id, ACCOUNT.c.name, ACCOUNT.c.owner_email, ACCOUNT.c.sponsor_email,
-                ranked.c.fiscal_year, ranked.c.created_at, ranked.c.document)
-         .join(ranked, ranked.c.account_id == ACCOUNT.c.id)
-         .where(ranked.c.rn == 1)
+                plans.c.fiscal_year, plans.c.created_at, plans.c.document, plans.c.revision)
+         .join(plans, plans.c.account_id == ACCOUNT.c.id)
+         .where(plans.c.rn == 1)
          .order_by(ACCOUNT.c.id))
     if owner:
         q = q.where(ACCOUNT.c.owner_email == owner)
     return [Planned(r.id, r.name, r.owner_email, r.sponsor_email, r.fiscal_year,
-                    r.created_at.date(), list(r.document.get("touchpoints") or []))
+                    r.created_at.date(), list(r.document.get("touchpoints") or []), r.revision)
             for r in conn.execute(q) if r.document.get("touchpoints")]
 
 

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, select
 
-from kamflow import importer, queue
+from kamflow import importer, plans, queue
 from kamflow.engine.clock import FixedClock
 from kamflow.errors import Refused
 from kamflow.playbooks.loader import bundled_dir
@@ -116,8 +116,9 @@ def apply(db: DB, folder: Path, action: Action, at: datetime) -> None:
     kind, account, days, value = action
     clock = FixedClock(at)
     day = (at - timedelta(days=days)).date()
-    if kind == "contact":
-        queue.log_contact(db.engine, account, "visit", "ann@x.test", "", day, clock)
+    if kind == "contact":  # half of them meet the plant manager (a touchpoint of STEADY's)
+        queue.log_contact(db.engine, account, "visit", "ann@x.test", "", day, clock,
+                          customer_role="plant manager" if value % 2 else "")
     elif kind == "future_contact":  # recorded ahead of its date: read once its day has come
         _csv(db, folder, "contacts", "account_id,date,channel,person_email",
              f"{account},{(at + timedelta(days=days + 1)).date()},call,ann@x.test", clock)
@@ -152,7 +153,7 @@ def seven_pair(db: DB, twin: DB, stores: Stores) -> tuple[DB, DB, Stores]:
     return db, twin, stores
 
 
-@settings(max_examples=examples(100), deadline=None,
+@settings(max_examples=examples(40), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(history=histories)
 def test_daily_sweeps_end_where_full_sweeps_end(seven_pair: tuple[DB, DB, Stores],
@@ -164,6 +165,8 @@ def test_daily_sweeps_end_where_full_sweeps_end(seven_pair: tuple[DB, DB, Stores
     stores.restore(full, QUICK)
     offset, sweeps = history
     at = START + timedelta(days=offset)
+    for db in (daily, full):  # touchpoint plans too (TOUCHPOINTS, below)
+        _plan_touchpoints(db, at)
     read_daily = read_full = 0
     for gap, changes in sweeps:
         for action in changes:
@@ -261,3 +264,53 @@ def test_a_new_playbook_version_marks_every_account(db: DB, stores: Stores,
     assert r.code == 0, r.stderr
     summary = run_sweep(db.engine, FixedClock(START + timedelta(hours=2)))
     assert summary.accounts == len(ACCOUNTS)
+
+
+# -- touchpoint plans -----------------------------------------------------------------------
+
+
+TOUCHPOINTS = {  # plans first saved on 15 June: due 25 June, 2 July and 8 July
+    "STEADY": "{ours: owner, theirs: plant manager, every_days: 10}",
+    "DRIFT": "{ours: sponsor, theirs: cfo, every_days: 17}",
+    "GONE": "{ours: sales, theirs: buyer, every_days: 23}",
+}
+
+
+def _plan_touchpoints(db: DB, at: datetime) -> None:
+    for account, touchpoint in TOUCHPOINTS.items():
+        plans.save(db.engine, account, f"touchpoints:\n  - {touchpoint}\n", "plan.yaml", None,
+                   FixedClock(at))
+
+
+def test_a_touchpoint_task_appears_on_its_due_day_in_a_daily_sweep(
+        seven_pair: tuple[DB, DB, Stores], tmp_path: Path) -> None:
+    """Nothing but its touchpoint wakes STEADY on 25 June: the daily sweep must make the task
+    that day, as the full sweep does; the owner's visit of 28 June completes it and anchors
+    the next one (8 July)."""
+    daily, full, stores = seven_pair
+    for db in (daily, full):
+        stores.restore(db, SEVEN)
+        run_sweep(db.engine, FixedClock(START), full=db is full)
+        _plan_touchpoints(db, START + timedelta(hours=1))
+    first_seen: dict[tuple[str, str], date] = {}
+    for day in range(1, 30):
+        at = START + timedelta(days=day)
+        if at.date() == date(2026, 6, 29):
+            for db in (daily, full):
+                queue.log_contact(db.engine, "STEADY", "visit", "ann@x.test", "",
+                                  date(2026, 6, 28), FixedClock(at),
+                                  customer_role="Plant Manager")
+        run_sweep(daily.engine, FixedClock(at))
+        run_sweep(full.engine, FixedClock(at), full=True)
+        assert snapshot(daily) == snapshot(full), f"after the sweep at {at}"
+        with daily.engine.connect() as conn:
+            for account, period, start, status in conn.execute(select(
+                    TASK.c.account_id, TASK.c.period, TASK.c.start, TASK.c.status)
+                    .where(TASK.c.step.like("%.touchpoint"), TASK.c.status != "cancelled")):
+                first_seen.setdefault((account, period), at.date())
+                assert start == first_seen[(account, period)], (account, period, status)
+    assert sorted(first_seen.items()) == [
+        (("DRIFT", "tp:sponsor:cfo@2026-06-15"), date(2026, 7, 2)),
+        (("GONE", "tp:sales:buyer@2026-06-15"), date(2026, 7, 8)),
+        (("STEADY", "tp:owner:plant-manager@2026-06-15"), date(2026, 6, 25)),
+        (("STEADY", "tp:owner:plant-manager@2026-06-28"), date(2026, 7, 8))]
