@@ -93,6 +93,13 @@ def verify(db: Engine) -> tuple[int, ChainBreak | None]:
         return audit.check_chain(conn)
 
 
+def verify_tasks(db: Engine) -> audit.TaskCheck:
+    """Every task row against the digests its creation events hold: edited, deleted and
+    inserted rows."""
+    with db.connect() as conn:
+        return audit.check_tasks(conn)
+
+
 def verify_head(db: Engine) -> anchor.AnchorReport:
     """Does the end of the trail still match its newest signed checkpoint? (Truncation,
     appended forgeries, edits re-hashed to the end.)"""

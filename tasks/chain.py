@@ -161,3 +161,43 @@ def link(events: Iterable[Mapping[str, Any]], prev_hash: str = GENESIS) -> list[
         row["hash"] = prev_hash = _hash(prev_hash, _canonical(row, before, after))
         chained.append(row)
     return chained
+
+
+# -- task rows covered by one event ---------------------------------------------------
+# A sweep chunk's new tasks are audited by one event (kamflow.store.audit.batch_event):
+# their ids, as ranges, and a digest of each row's creation content in id order. The
+# chain covers the event; the digests cover the rows, so `audit verify` can tell an
+# edited, deleted or inserted task row from a history that kamflow wrote.
+
+TASK_FIELDS = ("account_id", "step", "period", "state", "playbook_version", "title", "start",
+               "created_at", "why")  # what a task is and why it exists: never updated
+DIGEST_HEX = 16  # 64 bits a row: a forged row that keeps its digest costs ~2^64 tries
+
+
+def task_digest(task_id: int, row: Mapping[str, Any]) -> str:
+    """The digest of one task row's creation content (TASK_FIELDS) and its id."""
+    body = {"id": int(task_id), **{f: jsonable(row[f]) for f in TASK_FIELDS}}
+    data = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(data).hexdigest()[:DIGEST_HEX]
+
+
+def id_ranges(ids: Iterable[int]) -> list[list[int]]:
+    """Sorted ids as [first, last] runs: a chunk's ids are nearly contiguous."""
+    out: list[list[int]] = []
+    for i in sorted(ids):
+        if out and i == out[-1][1] + 1:
+            out[-1][1] = i
+        else:
+            out.append([i, i])
+    return out
+
+
+def range_ids(ranges: Iterable[Iterable[int]]) -> list[int]:
+    """The ids that `id_ranges` packed, in order."""
+    return [i for first, last in ranges for i in range(int(first), int(last) + 1)]
+
+
+def batch_key(first: int, last: int) -> str:
+    """An event's entity_id for the task rows first..last: zero-padded, so that the
+    events covering an id are found by a range scan of the (entity, entity_id) index."""
+    return f"{first:012d}-{last:012d}"

@@ -38,18 +38,20 @@ def _date(option: str, value: str) -> date:
 def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Recompute the hash chain over every event and check its head against the newest
     signed checkpoint (KAMFLOW_AUDIT_KEY); exit 1 at the first problem."""
-    from kamflow.adherence import NOT_ANCHORED, verify_head
+    from kamflow.adherence import NOT_ANCHORED, verify_head, verify_tasks
     from kamflow.adherence import verify as check
 
     db = open_db()
     n, found = check(db)
     head = verify_head(db)
+    rows = verify_tasks(db)
     if as_json:
-        print_json({"intact": found is None and head.ok, "events": n,
+        print_json({"intact": found is None and head.ok and not rows.problems, "events": n,
                      "broken_at": found.id if found else None,
                      "reason": found.reason if found else None,
                      "anchored": head.anchored, "checkpoint_event": head.checkpoint_event,
-                     "head_problems": head.problems})
+                     "head_problems": head.problems, "tasks_checked": rows.checked,
+                     "task_problems": rows.problems})
     else:
         if found is None:
             out.print(f"audit chain intact: {n} events", highlight=False)
@@ -63,7 +65,14 @@ def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
                       highlight=False)
         for problem in head.problems:
             out.print(f"audit head: {problem}", highlight=False, soft_wrap=True)
-    if found is not None or not head.ok:
+        if not rows.problems:
+            out.print(f"task rows intact: {rows.checked} match their creation events",
+                      highlight=False)
+        for problem in rows.problems:
+            out.print(f"task rows: {problem}", highlight=False, soft_wrap=True)
+        if rows.more:
+            out.print(f"task rows: {rows.more} more problems", highlight=False)
+    if found is not None or not head.ok or rows.problems:
         raise typer.Exit(1)
 
 

@@ -13,13 +13,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, select
 
 from kamflow.store import anchor, locking
-from kamflow.store.tables import AUDIT_EVENT
-from kamflow.tasks.chain import ChainBreak, ChainVerifier, link
+from kamflow.store.tables import AUDIT_EVENT, TASK
+from kamflow.tasks.chain import (
+    DIGEST_HEX,
+    TASK_FIELDS,
+    ChainBreak,
+    ChainVerifier,
+    batch_key,
+    id_ranges,
+    link,
+    range_ids,
+    task_digest,
+)
 
 CHUNK = 5000
 COLUMNS = ("at", "actor", "entity", "entity_id", "action", "before", "after", "prev_hash", "hash")
@@ -100,7 +112,9 @@ def verify_chain(conn: Connection, chunk: int = CHUNK) -> ChainBreak | None:
 
 def events(conn: Connection, entity: str | None = None, entity_id: str | None = None,
            limit: int = 100) -> list[dict[str, Any]]:
-    """The most recent events, newest first, optionally of one entity kind or one entity."""
+    """The most recent events, newest first, optionally of one entity kind or one entity.
+    A task's creation, audited with its chunk (`created_batch`), is told as the task's own
+    event: who made it, when, and why (the row's rule, playbook version and occurrence)."""
     if limit < 1:
         raise ValueError(f"--limit: {limit} is not a positive number")
     query = select(AUDIT_EVENT).order_by(AUDIT_EVENT.c.id.desc()).limit(limit)
@@ -108,4 +122,126 @@ def events(conn: Connection, entity: str | None = None, entity_id: str | None = 
         query = query.where(AUDIT_EVENT.c.entity == entity)
     if entity_id is not None:
         query = query.where(AUDIT_EVENT.c.entity_id == entity_id)
-    return [dict(r) for r in conn.execute(query).mappings()]
+    found = [dict(r) for r in conn.execute(query).mappings()]
+    if entity == "task" and entity_id is not None and entity_id.isdigit():
+        found += _creation_of(conn, int(entity_id))
+        found.sort(key=lambda e: e["id"], reverse=True)
+    return found[:limit]
+
+
+# -- task rows audited a chunk at a time ------------------------------------------------
+
+BATCH_LOOKBACK = 20  # batches whose first id is at or below a task's: chunks rarely overlap
+
+
+def created_batch(at: datetime, actor: str, version: str,
+                  tasks: Sequence[tuple[int, Mapping[str, Any]]]) -> dict[str, Any]:
+    """One event for task rows made together: their ids and a digest of each row."""
+    tasks = sorted(tasks, key=lambda t: t[0])
+    ids = [t[0] for t in tasks]
+    return {"at": at, "actor": actor, "entity": "task", "entity_id": batch_key(ids[0], ids[-1]),
+            "action": "created", "before": None,
+            "after": {"tasks": len(ids), "playbook_version": version, "ids": id_ranges(ids),
+                      "digests": "".join(task_digest(i, row) for i, row in tasks)}}
+
+
+def _is_batch(entity_id: str) -> bool:
+    return entity_id.startswith("0") and "-" in entity_id
+
+
+def _creation_of(conn: Connection, task_id: int) -> list[dict[str, Any]]:
+    """The chunk event that created `task_id`, told as the task's own event."""
+    upto = batch_key(task_id, 0)[:12] + "~"  # every key whose first id is <= task_id
+    candidates = conn.execute(
+        select(AUDIT_EVENT).where(AUDIT_EVENT.c.entity == "task",
+                                  AUDIT_EVENT.c.entity_id >= "0", AUDIT_EVENT.c.entity_id < upto)
+        .order_by(AUDIT_EVENT.c.entity_id.desc()).limit(BATCH_LOOKBACK)).mappings().all()
+    for ev in candidates:
+        if ev["action"] != "created" or task_id not in set(range_ids(ev["after"]["ids"])):
+            continue
+        row = conn.execute(select(TASK).where(TASK.c.id == task_id)).mappings().first()
+        told: dict[str, Any] = {"batch": ev["entity_id"], "batch_event": ev["id"]}
+        if row is not None:
+            told.update(account=row["account_id"], step=row["step"], period=row["period"],
+                        playbook_version=row["playbook_version"], why=row["why"])
+        return [{**dict(ev), "entity_id": str(task_id), "after": told}]
+    return []
+
+
+@dataclass
+class TaskCheck:
+    """What `check_tasks` found: rows checked and the first problems, in words."""
+    checked: int = 0
+    problems: list[str] = field(default_factory=list)
+    more: int = 0  # problems beyond the first MAX_PROBLEMS
+
+    def add(self, problem: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        else:
+            self.more += 1
+
+
+MAX_PROBLEMS = 20
+
+
+def check_tasks(conn: Connection, chunk: int = CHUNK) -> TaskCheck:
+    """Every task row against the events that created it: a covered row that is gone was
+    deleted, one whose digest differs was edited, and a row no event covers was inserted
+    behind kamflow's back. Rows made before chunk events carry only their own event."""
+    report = TaskCheck()
+    covered: list[list[int]] = []
+    for ev in conn.execute(
+            select(AUDIT_EVENT.c.entity_id, AUDIT_EVENT.c.after)
+            .where(AUDIT_EVENT.c.entity == "task", AUDIT_EVENT.c.action == "created")
+            .order_by(AUDIT_EVENT.c.id)).mappings():
+        key = ev["entity_id"]
+        if not _is_batch(key):
+            if key.isdigit():
+                covered.append([int(key), int(key)])
+            continue
+        after = ev["after"] or {}
+        ranges = after.get("ids") or []
+        covered += [[int(a), int(b)] for a, b in ranges]
+        _check_batch(conn, range_ids(ranges), str(after.get("digests", "")), report)
+    _check_coverage(conn, covered, chunk, report)
+    return report
+
+
+def _check_batch(conn: Connection, ids: list[int], digests: str, report: TaskCheck) -> None:
+    if not ids:
+        return
+    cols = [TASK.c.id, *(TASK.c[f] for f in TASK_FIELDS)]
+    rows: dict[int, Mapping[str, Any]] = {r["id"]: dict(r) for r in conn.execute(
+        select(*cols).where(TASK.c.id.between(ids[0], ids[-1]))).mappings()}
+    for n, task_id in enumerate(ids):
+        report.checked += 1
+        row = rows.get(task_id)
+        if row is None:
+            report.add(f"task {task_id}: deleted (its creation event lists it)")
+        elif task_digest(task_id, row) != digests[n * DIGEST_HEX:(n + 1) * DIGEST_HEX]:
+            report.add(f"task {task_id}: edited (its creation content does not match the "
+                       "digest its creation event holds)")
+
+
+def _check_coverage(conn: Connection, covered: list[list[int]], chunk: int,
+                    report: TaskCheck) -> None:
+    """Stream task ids in order beside the merged covered ranges."""
+    merged: list[list[int]] = []
+    for a, b in sorted(covered):
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    k, after = 0, 0
+    while True:
+        ids = conn.execute(select(TASK.c.id).where(TASK.c.id > after).order_by(TASK.c.id)
+                           .limit(chunk)).scalars().all()
+        for task_id in ids:
+            while k < len(merged) and merged[k][1] < task_id:
+                k += 1
+            if k == len(merged) or merged[k][0] > task_id:
+                report.add(f"task {task_id}: no creation event (inserted outside kamflow)")
+        if len(ids) < chunk:
+            return
+        after = ids[-1]

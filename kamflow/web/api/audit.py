@@ -70,5 +70,8 @@ def events(
 def verify(ctx: Ctx, user: Auditor) -> dict[str, Any]:
     """Recompute the hash chain; `broken_at` names the first event that does not fit."""
     n, found = audit.verify(ctx.db)
-    return {"intact": found is None, "events": n, "broken_at": found.id if found else None,
-            "reason": found.reason if found else None}
+    rows = audit.verify_tasks(ctx.db)
+    return {"intact": found is None and not rows.problems, "events": n,
+            "broken_at": found.id if found else None,
+            "reason": found.reason if found else None,
+            "tasks_checked": rows.checked, "task_problems": rows.problems}

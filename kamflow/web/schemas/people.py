@@ -65,6 +65,8 @@ class VerifyOut(Output):
     events: int
     broken_at: int | None
     reason: str | None
+    tasks_checked: int  # task rows checked against their creation events' digests
+    task_problems: list[str]  # the first 20: "task 12: edited (...)"
 
 
 # -- people, tokens, me --------------------------------------------------------------------

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from kamflow.engine.clock import FixedClock
 from kamflow.playbooks.touchpoints import Touchpoint, period
-from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, NOTICE, OUTBOX, TASK
+from kamflow.store import audit
+from kamflow.store.tables import ACCOUNT, NOTICE, OUTBOX, TASK
 from kamflow.sweep import run_sweep
 from support import DB
 
@@ -96,9 +97,8 @@ def test_a_due_touchpoint_makes_one_task_routed_to_our_side(db: DB, tmp_path: Pa
     assert why["touchpoint"] == {"ours": "owner", "theirs": "plant manager", "every_days": 30}
     assert (why["anchor"], why["days"]) == ("2026-01-05", 30)
     with db.engine.connect() as conn:
-        created = conn.execute(select(AUDIT_EVENT.c.entity_id).where(
-            AUDIT_EVENT.c.entity == "task", AUDIT_EVENT.c.action == "created",
-            AUDIT_EVENT.c.entity_id == str(task.id))).all()
+        created = [e for e in audit.events(conn, "task", str(task.id))
+                   if e["action"] == "created"]
         # The assignee is told: at once (outbox) or in the digest (notice).
         told = conn.execute(select(OUTBOX.c.kind).where(
             OUTBOX.c.dedupe_key.like(f"%:{task.id}:ann@x.test"))).all() + conn.execute(
