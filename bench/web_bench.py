@@ -1,17 +1,25 @@
-"""Page benchmark: p50/p95 of the My queue and department board pages with N accounts loaded.
+"""Page benchmark: p50/p95 of the pages and the API lists with N accounts loaded.
 
 Run from the project root:
 
     .venv/bin/python bench/web_bench.py --accounts 100000 [--db sqlite|postgres]
         [--requests 50] [--seed 1] [--json FILE]
+    .venv/bin/python bench/web_bench.py --url sqlite:///big.db   # a database already swept
 
 It builds the synthetic portfolio of bench/sweep_bench.py (same generator, same seed), runs
-one sweep so the playbooks' tasks exist, then serves the app with uvicorn on 127.0.0.1 (in a
-thread, FixedClock at the sweep's moment) and times full page loads over HTTP with one
-keep-alive client, logged in through the login form:
+one sweep so the playbooks' tasks exist (or, with `--url`, takes a database that
+bench/sweep_bench.py left with `--keep`, migrated to the current head), then serves the app
+with uvicorn on 127.0.0.1 (in a thread, FixedClock at the sweep's moment) and times full
+page loads over HTTP with one keep-alive client, logged in through the login form:
 
 - queue: `GET /` as the account manager with the most open tasks (the worst queue);
-- board: `GET /board` as the lead of the department with the most open R/A/C/I tasks.
+- accounts: `GET /accounts` as that account manager and as a manager (every account), and
+  a search by name;
+- board: `GET /board` as the lead of the department with the most open R/A/C/I tasks, and
+  of the one with the fewest;
+- account: `GET /accounts/{id}` for the account manager's account with the most tasks;
+- API: `GET /api/tasks?assignee=` first page of 50 for the account manager, and
+  `GET /api/accounts?limit=50` as a manager.
 
 Each page is fetched 3 times to warm up, then `--requests` times; the figures are the
 median and 95th percentile of the wall time per request, in milliseconds.
@@ -35,6 +43,7 @@ from datetime import datetime
 from pathlib import Path
 from time import perf_counter
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import uvicorn
@@ -43,12 +52,25 @@ from sweep_bench import DEFAULT_AT, database, prepare, server_version, table_cou
 
 from kamflow import people, security
 from kamflow.engine.clock import FixedClock
-from kamflow.store.db import db_for
-from kamflow.store.tables import PERSON, TASK
+from kamflow.store.db import db_for, migrate
+from kamflow.store.tables import ACCOUNT, PERSON, TASK
 from kamflow.sweep import run_sweep
 from kamflow.web.app import create_app
 
 PASSWORD = "web-bench-password"
+TIMEOUT = 120.0  # seconds a request may take before the page counts as not answering
+
+
+def pick_extra(db: Any, am: str) -> tuple[str, str, str]:
+    """A manager, the account manager's account with the most tasks, and its name."""
+    with db.connect() as conn:
+        manager = conn.execute(select(PERSON.c.email).where(PERSON.c.role == "manager")
+                               .order_by(PERSON.c.email).limit(1)).scalar_one()
+        account = conn.execute(
+            select(TASK.c.account_id).where(TASK.c.assignee == am)
+            .group_by(TASK.c.account_id).order_by(func.count().desc()).limit(1)).scalar_one()
+        name = conn.execute(select(ACCOUNT.c.name).where(ACCOUNT.c.id == account)).scalar_one()
+    return manager, account, str(name)
 
 
 def pick_people(db: Any) -> tuple[str, int, list[tuple[str, str, int]]]:
@@ -100,7 +122,7 @@ def serve(url: str, at: datetime) -> tuple[uvicorn.Server, threading.Thread, str
 
 
 def logged_in(base: str, email: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=120)
+    client = httpx.Client(base_url=base, timeout=TIMEOUT)
     form = client.get("/login").text
     token = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert token, form[:300]
@@ -139,10 +161,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                               "python": platform.python_version(),
                               "cpus": os.cpu_count()}
     security.set_cost(1, 64, 1)  # the logins are not what is measured
-    with tempfile.TemporaryDirectory(prefix="kamflow-web-bench-") as tmp, \
-            database(args.db, Path(tmp)) as target:
-        db = db_for(target.url)
-        result["server"] = server_version(db)
+    with tempfile.TemporaryDirectory(prefix="kamflow-web-bench-") as tmp:
+        if args.url:
+            _measure(args.url, args, at, result, log, ready=True)
+        else:
+            with database(args.db, Path(tmp)) as target:
+                _measure(target.url, args, at, result, log, ready=False, target=target)
+    return result
+
+
+def _measure(url: str, args: argparse.Namespace, at: datetime, result: dict[str, Any],
+             log: Any, ready: bool, target: Any = None) -> None:
+    db = db_for(url)
+    result["server"] = server_version(db)
+    if ready:
+        t0 = perf_counter()
+        migrate(db)
+        log(f"kamflow web bench on {url} ({result['server']}); migrated in "
+            f"{perf_counter() - t0:.1f} s")
+    else:
         log(f"kamflow web bench: {args.accounts:,} accounts, {result['server']}")
         t0 = perf_counter()
         prepare(target, args, at, log)
@@ -151,50 +188,66 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         summary = run_sweep(db, FixedClock(at))
         log(f"sweep: {perf_counter() - t0:.1f} s, {summary.as_dict().get('tasks_created')} "
             "tasks created")
-        with db.connect() as conn:
-            tasks = int(conn.execute(select(func.count()).select_from(TASK)).scalar_one())
-        result["rows"] = {**table_counts(db), "task": tasks}
-        am, am_tasks, boards = pick_people(db)
-        for email in [am] + [lead for _, lead, _ in boards]:
-            people.set_password(db, email, PASSWORD, FixedClock(at))
-        result["queue_owner"] = {"email": am, "open_tasks": am_tasks}
-        log(f"queue: {am} with {am_tasks} open tasks; boards: "
-            + ", ".join(f"{d} ({n:,} open tasks name it)" for d, _, n in boards))
-        server, thread, base = serve(target.url, at)
+    with db.connect() as conn:
+        tasks = int(conn.execute(select(func.count()).select_from(TASK)).scalar_one())
+        result["accounts"] = int(conn.execute(select(func.count()).select_from(ACCOUNT))
+                                 .scalar_one())
+    result["rows"] = {**table_counts(db), "task": tasks}
+    am, am_tasks, boards = pick_people(db)
+    manager, account, prefix = pick_extra(db, am)
+    for email in [am, manager] + [lead for _, lead, _ in boards]:
+        people.set_password(db, email, PASSWORD, FixedClock(at))
+    result["queue_owner"] = {"email": am, "open_tasks": am_tasks}
+    log(f"queue: {am} with {am_tasks} open tasks; boards: "
+        + ", ".join(f"{d} ({n:,} open tasks name it)" for d, _, n in boards))
+    server, thread, base = serve(url, at)
+    pages: list[dict[str, Any]] = []
+    result["pages"] = pages
+
+    def timed(who: str, label: str, path: str) -> None:
+        client = logged_in(base, who)
         try:
-            client = logged_in(base, am)
-            result["queue"] = time_page(client, "/", args.requests)
-            client.close()
-            result["boards"] = []
-            for dept, lead, n in boards:
-                client = logged_in(base, lead)
-                figures = time_page(client, f"/board?department={dept}", args.requests)
-                result["boards"].append({"department": dept, "lead": lead, "open_tasks": n,
-                                         **figures})
-                client.close()
+            pages.append({"page": label, "as": who, **time_page(client, path, args.requests)})
+            log(f"  {label}: p95 {pages[-1]['p95_ms']} ms")
+        except httpx.TimeoutException:  # a figure too: the page does not answer in time
+            pages.append({"page": label, "as": who, "path": path,
+                          "error": f"no answer in {TIMEOUT:.0f} s"})
+            log(f"  {label}: no answer in {TIMEOUT:.0f} s")
         finally:
-            server.should_exit = True
-            thread.join(10)
-    return result
+            client.close()
+
+    try:
+        timed(am, "My queue", "/")
+        timed(am, "accounts (own first)", "/accounts")
+        timed(manager, "accounts (all)", "/accounts")
+        timed(manager, "accounts, search by name", f"/accounts?q={quote(prefix)}")
+        timed(am, "account page", f"/accounts/{account}")
+        timed(am, "API tasks, first page", f"/api/tasks?assignee={am}&limit=50")
+        timed(manager, "API accounts, first page", "/api/accounts?limit=50")
+        for dept, lead, n in reversed(boards):  # the commonest last: it may not answer
+            timed(lead, f"board {dept} ({n:,} open tasks name it)", f"/board?department={dept}")
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def summary_block(r: dict[str, Any]) -> str:
-    q = r["queue"]
     lines = [
         "=" * 72,
         f"kamflow web bench {r['date']}: {r['accounts']:,} accounts, {r['server']}, "
         f"{r['cpus']} CPUs, Python {r['python']}; {r['requests']} requests per page",
-        f"  tasks in the store: {r['rows']['task']:,}",
+        f"  tasks in the store: {r['rows']['task']:,}; queue of {r['queue_owner']['email']}: "
+        f"{r['queue_owner']['open_tasks']:,} open tasks",
         "",
-        "| page | data | p50 ms | p95 ms | size |",
+        "| page | path | p50 ms | p95 ms | size |",
         "|---|---|---|---|---|",
-        f"| My queue `GET /` | {r['queue_owner']['open_tasks']} open tasks | {q['p50_ms']} | "
-        f"{q['p95_ms']} | {q['bytes'] // 1024} KiB |",
     ]
-    for b in r["boards"]:
-        lines.append(f"| board `GET /board?department={b['department']}` | {b['open_tasks']:,} "
-                     f"open tasks name it | {b['p50_ms']} | {b['p95_ms']} | "
-                     f"{b['bytes'] // 1024} KiB |")
+    for p in r["pages"]:
+        if "error" in p:
+            lines.append(f"| {p['page']} | `{p['path']}` | {p['error']} | | |")
+            continue
+        lines.append(f"| {p['page']} | `{p['path']}` | {p['p50_ms']} | {p['p95_ms']} | "
+                     f"{p['bytes'] // 1024} KiB |")
     return "\n".join([*lines, "=" * 72])
 
 
@@ -207,6 +260,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--at", default=DEFAULT_AT, help="the sweep's moment (naive UTC, ISO)")
     p.add_argument("--requests", type=int, default=50, help="timed requests per page")
     p.add_argument("--json", type=Path, help="write all figures to this file")
+    p.add_argument("--url", help="time this database (already swept) instead of a new one")
     args = p.parse_args(argv)
     if args.accounts < 1 or args.requests < 1:
         p.error("--accounts and --requests must be positive")

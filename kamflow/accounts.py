@@ -95,6 +95,15 @@ def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
     }
 
 
+def destinations(conn: Connection, state: str) -> list[dict[str, str]]:
+    """Where a person may move an account that is in `state`: each state a declared
+    transition leads to, with its title and the rule the move would record."""
+    book = active_book(conn)
+    engine = lifecycle_of(book)
+    return [{"state": dest, "title": book.lifecycle.states[dest].title,
+             "rule": engine.move(state, dest)} for dest in engine.destinations(state)]
+
+
 @dataclass(frozen=True)
 class Moved:
     account_id: str

@@ -67,8 +67,10 @@ def _account(conn: Connection, account_id: str) -> None:
 
 
 def save(db: Engine, account_id: str, text: str, source: str, actor: str | None,
-         clock: Clock) -> dict[str, Any]:
-    """Validate and store a plan document; a new revision only when something changed."""
+         clock: Clock, base: int | None = None) -> dict[str, Any]:
+    """Validate and store a plan document; a new revision only when something changed.
+    `base`: the revision the edit started from (0: none yet); a plan saved since then is
+    refused, so an edit never overwrites one it did not see."""
     at = clock.now()
     with db.begin() as conn:
         _account(conn, account_id)
@@ -89,6 +91,12 @@ def save(db: Engine, account_id: str, text: str, source: str, actor: str | None,
             .where(ACCOUNT_PLAN.c.account_id == account_id, ACCOUNT_PLAN.c.fiscal_year == year)
             .with_for_update()
         ).first()
+        now_at = row.revision if row is not None else 0
+        if base is not None and base != now_at:
+            by = f" by {row.updated_by} at {row.updated_at.isoformat()}" if row is not None else ""
+            raise Refused(f"revision: the FY{year} plan of '{account_id}' was saved as revision "
+                          f"{now_at}{by} after you opened revision {base}; reload it and "
+                          "make your change again")
         if row is not None and row.document == data:
             return _saved(account_id, year, row.revision, [], unchanged=True)
         changes = diff(row.document if row is not None else {}, data)
@@ -289,6 +297,34 @@ def show(conn: Connection, account_id: str, year: int | None, at: datetime) -> d
         "evaluations": [h for h in history if h["kind"] == "evaluation"],
         "history": history,
     }
+
+
+def stored(conn: Connection, account_id: str, year: int) -> tuple[int, dict[str, Any]] | None:
+    """(revision, document) of an account's plan for a fiscal year; None without one."""
+    row = conn.execute(select(ACCOUNT_PLAN.c.revision, ACCOUNT_PLAN.c.document).where(
+        ACCOUNT_PLAN.c.account_id == account_id, ACCOUNT_PLAN.c.fiscal_year == year)).first()
+    return None if row is None else (int(row.revision), dict(row.document))
+
+
+def compare(conn: Connection, account_id: str, year: int | None, first: int, second: int,
+            at: datetime) -> dict[str, Any]:
+    """What changed in the plan between two of its revisions (field by field, as `diff`)."""
+    _account(conn, account_id)
+    year = year or fiscal_year_of(at.date(), active_book(conn).organization.fiscal_year_start_month)
+    plan_id = conn.execute(select(ACCOUNT_PLAN.c.id).where(
+        ACCOUNT_PLAN.c.account_id == account_id, ACCOUNT_PLAN.c.fiscal_year == year)).scalar()
+    if plan_id is None:
+        raise NotFound(f"account '{account_id}' has no plan for FY{year}")
+    documents = dict(conn.execute(
+        select(PLAN_ENTRY.c.revision, PLAN_ENTRY.c.document)
+        .where(PLAN_ENTRY.c.plan_id == plan_id, PLAN_ENTRY.c.kind == "edit",
+               PLAN_ENTRY.c.document.is_not(None))).tuples().all())
+    for name, revision in (("from", first), ("to", second)):
+        if revision not in documents:
+            raise ValueError(f"{name}: the FY{year} plan has no revision {revision}; it has "
+                             f"{', '.join(map(str, sorted(documents)))}")
+    return {"account": account_id, "fiscal_year": year, "from": first, "to": second,
+            "changes": diff(documents[first], documents[second])}
 
 
 def coverage(conn: Connection, year: int | None, at: datetime) -> dict[str, Any]:

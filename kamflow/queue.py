@@ -3,12 +3,15 @@ events and deactivating a person. Each action is one transaction with its audit 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, and_, select, update
+from sqlalchemy import Connection, Engine, Select, select, update
 
 from kamflow import filters, people, plans
 from kamflow.engine.clock import Clock
@@ -23,42 +26,22 @@ from kamflow.store import (
     locking,
     outbox,
     parties,
+    task_list,
     task_writes,
     touchpoint_tasks,
 )
 from kamflow.store.bulk import upsert
 from kamflow.store.tables import ACCOUNT, CONTACT, DEPARTMENT, PERSON, TASK
 from kamflow.store.versions import active_book, book_of
-from kamflow.tasks.status import Request, Status, TaskView, check
+from kamflow.tasks.status import Request, TaskView, check
 
-STATUSES = ("open", "overdue", "due-today", "upcoming", "done", "snoozed", "skipped",
-            "missed", "cancelled", "all")
-COLUMNS = (
-    TASK.c.id,
-    TASK.c.account_id,
-    TASK.c.step,
-    TASK.c.period,
-    TASK.c.title,
-    TASK.c.status,
-    TASK.c.start,
-    TASK.c.due,
-    TASK.c.assignee,
-    TASK.c.queue,
-    TASK.c.responsible_dept,
-    TASK.c.accountable,
-    TASK.c.accountable_dept,
-    TASK.c.consulted,
-    TASK.c.informed,
-    TASK.c.co_responsible,
-    TASK.c.escalation_level,
-    TASK.c.snoozed_until,
-    TASK.c.outcome,
-    TASK.c.reason,
-    TASK.c.playbook_version,
-    TASK.c.why,
-    TASK.c.done_at,
-    TASK.c.done_by,
-)
+STATUSES = task_list.STATUSES
+COLUMNS = task_list.COLUMNS
+SORTS = tuple(task_list.SORTS)
+TaskFilter = task_list.TaskFilter
+PAGE = 50  # tasks per page on the pages; the API's `limit`
+FEW = 20_000  # a party naming fewer live tasks is read from task_party (kamflow.store.task_list)
+WINDOW = 1000  # a large party's page looks at the first WINDOW tasks in order first
 
 
 def list_tasks(conn: Connection, today: date, assignee: str | None = None,
@@ -68,16 +51,9 @@ def list_tasks(conn: Connection, today: date, assignee: str | None = None,
                step: str | None = None) -> list[dict[str, Any]]:
     """The account manager's queue (--assignee) and the department lead's board (--department).
     `scope`: an extra condition on the task table (the web app's visibility rule)."""
-    q = tasks_query(today, assignee, department, raci, status, account, limit, scope=scope,
-                    step=step)
-    filters.check(conn, department=department or None, person=assignee or None,
-                  step=step or None)
-    rows = []
-    for row in conn.execute(q):
-        d = dict(row._mapping)
-        d["roles"] = _roles(d, assignee or department)
-        rows.append(d)
-    return rows
+    f = TaskFilter(today, assignee or None, department or None, raci, status, account, step or None,
+                   scope=scope)
+    return task_page(conn, f, limit=limit, total=False).rows
 
 
 def tasks_query(today: date, assignee: str | None = None, department: str | None = None,
@@ -86,30 +62,133 @@ def tasks_query(today: date, assignee: str | None = None, department: str | None
                 step: str | None = None) -> Select[Any]:
     """The statement list_tasks runs (built without a database, so its plan can be checked).
     A person or a department with a RACI letter is a lookup in task_party (store.parties)."""
-    if status not in STATUSES:
-        raise ValueError(f"--status: '{status}' is not one of {', '.join(STATUSES)}")
-    if raci is not None and raci not in ("R", "A", "C", "I"):
-        raise ValueError(f"--raci: '{raci}' is not one of R, A, C, I")
-    q = select(*COLUMNS).order_by(TASK.c.due, TASK.c.id)
-    live = TASK.c.status == Status.OPEN.value
-    q = q.where({
-        "open": TASK.c.status.in_(task_writes.LIVE),
-        "overdue": and_(live, TASK.c.due < today),
-        "due-today": and_(live, TASK.c.due == today),
-        "upcoming": and_(live, TASK.c.due > today),
-        "all": TASK.c.id.is_not(None),
-    }.get(status, TASK.c.status == status))
-    if account:
-        q = q.where(TASK.c.account_id == account)
-    if step:
-        q = q.where(TASK.c.step == step)
-    if scope is not None:
-        q = q.where(scope)
-    live_only = status in ("open", "overdue", "due-today", "upcoming", "snoozed")
-    for who, holds in ((assignee, parties.PERSON), (department, parties.DEPARTMENT)):
-        if who is not None:
-            q = q.where(TASK.c.id.in_(parties.task_ids(who, holds, raci, live_only)))
-    return q.limit(limit) if limit else q
+    return task_list.rows(TaskFilter(today, assignee, department, raci, status, account, step,
+                                     scope=scope), limit=limit)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a task list: its rows, the exact number of tasks the filter selects, and
+    the sort key to pass as `after` for the next page (None on the last)."""
+
+    rows: list[dict[str, Any]]
+    total: int
+    next_key: list[Any] | None
+
+
+def check_filter(conn: Connection, f: TaskFilter, sort: str = "due") -> None:
+    """ValueError naming the option for any filter value that does not exist."""
+    task_list.check(f, sort)
+    filters.check(conn, department=f.department, person=f.person, step=f.step, state=f.state)
+    filters.check(conn, department=f.queue, person=f.assignee, person_option="holder")
+
+
+def drive(conn: Connection, f: TaskFilter) -> task_list.Drive:
+    """How to read the tasks of `f` (kamflow.store.task_list): from the party's rows when the
+    person or department it names holds few; from the task table in sort order when it
+    holds many, or when nothing but the status narrows the list. A list of one assignee,
+    queue or account is left to its own index ("party" with no party is the plain query)."""
+    if not f.parties:
+        return "party" if f.assignee or f.queue or f.account else "task"
+    sizes = [int(conn.execute(q).scalar_one()) for q in task_list.party_sizes(f, FEW)]
+    return "party" if min(sizes) < FEW else "task"
+
+
+def counting(f: TaskFilter, how: task_list.Drive) -> task_list.Drive:
+    """How to count the tasks of `f` read `how`: a large party's open tasks are all read
+    whichever way, so the database chooses ("planner"); closed ones as the rows were read
+    (the party's history has no bound: a recent range of ix_task_status_done, say)."""
+    if how == "task" and f.status in task_list.LIVE_STATUSES and f.parties:
+        return "planner"
+    return how
+
+
+def task_page(conn: Connection, f: TaskFilter, sort: str = "due",
+              after: Sequence[Any] | None = None, limit: int | None = PAGE,
+              total: bool = True) -> Page:
+    """The tasks of `f` after the sort key `after`, at most `limit` (None: all of them),
+    and how many there are in all (counted in SQL, when `total`).
+
+    A large party is read from the task table in order, but only within a window of the
+    first WINDOW tasks of the status asked: a page of a department named on most tasks
+    fills from it at once. When it does not (the party's tasks come later in that order),
+    the party's own rows are read instead."""
+    check_filter(conn, f, sort)
+    how = drive(conn, f)
+    window = WINDOW if how == "task" and limit else None
+    q = task_list.rows(f, sort, after, limit + 1 if limit else None, how, window)
+    found = list(conn.execute(q))
+    if window and limit and len(found) <= limit and max(conn.execute(
+            task_list.window_used(f, sort, after, window)).one()) >= window:
+        found = list(conn.execute(task_list.rows(f, sort, after, limit + 1)))
+    rows = [_with_roles(r, f.person or f.department) for r in found]
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit] if limit else rows
+    n = int(conn.execute(task_list.count(f, counting(f, how))).scalar_one()) if total \
+        else len(rows)
+    return Page(rows, n, task_list.sort_key(rows[-1], sort) if more else None)
+
+
+def breakdown(conn: Connection, f: TaskFilter, week_end: date | None = None
+              ) -> dict[tuple[str, str], int]:
+    """(class or "-", bucket) -> live tasks of `f`, whatever it says about class, status and
+    due dates (kamflow.store.task_list.breakdown)."""
+    q = task_list.breakdown(f, week_end, counting(f.but(status="open"), drive(conn, f)))
+    return {(klass or task_list.UNCLASSIFIED, bucket): int(n) for klass, bucket, n in conn.execute(q)}
+
+
+def cursor_of(sort: str, key: Sequence[Any]) -> str:
+    """The opaque `cursor` of the page after a row with this sort key."""
+    keys = [k.isoformat() if isinstance(k, date) else k for k in key]
+    raw = json.dumps([sort, keys], separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def key_of(cursor: str, sort: str) -> list[Any]:
+    """The sort key a cursor carries, checked against the list it is used on (ValueError
+    naming `cursor` otherwise)."""
+    bad = ValueError("cursor: not a cursor of this list (start again without it)")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        made_for, keys = json.loads(raw.decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        raise bad from None
+    if made_for != sort:
+        raise ValueError(f"cursor: it belongs to sort={made_for}, not sort={sort}") \
+            if isinstance(made_for, str) and made_for in task_list.SORTS else bad
+    names = task_list.SORTS[sort][0]
+    if not isinstance(keys, list) or len(keys) != len(names):
+        raise bad
+    out: list[Any] = []
+    for name, value in zip(names, keys, strict=True):  # a date, then the id
+        if name == "id" and isinstance(value, int) and not isinstance(value, bool) \
+                and 0 <= value < 2**63:
+            out.append(value)
+            continue
+        try:
+            out.append(date.fromisoformat(value) if name == "due" else None)
+        except (TypeError, ValueError):
+            raise bad from None
+        if out[-1] is None:
+            raise bad
+    return out
+
+
+def tasks_by_id(conn: Connection, task_ids: Sequence[int], scope: Any = None
+               ) -> list[dict[str, Any]]:
+    """These tasks (those within `scope`), by id: what a bulk action's confirmation names."""
+    ids = sorted(set(task_ids))
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(ids), parties.CHUNK):
+        q = select(*COLUMNS).where(TASK.c.id.in_(ids[start:start + parties.CHUNK]))
+        out += [dict(r._mapping) for r in conn.execute(q if scope is None else q.where(scope))]
+    return out
+
+
+def _with_roles(row: Any, who: str | None) -> dict[str, Any]:
+    d = dict(row._mapping)
+    d["roles"] = _roles(d, who)
+    return d
 
 
 def _roles(task: Mapping[str, Any], who: str | None) -> str:
@@ -135,10 +214,100 @@ class ActionResult:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Applied:
+    """One action applied to one locked task row, with what its transaction still owes:
+    the audit event, the account to mark (a completion) and the person to tell (reassign)."""
+
+    result: ActionResult
+    event: dict[str, Any]
+    mark: str | None = None
+    notify: str | None = None
+
+
+EVENT_NAMES = {"done": "done", "snooze": "snoozed", "skip": "skipped", "cancel": "cancelled",
+               "reassign": "reassigned", "claim": "claimed", "wake": "woke"}
+
+
 def _step(conn: Connection, version: str, step_id: str) -> Step | None:
     state, key = step_id.split(".", 1)
     pb = book_of(conn, version).states.get(state)
     return next((s for s in pb.steps if s.key == key), None) if pb else None
+
+
+def lock_tasks(conn: Connection, task_ids: Sequence[int]) -> dict[int, Any]:
+    """The task rows, locked in id order (step 3 of kamflow.store.locking: take the audit
+    lock first); missing ids are left out."""
+    ids = sorted(set(task_ids))
+    rows: dict[int, Any] = {}
+    for start in range(0, len(ids), parties.CHUNK):
+        q = (select(*COLUMNS, TASK.c.fields).where(TASK.c.id.in_(ids[start:start + parties.CHUNK]))
+             .order_by(TASK.c.id).with_for_update())
+        rows.update((r.id, r) for r in conn.execute(q))
+    return rows
+
+
+def known_actor(conn: Connection, actor: str | None) -> None:
+    if actor is not None and conn.execute(select(PERSON.c.active).where(PERSON.c.email == actor)
+                                          ).scalar() is None:
+        raise NotFound(f"--by: unknown person '{actor}'")
+
+
+def apply(conn: Connection, row: Any, action: str, at: datetime, actor: str | None,
+          **params: Any) -> Applied:
+    """Check one action on one locked task row and write it, or raise TaskRefused / Refused
+    having written nothing: every check comes before the first write."""
+    person = params.get("person")
+    info = conn.execute(select(PERSON.c.active, PERSON.c.department).where(PERSON.c.email == person)
+                        ).first() if person else None
+    req = Request(action=action, today=at.date(), outcome=params.get("outcome"),
+                  note=params.get("note"), fields=params.get("fields") or {},
+                  until=params.get("until"), reason=params.get("reason"), person=person,
+                  person_active=bool(info and info.active),
+                  person_department=info.department if info else None)
+    view = TaskView(row.id, row.status, row.due, row.assignee, row.queue)
+    step = _step(conn, row.playbook_version, row.step)
+    new_status = check(view, step, req)
+    if action == "done" and step is not None and step.plan is not None:
+        # On the plan of its fiscal year, in this transaction (or refused: nothing changes).
+        plans.on_step_done(conn, row, step, req.outcome, req.note, req.fields, at,
+                           actor or row.assignee or "operator")
+    values: dict[str, Any] = {"status": new_status.value, "updated_at": at}
+    before: dict[str, Any] = {"status": row.status}
+    after: dict[str, Any] = {"status": new_status.value}
+    if action == "done":
+        values.update(outcome=req.outcome, note=req.note, fields=dict(req.fields),
+                      done_at=at, done_by=actor or row.assignee)
+        after.update(outcome=req.outcome, fields=dict(req.fields))
+    elif action == "snooze":  # the escalation level and its events stay as they are
+        values.update(snoozed_until=req.until, reason=req.reason)
+        after.update(until=req.until.isoformat() if req.until else None, reason=req.reason,
+                     **({"escalation_level": row.escalation_level}
+                        if row.escalation_level else {}))
+    elif action in ("skip", "cancel"):
+        values.update(reason=req.reason)
+        after.update(reason=req.reason)
+    elif action in ("reassign", "claim"):
+        values.update(assignee=person, queue=None)
+        before.update(assignee=row.assignee, queue=row.queue)
+        after.update(assignee=person, queue=None)
+    conn.execute(update(TASK).where(TASK.c.id == row.id).values(values))
+    event = {"at": at, "actor": actor or "operator", "entity": "task", "entity_id": str(row.id),
+             "action": EVENT_NAMES[action], "before": before, "after": after}
+    return Applied(ActionResult(row.id, action, new_status.value), event,
+                   mark=row.account_id if action == "done" else None,
+                   notify=person if action == "reassign" and person and person != actor else None)
+
+
+def settle(conn: Connection, applied: Sequence[Applied], at: datetime) -> None:
+    """What the applied actions owe, in their transaction: the accounts whose next occurrence
+    a completion anchors, the tasks' parties, one audit event per task, the notices."""
+    changes.mark(conn, [a.mark for a in applied if a.mark])
+    parties.sync(conn, [a.result.task_id for a in applied])  # reassign, claim; their `live`
+    audit.append(conn, [a.event for a in applied])
+    for a in applied:
+        if a.notify:
+            outbox.on_reassigned(conn, a.result.task_id, a.notify, at)  # same transaction
 
 
 def act(db: Engine, task_id: int, action: str, clock: Clock, actor: str | None = None,
@@ -147,60 +316,13 @@ def act(db: Engine, task_id: int, action: str, clock: Clock, actor: str | None =
     at = clock.now()
     with db.begin() as conn:
         locking.audit_first(conn)  # then the task row (kamflow.store.locking)
-        row = conn.execute(select(*COLUMNS, TASK.c.fields).where(TASK.c.id == task_id)
-                           .with_for_update()).first()
+        row = lock_tasks(conn, [task_id]).get(task_id)
         if row is None:
             raise NotFound(f"unknown task {task_id}")
-        person = params.get("person")
-        info = conn.execute(select(PERSON.c.active, PERSON.c.department).where(PERSON.c.email == person)
-                            ).first() if person else None
-        if actor is not None and conn.execute(select(PERSON.c.active).where(PERSON.c.email == actor)
-                                              ).scalar() is None:
-            raise NotFound(f"--by: unknown person '{actor}'")
-        req = Request(action=action, today=at.date(), outcome=params.get("outcome"),
-                      note=params.get("note"), fields=params.get("fields") or {},
-                      until=params.get("until"), reason=params.get("reason"), person=person,
-                      person_active=bool(info and info.active),
-                      person_department=info.department if info else None)
-        view = TaskView(row.id, row.status, row.due, row.assignee, row.queue)
-        step = _step(conn, row.playbook_version, row.step)
-        new_status = check(view, step, req)
-        if action == "done" and step is not None and step.plan is not None:
-            # On the plan of its fiscal year, in this transaction (or refused: nothing changes).
-            plans.on_step_done(conn, row, step, req.outcome, req.note, req.fields, at,
-                               actor or row.assignee or "operator")
-        values: dict[str, Any] = {"status": new_status.value, "updated_at": at}
-        before: dict[str, Any] = {"status": row.status}
-        after: dict[str, Any] = {"status": new_status.value}
-        if action == "done":
-            values.update(outcome=req.outcome, note=req.note, fields=dict(req.fields),
-                          done_at=at, done_by=actor or row.assignee)
-            after.update(outcome=req.outcome, fields=dict(req.fields))
-        elif action == "snooze":  # the escalation level and its events stay as they are
-            values.update(snoozed_until=req.until, reason=req.reason)
-            after.update(until=req.until.isoformat() if req.until else None, reason=req.reason,
-                         **({"escalation_level": row.escalation_level}
-                            if row.escalation_level else {}))
-        elif action in ("skip", "cancel"):
-            values.update(reason=req.reason)
-            after.update(reason=req.reason)
-        elif action in ("reassign", "claim"):
-            values.update(assignee=person, queue=None)
-            before.update(assignee=row.assignee, queue=row.queue)
-            after.update(assignee=person, queue=None)
-        conn.execute(update(TASK).where(TASK.c.id == task_id).values(values))
-        if action == "done":  # a completion anchors the step's next occurrence
-            changes.mark(conn, [row.account_id])
-        parties.sync(conn, [task_id])  # its parties (reassign, claim) and their `live`
-        audit.append(conn, [{"at": at, "actor": actor or "operator", "entity": "task",
-                             "entity_id": str(task_id),
-                             "action": {"done": "done", "snooze": "snoozed", "skip": "skipped",
-                                        "cancel": "cancelled", "reassign": "reassigned",
-                                        "claim": "claimed", "wake": "woke"}[action],
-                             "before": before, "after": after}])
-        if action == "reassign" and person and person != actor:
-            outbox.on_reassigned(conn, task_id, person, at)  # same transaction
-    return ActionResult(task_id, action, new_status.value)
+        known_actor(conn, actor)
+        applied = apply(conn, row, action, at, actor, **params)
+        settle(conn, [applied], at)
+    return applied.result
 
 
 def _exists(conn: Connection, account_id: str) -> None:

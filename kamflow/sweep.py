@@ -314,15 +314,22 @@ def _moved_event(a: Assessment, at: datetime, version: str) -> dict[str, Any]:
 
 def _changed(a: Assessment, stored: facts.Stored) -> bool:
     c = a.classified
-    return (c.klass, c.key_account, c.segment, c.portrait_fit, c.key_reason or None) != (
-        stored.klass, stored.key_account, stored.segment, stored.portrait_fit, stored.key_reason)
+    return (c.klass, c.key_account, c.segment, c.portrait_fit, c.key_reason or None,
+            _score(a)) != (stored.klass, stored.key_account, stored.segment,
+                           stored.portrait_fit, stored.key_reason, stored.retention_score)
+
+
+def _score(a: Assessment) -> float | None:
+    """The retention score as stored (rounded: a change in the 4th decimal is no change)."""
+    score = number(a.values.get("retention_score"))
+    return None if score is None else round(score, 2)
 
 
 def _classification(a: Assessment, at: datetime) -> dict[str, Any]:
     c = a.classified
     return {"id": a.facts.account_id, "klass": c.klass, "key_account": c.key_account,
             "segment": c.segment, "portrait_fit": c.portrait_fit, "classified_at": at,
-            "key_reason": c.key_reason or None}
+            "key_reason": c.key_reason or None, "retention_score": _score(a)}
 
 
 def _transition(a: Assessment, at: datetime, version: str) -> dict[str, Any]:

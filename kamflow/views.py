@@ -3,7 +3,7 @@
 The pages call the same use cases as the API (kamflow.queue, accounts, audit, portfolio);
 what those do not answer is read here: the class of the accounts on a board, a
 department's members, the weekly on-time rate, escalated tasks, revenue per account for the
-portfolio matrix, an account's contacts and feedback.
+portfolio matrix, an account's contacts, feedback and revenue per month.
 """
 
 from __future__ import annotations
@@ -40,6 +40,12 @@ def members(conn: Connection, department: str) -> list[dict[str, str]]:
     q = (select(PERSON.c.email, PERSON.c.name, PERSON.c.role)
          .where(PERSON.c.department == department, PERSON.c.active.is_(True)).order_by(PERSON.c.name))
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def people_emails(conn: Connection) -> list[str]:
+    """The emails of the active people: who can keep a contact in an account plan."""
+    q = select(PERSON.c.email).where(PERSON.c.active.is_(True)).order_by(PERSON.c.email)
+    return list(conn.execute(q).scalars())
 
 
 def steps_of(conn: Connection, tasks: Iterable[dict[str, Any]]) -> dict[tuple[str, str], Step]:
@@ -139,3 +145,13 @@ def feedback(conn: Connection, account_id: str, limit: int = 20) -> list[dict[st
     q = (select(FEEDBACK.c.date, FEEDBACK.c.score, FEEDBACK.c.comment, FEEDBACK.c.task_id)
          .where(FEEDBACK.c.account_id == account_id).order_by(FEEDBACK.c.date.desc()).limit(limit))
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def monthly_revenue(conn: Connection, account_id: str, first: date, end: date
+                    ) -> dict[date, float]:
+    """An account's revenue per month (its first day) in [first, end), all product lines."""
+    q = (select(REVENUE.c.month, func.sum(REVENUE.c.amount))
+         .where(REVENUE.c.account_id == account_id, REVENUE.c.month >= first,
+                REVENUE.c.month < end)
+         .group_by(REVENUE.c.month))
+    return {month: float(total or 0) for month, total in conn.execute(q).tuples()}

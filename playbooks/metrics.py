@@ -1,7 +1,8 @@
 """The documented vocabulary of metric names that guard conditions may use.
 
 The catalogue lives beside the playbook loader (not in the engine) because an
-unknown metric name must be a load-time error of the playbook that uses it.
+unknown metric name must be a load-time error of the playbook that uses it. Each
+metric's human label and unit (LABELS) sit here too, so the vocabulary has one home.
 """
 
 from __future__ import annotations
@@ -103,3 +104,71 @@ STEP_METRICS["no_senior_sponsor"] = MetricSpec(
     "no_senior_sponsor", MetricType.BOOL,
     "the sponsor is missing, inactive, the owner, or not of a senior department "
     "(organization.yaml senior_departments)")
+
+
+# -- how a page shows a metric --------------------------------------------------------------
+
+
+class Unit(StrEnum):
+    """How a metric's value reads to a person (the page formats it; the name stays for
+    playbook authors)."""
+
+    MONEY = "money"  # currency units
+    SHARE = "share"  # a ratio, shown as a percentage
+    DAYS = "days"
+    COUNT = "count"
+    OUT_OF_5 = "out of 5"
+    OUT_OF_10 = "out of 10"
+    OUT_OF_100 = "out of 100"
+    YES_NO = "yes/no"
+    TEXT = "text"
+
+
+@dataclass(frozen=True)
+class MetricLabel:
+    label: str  # what a person reads instead of the metric's name
+    unit: Unit
+    group: str  # the heading it is shown under
+
+
+_REVENUE, _CONTACT, _PLAN, _BUSINESS, _PROFILE = (
+    "Revenue", "Contact and feedback", "Plan", "Quotes, complaints and margin", "Profile")
+
+# Every metric and step metric has one (a test checks), in the order the page shows them.
+LABELS: dict[str, MetricLabel] = {
+    "revenue_t12": MetricLabel("Revenue, last 12 months", Unit.MONEY, _REVENUE),
+    "revenue_prev12": MetricLabel("Revenue, the 12 months before", Unit.MONEY, _REVENUE),
+    "revenue_trend": MetricLabel("Revenue trend against the year before", Unit.SHARE, _REVENUE),
+    "potential": MetricLabel("Potential per year", Unit.MONEY, _REVENUE),
+    "wallet_share": MetricLabel("Share of wallet", Unit.SHARE, _REVENUE),
+    "baseline_ratio": MetricLabel("Revenue against the level when decline began", Unit.SHARE,
+                             _REVENUE),
+    "months_with_revenue": MetricLabel("Months with revenue, of the last 12", Unit.COUNT, _REVENUE),
+    "days_since_revenue": MetricLabel("Days since the last month with revenue", Unit.DAYS,
+                                 _REVENUE),
+    "has_revenue": MetricLabel("Has revenue", Unit.YES_NO, _REVENUE),
+    "revenue_share": MetricLabel("Share of the portfolio's revenue", Unit.SHARE, _REVENUE),
+    "top_concentration": MetricLabel("Revenue share of the largest accounts", Unit.SHARE, _REVENUE),
+    "days_since_contact": MetricLabel("Days since the last contact", Unit.DAYS, _CONTACT),
+    "months_with_contact": MetricLabel("Months with a contact, of the last 12", Unit.COUNT, _CONTACT),
+    "feedback_score": MetricLabel("Latest feedback score", Unit.OUT_OF_10, _CONTACT),
+    "feedback_trend": MetricLabel("Feedback score change since the one before", Unit.COUNT,
+                             _CONTACT),
+    "relationship_closeness": MetricLabel("Relationship closeness", Unit.OUT_OF_5, _CONTACT),
+    "revenue_fy": MetricLabel("Revenue this fiscal year, complete months", Unit.MONEY, _PLAN),
+    "target_fy": MetricLabel("Target for the same months", Unit.MONEY, _PLAN),
+    "target_attainment": MetricLabel("Target attainment", Unit.SHARE, _PLAN),
+    "quote_success_rate": MetricLabel("Quotes won, of those decided (12 months)", Unit.SHARE,
+                                 _BUSINESS),
+    "quotes_decided": MetricLabel("Quotes decided (12 months)", Unit.COUNT, _BUSINESS),
+    "complaint_rate": MetricLabel("Complaints (12 months)", Unit.COUNT, _BUSINESS),
+    "margin_t12": MetricLabel("Margin, last 12 months", Unit.MONEY, _BUSINESS),
+    "margin_share": MetricLabel("Margin as a share of revenue", Unit.SHARE, _BUSINESS),
+    "class": MetricLabel("Class", Unit.TEXT, _PROFILE),
+    "segment": MetricLabel("Segment", Unit.TEXT, _PROFILE),
+    "key_account": MetricLabel("Key account", Unit.YES_NO, _PROFILE),
+    "portrait_fit": MetricLabel("Portrait fit", Unit.OUT_OF_100, _PROFILE),
+    "retention_score": MetricLabel("Retention score", Unit.OUT_OF_100, _PROFILE),
+    "days_in_state": MetricLabel("Days in the current state", Unit.DAYS, _PROFILE),
+    "no_senior_sponsor": MetricLabel("No senior sponsor", Unit.YES_NO, _PROFILE),
+}

@@ -45,6 +45,7 @@ class Stored:
     sponsor: str | None = None
     state_imported: bool = False  # the state came from an import, not an entry
     key_reason: str | None = None  # why it is a key account, as last written
+    retention_score: float | None = None  # as last written: the accounts list filters on it
 
 
 def trailing_12_months(at: datetime) -> Any:
@@ -91,7 +92,7 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
     for (account_id, state, state_since, created_at, potential, criteria, baseline, klass,
          key_account, segment, fit, owner, sponsor, imported, t12, prev12, months, last_month,
          last_contact, score, previous, contact_months, fy, plan_year, targets, closeness,
-         won, decided, complaints, margin, key_reason) in conn.execute(q).tuples().all():
+         won, decided, complaints, margin, key_reason, retention) in conn.execute(q).tuples().all():
         append((
             AccountFacts(
                 account_id, state, state_since, created_at, float(potential),
@@ -106,7 +107,7 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
                 None if margin is None else float(margin),
             ),
             Stored(klass, bool(key_account), segment, fit, owner, sponsor, bool(imported),
-                   key_reason),
+                   key_reason, None if retention is None else float(retention)),
         ))
     return out
 
@@ -210,6 +211,7 @@ def statement(at: datetime, lo: str, hi: str, fiscal_start_month: int = 1,
             ev.c.complaints,
             mg.c.margin,
             ACCOUNT.c.key_reason,
+            ACCOUNT.c.retention_score,
         )
         .select_from(
             ACCOUNT.outerjoin(rev, rev.c.account_id == ACCOUNT.c.id)

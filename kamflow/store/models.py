@@ -10,8 +10,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKeyConstraint, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    literal_column,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field, SQLModel, col
 
 # The sign-in tables are declared in their own module and registered with the same metadata.
@@ -85,6 +99,41 @@ class Account(SQLModel, table=True):
     # The daily sweep reads marked accounts and those whose wake-up has come, nothing else.
     changed: bool = Field(default=True, index=True, sa_column_kwargs={"server_default": "1"})
     wake_at: datetime | None = Field(default=None, sa_type=DateTime, index=True)
+    # The retention score (0-100) as of the last sweep that read the account; None when
+    # classification.yaml declares no retention factors (the accounts list filters and sorts
+    # by it).
+    retention_score: float | None = None
+
+
+class NameKey(FunctionElement[str]):
+    """lower(x), compared byte by byte on both databases (COLLATE "C" on PostgreSQL), so the
+    accounts list sorts by it and finds a name prefix as one range of ix_account_name
+    whatever the database's locale."""
+
+    type = String()
+    name = "name_key"
+    inherit_cache = True
+
+
+@compiles(NameKey)
+def _name_key(element: NameKey, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(NameKey, "postgresql")
+def _name_key_postgresql(element: NameKey, compiler: Any, **kw: Any) -> str:
+    return f'lower({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
+# The accounts list (kamflow.store.account_search): each sort it offers is an index on
+# (sort key, id), read in keyset order.
+# An account without a score sorts as -1, below every score (the same on both databases);
+# the score itself is in the index too, so PostgreSQL counts a band from the index alone.
+RETENTION_KEY = func.coalesce(col(Account.retention_score), literal_column("-1"))
+Index("ix_account_name", NameKey(col(Account.name)), col(Account.id))
+Index("ix_account_retention", RETENTION_KEY, col(Account.id), col(Account.retention_score))
+Index("ix_account_potential", col(Account.potential), col(Account.id))
+Index("ix_account_key", col(Account.key_account), col(Account.klass))  # key accounts (of a class)
 
 
 class Setting(SQLModel, table=True):
@@ -187,7 +236,8 @@ class Task(SQLModel, table=True):
         UniqueConstraint("account_id", "step", "period", name="uq_task_occurrence"),
         Index("ix_task_assignee_status", "assignee", "status", "due"),
         Index("ix_task_queue_status", "queue", "status", "due"),
-        Index("ix_task_status_due", "status", "due"),
+        Index("ix_task_status_due", "status", "due", "id"),  # a page in (due, id) order
+        Index("ix_task_status_done", "status", "done_at"),  # the tasks done lately
         Index("ix_task_account_status", "account_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -245,6 +295,11 @@ class TaskParty(SQLModel, table=True):
 
 # The accounts a person owns or sponsors (kamflow.access) are read by index, both of them.
 Index("ix_account_sponsor_email", col(Account.sponsor_email))
+# The accounts list's "overdue work" (kamflow.store.account_search): the accounts of the open
+# tasks due before a day, from the index alone; only open tasks are in it. (A query must
+# say status = 'open' as a literal for SQLite to use it.)
+Index("ix_task_open_due", col(Task.status), col(Task.due), col(Task.account_id),
+      sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"))
 
 
 class AccountEvent(SQLModel, table=True):

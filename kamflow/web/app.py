@@ -5,7 +5,8 @@
     app = create_app(url, FixedClock(at))   # tests
 
 It mounts the REST API under /api (OpenAPI document at /api/openapi.json, docs at
-/api/docs), the calendar feeds under /cal, and /healthz and /metrics. The pages (Jinja2 +
+/api/docs: Swagger UI served from kamflow/web/static/swagger, so they work offline), the
+calendar feeds under /cal, and /healthz and /metrics. The pages (Jinja2 +
 htmx) are another router on the same app: `app.include_router(pages.router)`; their routes
 take `kamflow.web.deps.current_user` / `optional_user` like the API's, read the database and
 clock with `kamflow.web.deps.context(request)`, and raise the same errors (JSON error
@@ -20,6 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse
 
 from kamflow.database import connect as db_for
 from kamflow.engine.clock import Clock
@@ -28,6 +30,29 @@ from kamflow.web import api, calendar, errors, headers, ops, pages
 from kamflow.web.deps import WebContext
 
 Lifespan = Callable[[Any], AbstractAsyncContextManager[None]]
+DOCS_URL = "/api/docs"
+SWAGGER = "/static/swagger"
+DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>kamflow API</title>
+  <link rel="stylesheet" href="{SWAGGER}/swagger-ui.css">
+  <link rel="icon" type="image/png" href="{SWAGGER}/favicon-32x32.png">
+</head>
+<body>
+  <div id="swagger-ui" data-openapi-url="/api/openapi.json"></div>
+  <script src="{SWAGGER}/swagger-ui-bundle.js"></script>
+  <script src="{SWAGGER}/init.js"></script>
+</body>
+</html>
+"""
+
+
+def api_docs() -> HTMLResponse:
+    """Swagger UI from this package (no CDN, no inline script: the page policy holds)."""
+    return HTMLResponse(DOCS_PAGE)
 
 
 def create_app(database_url: str | None = None, clock: Clock | None = None,
@@ -42,7 +67,7 @@ def create_app(database_url: str | None = None, clock: Clock | None = None,
         title="kamflow",
         summary="A process engine for key account management: accounts, tasks, playbooks, audit.",
         version="0.1.0",
-        openapi_url="/api/openapi.json", docs_url="/api/docs", redoc_url=None,
+        openapi_url="/api/openapi.json", docs_url=None, redoc_url=None,
         swagger_ui_oauth2_redirect_url=None, lifespan=lifespan,
     )
     app.state.kamflow = ctx
@@ -53,6 +78,8 @@ def create_app(database_url: str | None = None, clock: Clock | None = None,
     app.include_router(ops.router)
     app.include_router(pages.router)
     app.mount("/static", pages.static_files(), name="static")
+    app.add_api_route(DOCS_URL, api_docs, methods=["GET"], include_in_schema=False,
+                      response_class=HTMLResponse)
     headers.install(app)  # CSP, nosniff, no framing; a full Allow on every 405
 
     @app.middleware("http")

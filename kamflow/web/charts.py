@@ -7,6 +7,8 @@ width of its container (`viewBox`, `width="100%"`).
 - `line_chart`: a rate over time (the weekly on-time rate), gaps where there is no value.
 - `scatter`: potential x contribution on log scales with the class boundaries.
 - `hbars`: labelled horizontal bars (accounts per state, revenue concentration).
+- `month_bars`: an account's revenue per month of a fiscal year against the plan's monthly
+  target and the same month of the year before.
 """
 
 from __future__ import annotations
@@ -219,3 +221,82 @@ def hbars(rows: Sequence[tuple[str, float]], label: str, *, fmt: Callable[[float
     return svg(width, max(height, 30), body, label)
 
 
+
+
+# -- revenue per month against the target and the year before ---------------------------
+
+
+@dataclass(frozen=True)
+class Month:
+    key: str  # YYYY-MM
+    label: str  # what the axis shows ("Jan")
+    revenue: float | None  # None: the month has not begun
+    previous: float | None  # the same month a year before
+    target: float | None  # None: no plan target
+
+
+def _nice(value: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x a power of ten at or above `value`."""
+    if value <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= value * (1 - 1e-9))
+
+
+def month_bars(months: Sequence[Month], label: str, *, width: float = 720,
+               height: float = 260) -> str:
+    """Two bars a month (the year before, grey; this year, blue) and the month's target as
+    an orange tick across both; every mark has its figures as a tooltip."""
+    left, right, top, bottom = 52, 10, 34, 26
+    pw, ph = width - left - right, height - top - bottom
+    values = [v for m in months for v in (m.revenue, m.previous, m.target) if v is not None]
+    step = _nice(max(values, default=0.0) * 1.05 / 5)  # about five round steps
+    ticks = max(1, math.ceil(max(values, default=0.0) * 1.05 / step))
+    peak = step * ticks
+    body: list[str] = []
+    for i in range(ticks + 1):
+        y = top + ph - ph * i / ticks
+        body.append(f'<line x1="{left}" y1="{num(y)}" x2="{num(left + pw)}" y2="{num(y)}" '
+                    f'stroke="{GRID}"/>')
+        body.append(svg_text(left - 6, y + 4, money(step * i), "end", 11, MUTED))
+    legend = [("#c7ccd4", "the year before", "rect"), ("#2166ac", "this fiscal year", "rect")]
+    if any(m.target is not None for m in months):
+        legend.append(("#d95f02", "target", "line"))
+    x = float(left)
+    for colour, name, mark in legend:
+        body.append(f'<rect x="{num(x)}" y="8" width="12" height="12" fill="{colour}"/>'
+                    if mark == "rect" else
+                    f'<line x1="{num(x)}" y1="14" x2="{num(x + 14)}" y2="14" stroke="{colour}" '
+                    'stroke-width="3"/>')
+        body.append(svg_text(x + 18, 18, name, "start", 11, INK))
+        x += 28 + 6.5 * len(name)
+    if not values:
+        body.append(svg_text(left + pw / 2, top + ph / 2, "no revenue recorded", "middle", 13,
+                             MUTED))
+        return svg(width, height, body, label)
+    slot = pw / max(len(months), 1)
+
+    def y_of(v: float) -> float:
+        return top + ph - ph * min(max(v / peak, 0.0), 1.0)
+
+    for i, m in enumerate(months):
+        x0 = left + i * slot
+        body.append(svg_text(x0 + slot / 2, top + ph + 17, m.label, "middle", 11, MUTED))
+        tip = "; ".join([f"{m.key}: revenue " + ("not yet" if m.revenue is None
+                                                 else money(m.revenue)),
+                         f"the year before {money(m.previous or 0)}"]
+                        + ([f"target {money(m.target)}"] if m.target is not None else []))
+        for value, offset, colour, kind in ((m.previous, 0.14, "#c7ccd4", "previous"),
+                                            (m.revenue, 0.5, "#2166ac", "revenue")):
+            if value is None:
+                continue
+            y = y_of(value)
+            body.append(f'<rect x="{num(x0 + slot * offset)}" y="{num(y)}" '
+                        f'width="{num(slot * 0.36)}" height="{num(top + ph - y)}" '
+                        f'fill="{colour}" class="{kind}"><title>{esc(tip)}</title></rect>')
+        if m.target is not None:
+            y = y_of(m.target)
+            body.append(f'<line x1="{num(x0 + slot * 0.06)}" y1="{num(y)}" '
+                        f'x2="{num(x0 + slot * 0.94)}" y2="{num(y)}" stroke="#d95f02" '
+                        f'stroke-width="3" class="target"><title>{esc(tip)}</title></line>')
+    return svg(width, height, body, label)

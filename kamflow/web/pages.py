@@ -10,8 +10,11 @@ htmx.min.js and the stylesheet) under /static, so every page works offline.
 | /board?department= (RACI by account class; the queue) | leads, managers | kamflow.web.pages_work |
 | /adherence, /adherence.csv | managers, admins | kamflow.web.pages_insight |
 | /portfolio | managers, admins | kamflow.web.pages_insight |
-| /accounts/{id} | whoever sees the account (kamflow.access) | kamflow.web.pages_insight |
+| /accounts, /accounts.csv (search, filters, pages) | everyone | kamflow.web.pages_accounts |
+| /accounts/{id}, its move and plan form | who sees it (kamflow.access) | kamflow.web.pages_account |
 | /playbooks | everyone | kamflow.web.pages_insight |
+| /admin/people, /admin/tokens (people, API tokens) | admins | kamflow.web.pages_admin |
+| /admin/playbooks (upload, compare, activate a version) | admins | kamflow.web.pages_admin_playbooks |
 
 Pages use the API's dependencies (kamflow.web.deps) and policy, and call the same use
 cases. Routes are left out of the OpenAPI document.
@@ -27,7 +30,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from kamflow import people, security
-from kamflow.web import pages_insight, pages_work
+from kamflow.web import (
+    pages_account,
+    pages_accounts,
+    pages_admin,
+    pages_admin_playbooks,
+    pages_insight,
+    pages_work,
+)
 from kamflow.web.deps import context, end_session, require_csrf, start_session
 from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import STATIC, Viewer, error_page, render, safe_next
@@ -99,3 +109,7 @@ async def logout(request: Request, viewer: Viewer) -> Response:
 
 router.include_router(pages_work.router)
 router.include_router(pages_insight.router)
+router.include_router(pages_accounts.router)
+router.include_router(pages_admin.router)
+router.include_router(pages_admin_playbooks.router)
+router.include_router(pages_account.router)

@@ -1,5 +1,6 @@
-"""Pages to look at: adherence (with its CSV export), the portfolio, one account's "why",
-and the playbooks with the lifecycle diagram. Charts are SVG made by kamflow.web.charts."""
+"""Pages to look at: adherence (with its CSV export), the portfolio and the playbooks with
+the lifecycle diagram. Charts are SVG made by kamflow.web.charts; one account's page is
+kamflow.web.pages_account."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ import re
 from datetime import date, timedelta
 from typing import Annotated, NamedTuple
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from kamflow import access, accounts, plans, queue, reports, views
+from kamflow import access, plans, reports, views
 from kamflow import adherence as trail
 from kamflow.activation import current as active_book
 from kamflow.activation import lifecycle_of
-from kamflow.errors import NotFound
 from kamflow.people import Principal
 from kamflow.playbooks.schema import Step
 from kamflow.security import csv_row
@@ -207,45 +207,6 @@ def portfolio_page(request: Request, viewer: Viewer) -> Response:
                       per_state=per_state, conc_svg=conc_svg, concentration=concentration,
                       gaps=report["top_gaps"], thresholds=thresholds, lost=lost, effort=effort,
                       key_shown=KEY_ACCOUNTS_SHOWN, coverage=coverage)
-
-    return page(request, viewer, build)
-
-
-# -- one account --------------------------------------------------------------------------
-
-
-@router.get("/accounts/{account_id}", response_class=HTMLResponse)
-def account_page(request: Request, viewer: Viewer,
-                 account_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
-    """Metrics, class, the state timeline with each transition's reason, tasks, contacts,
-    feedback: for whoever the policy lets see the account (404 otherwise)."""
-
-    def build(user: Principal) -> Response:
-        ctx = context(request)
-        now = ctx.clock.now()
-        with ctx.db.connect() as conn:
-            row = access.visible_account(conn, user, account_id)
-            shown = accounts.show(conn, account_id, now)
-            try:
-                plan = plans.show(conn, account_id, None, now)
-            except NotFound:
-                plan = None
-            try:
-                access.may_edit_plan(user, row)
-                plan_yaml = plans.as_yaml(plan["document"]) if plan else plans.template()
-            except access.Forbidden:
-                plan_yaml = None  # shown, not editable
-            tasks = queue.list_tasks(conn, now.date(), status="all", account=account_id,
-                                       scope=access.task_scope(user))
-            contacts = views.contacts(conn, account_id)
-            feedback = views.feedback(conn, account_id)
-            channels = list(active_book(conn).organization.contact_channels)
-        tasks.sort(key=lambda t: (t["status"] not in ("open", "snoozed"), t["due"]),
-                   reverse=False)
-        return render(request, "account.html", user, a=shown, tasks=tasks[:200],
-                      contacts=contacts, feedback=feedback, channels=channels, plan=plan,
-                      plan_yaml=plan_yaml,
-                      transitions=list(reversed(shown["transitions"])))
 
     return page(request, viewer, build)
 

@@ -1,12 +1,14 @@
-"""/api/accounts: the list, one account's "why", a manual move, contacts and events."""
+"""/api/accounts: the list (searched, filtered, sorted, paged), one account's "why", a manual
+move, contacts and events."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from kamflow import access, accounts, queue
+from kamflow import access, account_list, accounts, queue
+from kamflow.account_list import SORTS
 from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
 from kamflow.web.schemas.accounts import (
     AccountDetail,
@@ -25,19 +27,56 @@ Ctx = Annotated[WebContext, Depends(context)]
 AccountId = Annotated[str, Path(min_length=1, max_length=64), Clean]
 
 
-@router.get("", response_model=list[AccountOut], response_model_by_alias=True)
+PAGE_HEADERS = {
+    "X-Total-Count": {"description": "How many accounts the filters keep (every page).",
+                      "schema": {"type": "integer"}},
+    "X-Next-Cursor": {"description": "The `cursor` of the next page; absent on the last.",
+                      "schema": {"type": "string"}},
+    "Link": {"description": '`<next page URL>; rel="next"`; absent on the last page.',
+             "schema": {"type": "string"}},
+}
+
+
+@router.get("", response_model=list[AccountOut], response_model_by_alias=True,
+            responses={200: {"headers": PAGE_HEADERS}})
 def list_accounts(
-    ctx: Ctx, user: User,
+    ctx: Ctx, user: User, request: Request, response: Response, clock: Moment,
+    q: Annotated[str | None, Query(max_length=200, description=(
+        "An account id (exactly, in any case) or the start of a name (any case)."
+    )), Clean] = None,
     klass: Annotated[Literal["A", "B", "C", "D"] | None, Query(alias="class")] = None,
     state: Annotated[str | None, Query(max_length=64), Clean] = None,
     owner: Annotated[str | None, Query(max_length=254), Clean] = None,
     key: Annotated[bool, Query(description="Only key accounts.")] = False,
-    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    score_min: Annotated[float | None, Query(ge=0, le=100, description=(
+        "Retention score band, lowest (0-100); accounts without a score are left out."))] = None,
+    score_max: Annotated[float | None, Query(ge=0, le=100, description=(
+        "Retention score band, highest (0-100)."))] = None,
+    overdue: Annotated[bool, Query(description="Only accounts with an open task past its due "
+                                               "date.")] = False,
+    sort: Annotated[str, Query(max_length=20, json_schema_extra={"enum": list(SORTS)},
+                               description=("name, id, score (retention) or potential; a "
+                                            "leading - sorts descending. An account manager's "
+                                            "own accounts come first."))] = "id",
+    limit: Annotated[int, Query(ge=1, le=account_list.MAX_LIMIT)] = account_list.DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(max_length=2000, description=(
+        "X-Next-Cursor of the previous page."))] = None,
 ) -> list[dict[str, object]]:
-    """Accounts the caller may see, with class and state as of the last sweep."""
+    """Accounts the caller may see, with class and state as of the last sweep: a page at a
+    time, in keyset order (a row is listed once across pages while rows are added);
+    X-Total-Count counts them all."""
+    asked = account_list.Asked(q=q, state=state, klass=klass, key_only=key, owner=owner,
+                               score_min=score_min, score_max=score_max, overdue=overdue,
+                               sort=sort, limit=limit, cursor=cursor)
     with ctx.db.connect() as conn:
-        return accounts.list_accounts(conn, klass, state, owner, key,
-                                      scope=access.account_scope(user), limit=limit)
+        listed = account_list.list_page(conn, asked, clock.now().date(),
+                                        scope=access.account_scope(user), viewer=user)
+    response.headers["X-Total-Count"] = str(listed.total)
+    if listed.next_cursor is not None:
+        following = request.url.include_query_params(cursor=listed.next_cursor)
+        response.headers["X-Next-Cursor"] = listed.next_cursor
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return listed.rows
 
 
 @router.get("/{account_id}", response_model=AccountDetail)

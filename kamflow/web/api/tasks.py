@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
-from kamflow import access, queue
+from kamflow import access, bulk_actions, queue
 from kamflow.web.deps import ActingMoment, Moment, User, WebContext, context
+from kamflow.web.pagekit import field_message
 from kamflow.web.schemas.base import MAX_ID, Clean
-from kamflow.web.schemas.tasks import ClaimIn, DoneIn, ReassignIn, SkipIn, SnoozeIn, TaskDetail, TaskOut
+from kamflow.web.schemas.tasks import (
+    BulkIn,
+    BulkOut,
+    ClaimIn,
+    DoneIn,
+    ReassignIn,
+    SkipIn,
+    SnoozeIn,
+    TaskDetail,
+    TaskOut,
+)
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 Ctx = Annotated[WebContext, Depends(context)]
@@ -18,6 +29,9 @@ PARTIES = ("co_responsible", "consulted", "informed")
 Status = Literal["open", "overdue", "due-today", "upcoming", "done", "snoozed", "skipped",
                  "missed", "cancelled", "all"]
 assert set(Status.__args__) == set(queue.STATUSES)  # type: ignore[attr-defined]
+Sort = Literal["due", "-due"]
+assert set(Sort.__args__) == set(queue.SORTS)  # type: ignore[attr-defined]
+MAX_LIMIT = 100_000
 
 
 def task_json(row: Any) -> dict[str, Any]:
@@ -28,10 +42,21 @@ def task_json(row: Any) -> dict[str, Any]:
     return data
 
 
-@router.get("", response_model=list[TaskOut])
+PAGE_HEADERS = {
+    "X-Total-Count": {"description": "How many tasks the filters keep (every page).",
+                      "schema": {"type": "integer"}},
+    "X-Next-Cursor": {"description": "The `cursor` of the next page; absent on the last.",
+                      "schema": {"type": "string"}},
+    "Link": {"description": '`<next page URL>; rel="next"`; absent on the last page.',
+             "schema": {"type": "string"}},
+}
+
+
+@router.get("", response_model=list[TaskOut], responses={200: {"headers": PAGE_HEADERS}})
 def list_tasks(
-    ctx: Ctx, user: User, clock: Moment,
-    assignee: Annotated[str | None, Query(max_length=254, description="A person's queue"),
+    ctx: Ctx, user: User, clock: Moment, request: Request, response: Response,
+    assignee: Annotated[str | None, Query(max_length=254, description="A person's queue: "
+                                          "the tasks where they are R, A, C or I"),
                         Clean] = None,
     department: Annotated[str | None, Query(max_length=64, description="A department's board"),
                           Clean] = None,
@@ -42,17 +67,67 @@ def list_tasks(
                                                 "and upcoming are open tasks by due date")
                       ] = "open",
     account: Annotated[str | None, Query(max_length=64), Clean] = None,
-    limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    limit: Annotated[int | None, Query(ge=1, le=MAX_LIMIT, description=(
+        "Tasks per page (keyset paging; see X-Next-Cursor). Without it and without a cursor, "
+        "every task the filters keep"))] = None,
     step: Annotated[str | None, Query(max_length=130, description="A playbook step, "
                                       "state.key (e.g. loyal.quarterly_plan_review)"),
                     Clean] = None,
+    klass: Annotated[Literal["A", "B", "C", "D", "-"] | None, Query(
+        alias="class", description="The account's class; - for one not classified yet")] = None,
+    key: Annotated[bool | None, Query(description="Only key accounts (true) or only the "
+                                                  "others (false)")] = None,
+    state: Annotated[str | None, Query(max_length=64, description="The lifecycle state "
+                                       "whose playbook made the task"), Clean] = None,
+    holder: Annotated[str | None, Query(max_length=254, description=(
+        "Who holds the task now: a person's email (its assignee), or queue:<department> "
+        "for a department's unclaimed queue")), Clean] = None,
+    sort: Annotated[Sort, Query(description="due (soonest first) or -due (latest first); "
+                                            "ties by id")] = "due",
+    cursor: Annotated[str | None, Query(max_length=2000, description=(
+        "X-Next-Cursor of the previous page."))] = None,
 ) -> list[dict[str, Any]]:
-    """The tasks the caller may see, filtered like `kamflow tasks`."""
+    """The tasks the caller may see, filtered like `kamflow tasks`: a page at a time with
+    `limit` (keyset order: a task is listed once across pages while tasks are added);
+    X-Total-Count counts them all."""
+    person, queue_of = _holder(holder)
+    f = queue.TaskFilter(clock.now().date(), assignee, department, raci, status, account, step,
+                         state, klass, key, person, queue_of,
+                         scope=access.list_scope(user, assignee, department))
+    after = queue.key_of(cursor, sort) if cursor else None
+    size = limit or (queue.PAGE if cursor else None)
     with ctx.db.connect() as conn:
-        rows = queue.list_tasks(conn, clock.now().date(), assignee, department, raci, status,
-                                  account, limit, step=step,
-                                  scope=access.list_scope(user, assignee, department))
-    return [task_json(r) for r in rows]
+        page = queue.task_page(conn, f, sort, after, size)
+    response.headers["X-Total-Count"] = str(page.total)
+    if page.next_key is not None:
+        following = queue.cursor_of(sort, page.next_key)
+        response.headers["X-Next-Cursor"] = following
+        url = request.url.include_query_params(cursor=following, limit=size)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return [task_json(r) for r in page.rows]
+
+
+def _holder(holder: str | None) -> tuple[str | None, str | None]:
+    """holder= as (assignee, queue)."""
+    if not holder:
+        return None, None
+    if holder.startswith("queue:"):
+        return None, holder.removeprefix("queue:") or None
+    return holder, None
+
+
+@router.post("/bulk", response_model=BulkOut)
+def bulk(ctx: Ctx, user: User, body: BulkIn, clock: ActingMoment) -> dict[str, Any]:
+    """One action on many tasks (claim, assign, snooze, done, skip) in one transaction, an
+    audit event per task changed. Each task is checked as its single action checks it; a
+    refused one is left as it was and answers the single action's code and reason, and does
+    not stop the others."""
+    done = bulk_actions.run(ctx.db, user, body.action, body.ids, clock, to=body.to,
+                            until=body.until, reason=body.reason, outcome=body.outcome,
+                            note=body.note, fields=body.fields)
+    return {"action": done.action, "changed": len(done.changed), "refused": len(done.refused),
+            "results": [{"id": o.task_id, "ok": o.ok, "status": o.status, "code": o.code,
+                         "error": field_message(o.error)} for o in done.outcomes]}
 
 
 @router.get("/{task_id}", response_model=TaskDetail)

@@ -34,6 +34,7 @@ class AccountOut(Output):
     key_account: bool
     portrait_fit: float | None
     potential: float
+    retention_score: float | None = None  # as of the last sweep: the list sorts on it
 
 
 class TransitionOut(Output):

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from kamflow.web.schemas.base import Day, Email, Input, Key, Line, Moment, Note, Output, Reason
+from kamflow.web.schemas.base import (
+    MAX_ID,
+    Day,
+    Email,
+    Input,
+    Key,
+    Line,
+    Moment,
+    Note,
+    Output,
+    Reason,
+)
 
 # -- tasks ---------------------------------------------------------------------------------
 
@@ -73,6 +84,42 @@ class ReassignIn(Input):
 
 class ClaimIn(Input):
     pass
+
+
+BulkAction = Literal["claim", "assign", "snooze", "done", "skip"]
+MAX_BULK = 500  # kamflow.bulk_actions.MAX_TASKS
+
+
+class BulkIn(Input):
+    """One action on many tasks, in one transaction; each task changed or refused on its own.
+    assign needs `to`; snooze `until` and `reason`; skip `reason`."""
+
+    action: BulkAction
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=MAX_BULK, description="The tasks, each once")
+    to: Email | None = Field(None, description="assign: the person")
+    until: Day | None = Field(None, description="snooze: the day it wakes")
+    reason: Reason | None = Field(None, description="snooze, skip: why")
+    outcome: Line | None = Field(None, description="done: the outcome")
+    note: Note | None = None
+    fields: dict[Key, Line] = Field(default_factory=dict,
+                                    description="done: what the steps require")
+
+
+class BulkTaskOut(Output):
+    id: int
+    ok: bool
+    status: str = Field(description="The task's status after (or as it stays, when refused)")
+    code: int = Field(description="200, or what the single action answers: 403 may not, "
+                                  "404 unknown (or not seen), 409 its guard refused")
+    error: str = Field("", description="Why it was refused")
+
+
+class BulkOut(Output):
+    action: str
+    changed: int
+    refused: int
+    results: list[BulkTaskOut]
 
 
 # -- playbooks -----------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 """The queue, board, task-list, contact-check and fact-loading queries are index lookups, on
 SQLite and on PostgreSQL, once the planner has statistics (kamflow.store.stats).
 
-Each statement is built by the function its use case runs (queue.tasks_query with the
-arguments the queue page, the board and the API pass; task_writes.open_checks;
-facts.statement), so a regression in the real code fails here. A few thousand tasks are
+Each statement is built by the function its use case runs (queue.tasks_query as the CLI
+runs it; task_writes.open_checks; facts.statement), or is captured as the pages and
+GET /api/tasks send it (queue.task_page and queue.breakdown, with the filters the pages
+build), so a regression in the real code fails here. A few thousand tasks are
 seeded, most of them done, as in a store that has run for a while; a rare department is
 named on a handful. SQLite's EXPLAIN QUERY PLAN must SEARCH the task tables by an index
 and never SCAN them; PostgreSQL's plan must hold no Seq Scan on them.
@@ -14,12 +15,12 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import ClauseElement, Connection, Executable, select
+from sqlalchemy import ClauseElement, Connection, Executable, event, select
 from sqlalchemy.ext.compiler import compiles
 
 from kamflow import access, queue
@@ -41,6 +42,7 @@ from kamflow.store.tables import (
 )
 from kamflow.store.versions import active_book
 from kamflow.tasks.policy import step_id
+from kamflow.web import task_lists
 from support import DB
 from support.stores import Stores
 
@@ -72,15 +74,47 @@ def plan(conn: Connection, statement: Any) -> list[tuple[str, str, str]]:
     """(table, access, index) per table read: access is SCAN or SEARCH on SQLite, the node
     type on PostgreSQL; index is the index's name or ''."""
     if conn.dialect.name == "sqlite":
-        out = []
-        for *_, detail in conn.execute(Explain(statement, "EXPLAIN QUERY PLAN")).all():
-            m = re.match(r"(SCAN|SEARCH) (\w+)(?: AS \w+)?(?: USING (?:COVERING )?INDEX (\w+)"
-                         r"| USING (INTEGER PRIMARY KEY))?", detail)
-            if m:
-                out.append((m[2], m[1], m[3] or m[4] or ""))
-        return out
+        return _sqlite_plan(conn.execute(Explain(statement, "EXPLAIN QUERY PLAN")).all())
     doc = conn.execute(Explain(statement, "EXPLAIN (FORMAT JSON)")).scalar_one()
     return list(_nodes((json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]))
+
+
+def _sqlite_plan(rows: Any) -> list[tuple[str, str, str]]:
+    out = []
+    for *_, detail in rows:
+        m = re.match(r"(SCAN|SEARCH) (\w+)(?: AS \w+)?(?: USING (?:COVERING )?INDEX (\w+)"
+                     r"| USING (INTEGER PRIMARY KEY))?", detail)
+        if m:
+            out.append((m[2], m[1], m[3] or m[4] or ""))
+    return out
+
+
+def plans_of(conn: Connection, run: Callable[[], Any]) -> list[tuple[str, list[Any]]]:
+    """Every statement `run` sends on `conn`, with its plan (as `plan` gives it): what a
+    page really runs, the choices it makes on the way included."""
+    sent: list[tuple[str, Any]] = []
+
+    def grab(*args: Any) -> None:
+        sent.append((args[2], args[3]))
+
+    event.listen(conn, "before_cursor_execute", grab)
+    try:
+        run()
+    finally:
+        event.remove(conn, "before_cursor_execute", grab)
+    out = []
+    for statement, parameters in sent:
+        if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
+            continue
+        if conn.dialect.name == "sqlite":
+            steps = _sqlite_plan(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
+                                                      parameters).all())
+        else:
+            doc = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement,
+                                       parameters).scalar_one()
+            steps = list(_nodes((json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]))
+        out.append((statement, steps))
+    return out
 
 
 def _nodes(node: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
@@ -180,6 +214,7 @@ def _task(n: int, ids: list[str], people: list[str], depts: list[str],
         "accountable_dept": rnd.choice(depts), "co_responsible": f",{rnd.choice(depts)},",
         "consulted": f",{rnd.choice(people)},", "informed": informed, "escalation_level": 0,
         "fields": {}, "why": {}, "created_at": AT, "updated_at": AT,
+        "done_at": AT - timedelta(days=rnd.randrange(365)) if status == "done" else None,
     }
 
 
@@ -220,7 +255,7 @@ OLD_FILTER = select(TASK.c.id).where(
 
 
 def test_the_account_managers_queue_looks_up_their_tasks(seeded: DB) -> None:
-    """kamflow.web.pages_work.queue: R for the caller, within what they may see."""
+    """kamflow.queue.list_tasks (the CLI): R for the caller, within what they may see."""
     with seeded.engine.connect() as conn:
         for status in ("overdue", "due-today", "upcoming", "snoozed"):
             q = queue.tasks_query(TODAY, AM.email, None, "R", status, limit=201,
@@ -231,8 +266,8 @@ def test_the_account_managers_queue_looks_up_their_tasks(seeded: DB) -> None:
 
 
 def test_the_board_of_a_rare_department_reads_its_few_tasks(seeded: DB) -> None:
-    """kamflow.web.pages_work.board: open tasks the department is R, A, C or I for, as its
-    lead (within what they may see) and as a manager (everything) see them."""
+    """Open tasks the department is R, A, C or I for, as its lead (within what they may see)
+    and as a manager (everything) see them (`kamflow tasks --department`)."""
     with seeded.engine.connect() as conn:
         live = conn.execute(OLD_FILTER).scalars().all()
         for who in (LEAD, None):
@@ -296,6 +331,106 @@ def test_the_sweeps_fact_loading_reads_a_chunk_by_account(seeded: DB) -> None:
         steps = plan(conn, q)
     assert_lookups(steps, FACT_TABLES, {})
     assert FACT_TABLES - {"account_event"} <= {t for t, _, _ in steps}
+
+
+# -- the pages and GET /api/tasks, as kamflow.queue runs them ------------------------------
+
+PARTY_INDEXES = {"ix_task_party_party", "task_party_pkey", "sqlite_autoindex_task_party_1"}
+BY_KEY = {"INTEGER PRIMARY KEY", "task_pkey"}
+
+
+def reads(conn: Connection, run: Callable[[], Any], counts: bool = True
+          ) -> dict[str, set[str]]:
+    """Run a page's reads; each statement reads no task table whole (but for the counts,
+    when not `counts`). Returns table -> the indexes the task tables were read by."""
+    used: dict[str, set[str]] = {t: set() for t in TASK_TABLES}
+    for statement, steps in plans_of(conn, run):
+        if counts or "count(" not in statement:
+            assert_lookups(steps, TASK_TABLES, {})
+        for table, _, name in steps:
+            if table in TASK_TABLES:
+                used[table].update(n for n in name.split(",") if n)
+        assert steps or "task" not in statement, statement
+    return used
+
+
+def test_the_api_first_page_of_an_account_managers_queue_is_index_served(seeded: DB) -> None:
+    """GET /api/tasks?assignee=<me>&limit=50: the person's task_party rows, each task by its
+    key, and the count the same way; however many tasks the store holds."""
+    f = queue.TaskFilter(TODAY, person=AM.email, scope=access.list_scope(AM, AM.email, None))
+    with seeded.engine.connect() as conn:
+        page = queue.task_page(conn, f, "due", None, 50)
+        assert page.rows and page.total >= len(page.rows)
+        used = reads(conn, lambda: queue.task_page(conn, f, "due", None, 50))
+    assert used["task"] <= BY_KEY and "ix_task_party_party" in used["task_party"]
+
+
+def test_my_queue_reads_its_sections_counts_and_the_department_queue_by_index(
+        seeded: DB) -> None:
+    """kamflow.web.pages_queue: each section's first cards, the counts, the queue's few."""
+    mine = {"person": AM.email, "raci": "R", "scope": access.list_scope(AM, AM.email, None)}
+
+    def overview(conn: Connection) -> None:
+        for due in ("overdue", "due-today", "week", "later", "snoozed"):
+            f = task_lists.to_filter(task_lists.Asked(due=due), AM, TODAY, **mine)
+            queue.task_page(conn, f, limit=10, total=False)
+        queue.breakdown(conn, queue.TaskFilter(TODAY, **mine), TODAY + timedelta(days=7))
+        queue.task_page(conn, queue.TaskFilter(TODAY, queue=AM.department,
+                                               scope=access.task_scope(AM)), limit=5)
+
+    with seeded.engine.connect() as conn:
+        used = reads(conn, lambda: overview(conn))
+    assert "ix_task_party_party" in used["task_party"]
+    assert "ix_task_queue_status" in used["task"]
+
+
+def test_the_board_of_a_rare_department_reads_its_page_counts_and_recent_work_by_index(
+        seeded: DB) -> None:
+    """kamflow.web.pages_board, as the department's lead and as a manager: from the
+    department's own task_party rows."""
+    with seeded.engine.connect() as conn:
+        for who in (LEAD, None):
+            scope = access.list_scope(who, None, RARE) if who else None
+            f = task_lists.to_filter(task_lists.Asked(), who or LEAD, TODAY, department=RARE,
+                                     scope=scope)
+            assert queue.drive(conn, f) == "party"
+
+            def board(f: queue.TaskFilter = f, scope: Any = scope) -> None:
+                queue.task_page(conn, f, total=False)
+                queue.breakdown(conn, f, TODAY + timedelta(days=7))
+                queue.task_page(conn, queue.TaskFilter(
+                    TODAY, department=RARE, status="done", done_since=AT - timedelta(days=14),
+                    scope=scope), "-done", limit=10)
+
+            used = reads(conn, board)
+            assert "ix_task_party_party" in used["task_party"]
+
+
+def test_the_board_of_a_large_department_walks_the_due_index_a_window_at_a_time(
+        seeded: DB, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A department named on most tasks (here: any, with FEW lowered) is read from
+    ix_task_status_due in order, within a window; its recent work from ix_task_status_done."""
+    monkeypatch.setattr(queue, "FEW", 10)
+    dept = "qp-d1"
+    with seeded.engine.connect() as conn:
+        for status, window in (("open", 1000), ("upcoming", 1000), ("overdue", 1000),
+                               ("open", 5), ("overdue", 5)):  # 5: too few, read again
+            monkeypatch.setattr(queue, "WINDOW", window)
+            f = queue.TaskFilter(TODAY, department=dept, status=status)
+            assert queue.drive(conn, f) == "task"
+            page = queue.task_page(conn, f, limit=20)
+            listed = [r["id"] for r in page.rows]
+            assert listed == [r.id for r in conn.execute(queue.tasks_query(
+                TODAY, None, dept, None, status, limit=20))], status  # the same page
+            # Its count reads every open task naming it whichever way: the planner's choice
+            # (kamflow.queue.counting), a hash of the ids or a scan where that is cheaper.
+            used = reads(conn, lambda f=f: queue.task_page(conn, f, limit=20), counts=False)
+            assert "ix_task_status_due" in used["task"], status
+        recent = queue.TaskFilter(TODAY, department=dept, status="done",
+                                  done_since=AT - timedelta(days=14))
+        assert queue.task_page(conn, recent, "-done", limit=10).total
+        used = reads(conn, lambda: queue.task_page(conn, recent, "-done", limit=10))
+        assert "ix_task_status_done" in used["task"]
 
 
 def test_a_plan_that_walks_every_live_task_fails(seeded: DB) -> None:

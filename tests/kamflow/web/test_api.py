@@ -34,7 +34,8 @@ def test_accounts_list_with_filters(world: World) -> None:
     rows = call(world, "GET", "/api/accounts").json()
     assert [a["id"] for a in rows] == sorted(a["id"] for a in rows) and len(rows) == 7
     assert set(rows[0]) == {"id", "name", "owner_email", "state", "state_since", "class",
-                            "segment", "key_account", "portrait_fit", "potential"}
+                            "segment", "key_account", "portrait_fit", "potential",
+                            "retention_score"}
     by_state = call(world, "GET", "/api/accounts?state=declining").json()
     assert {a["id"] for a in by_state} == {"DRIFT", "UNHAPPY"}
     assert {a["id"] for a in call(world, "GET", "/api/accounts?owner=bob@x.test").json()} \

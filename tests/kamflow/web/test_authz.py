@@ -56,6 +56,15 @@ MATRIX: list[Case] = [
     # accounts
     Case("LIST", "/api/accounts", ACCOUNTS, None,
          per_role(("in", "out"), ("in", "out"), ("in", "in"), ("in", "in"))),
+    # the list searched, filtered, sorted, paged: never beyond what the caller sees
+    Case("LIST", "/api/accounts?q=gone&sort=-potential&limit=1", ("GONE",), None,
+         per_role(("out",), ("out",), ("in",), ("in",))),
+    Case("LIST", "/api/accounts?owner=bob@x.test&sort=-score", ACCOUNTS, None,
+         per_role(("out", "out"), ("out", "out"), ("out", "in"), ("out", "in"))),
+    Case("LIST", "/api/accounts?overdue=true&sort=name&limit=500", ("STEADY",), None,
+         per_role(("in",), ("in",), ("in",), ("in",))),
+    Case("GET", "/accounts", (), None, ALL),
+    Case("GET", "/accounts.csv?sort=-name&q=g", (), None, ALL),
     Case("GET", "/api/accounts/{account}", ACCOUNTS, None,
          per_role((200, 404), (200, 404), (200, 200), (200, 200))),
     Case("POST", "/api/accounts/{account}/move", ACCOUNTS,
@@ -74,6 +83,8 @@ MATRIX: list[Case] = [
     Case("PUT", "/api/accounts/{account}/plan", ACCOUNTS,
          {"yaml": "fiscal_year: 2026\ntarget: {revenue: 500000}\n"},
          per_role((200, 404), (403, 404), (403, 403), (200, 200))),
+    Case("GET", "/api/accounts/{account}/plan/diff?from=1&to=1", ACCOUNTS, None,
+         per_role((200, 404), (200, 404), (200, 404), (200, 404))),
     # tasks
     Case("LIST", "/api/tasks?status=all", TASK_OBJECTS, None,
          per_role(("in", "in", "in", "out"), ("out", "out", "in", "out"),
@@ -89,6 +100,17 @@ MATRIX: list[Case] = [
                            ("skip", {"reason": "covered in the annual review"}),
                            ("reassign", {"to": "quinn@x.test"}))],
     Case("POST", "/api/tasks/{task}/claim", TASK_OBJECTS, {},
+         per_role((403, 403, 403, 404), (404, 404, 200, 404),
+                  (403, 403, 403, 403), (403, 403, 403, 403))),
+    # bulk: answers 200 with each task's own code, the single action's (one task a case)
+    *[Case("BULK", "/api/tasks/bulk", TASK_OBJECTS, body,
+           per_role((200, 403, 403, 404), (404, 404, 200, 404),
+                    (403, 403, 403, 403), (200, 200, 200, 200)))
+      for body in ({o: {"action": "done", **DONE[o]} for o in TASKS},
+                   {"action": "snooze", "until": "2026-06-16", "reason": "on holiday"},
+                   {"action": "skip", "reason": "covered in the annual review"},
+                   {"action": "assign", "to": "quinn@x.test"})],
+    Case("BULK", "/api/tasks/bulk", TASK_OBJECTS, {"action": "claim"},
          per_role((403, 403, 403, 404), (404, 404, 200, 404),
                   (403, 403, 403, 403), (403, 403, 403, 403))),
     # playbooks: everyone
@@ -165,17 +187,26 @@ def test_every_role_on_every_endpoint_and_object(world: World) -> None:
                 continue
             for obj, want in zip(objects, case.expect[role], strict=True):
                 path, body = _fill(world, case, who, obj)
-                r = world.client.request(case.method, path, headers=world.as_(who),
-                                         json=body if case.method != "GET" else None)
+                if case.method == "BULK":  # the code the bulk answer gives the one task
+                    body = {**body, "ids": [world.task(*TASKS[str(obj)])]}
+                    r = world.client.post(path, headers=world.as_(who), json=body)
+                    assert r.status_code == 200, (role, body, r.text)
+                    (result,) = r.json()["results"]
+                    code = result["code"]
+                    assert result["ok"] == (code == 200) and bool(result["error"]) != (code == 200)
+                else:
+                    r = world.client.request(case.method, path, headers=world.as_(who),
+                                             json=body if case.method != "GET" else None)
+                    code = r.status_code
+                    if code >= 400:
+                        assert set(r.json()) == {"error", "field"}, r.text
                 ran += 1
-                if r.status_code != want:
-                    wrong.append(f"{role:16} {case.method} {path} ({obj}): {r.status_code}, "
+                if code != want:
+                    wrong.append(f"{role:16} {case.method} {path} ({obj}): {code}, "
                                  f"expected {want}: {r.text[:160]}")
-                if r.status_code >= 400:
-                    assert set(r.json()) == {"error", "field"}, r.text
                 if case.method == "GET":
                     continue
-                if r.status_code < 300:
+                if code < 300:
                     restore(world.db, base)
                 else:
                     assert snapshot(world.db) == base, f"refused {role} {path} changed the store"

@@ -167,18 +167,23 @@ def test_my_queue_splits_by_due_date_and_shows_only_my_tasks(world: World) -> No
     assert "GONE" not in page and "declining.senior_visit" not in page  # bob's; sam's
 
 
-def test_the_board_shows_raci_by_class_and_the_queue_with_claim_and_assign(world: World) -> None:
+def test_the_board_lists_counts_and_claims_from_the_queue(world: World) -> None:
     client, csrf = logged_in(world, MARK)
     board = client.get("/board").text
     tid = world.task("STEADY", "loyal.new_solutions")
-    assert 'id="class-A"' in board and "Marketing — department board" in board
-    queue = board.split('id="queue"')[1]
-    assert f'id="task-{tid}"' in queue and "Claim" in queue and "Assign to" in queue
+    assert "Marketing — department board" in board and 'id="class-counts"' in board
+    row = board.split(f'id="row-{tid}"')[1].split("</li>")[0]
+    assert "queue: marketing" in row and f'name="ids" value="{tid}" form="bulk"' in row
+    queued = client.get("/board?holder=queue").text
+    assert f'id="row-{tid}"' in queued and 'value="claim"' in queued
+    lea, _ = logged_in(world, LEAD)  # the card of the marketing queue's task, in place
     r = post(client, f"/tasks/{tid}/claim?mode=queue", {}, csrf)
     assert r.status_code == 200 and "Claimed: it is in your queue now." in r.text
     assert (world.row(tid)["assignee"], world.row(tid)["queue"]) == (MARK, None)
     r = post(client, f"/tasks/{tid}/claim?mode=queue", {}, csrf)
     assert r.status_code == 403 and "not in the queue of your department" in r.text
+    assert f'id="row-{tid}"' not in client.get("/board?holder=queue").text
+    assert lea.get("/board?department=marketing").status_code == 403
 
 
 # -- actions -------------------------------------------------------------------------------------

@@ -7,135 +7,32 @@ order; each works on tasks the others do not touch. Without chromium these tests
 reason, unless KAMFLOW_REQUIRE_BROWSER=1 (CI), where they fail. A screenshot of every page
 is saved under test-artifacts/screenshots/.
 
-`playwright install` is never needed: the `browser_type_launch_args` fixture (overriding
-pytest-playwright's) points Playwright at the system chromium.
+`playwright install` is never needed (tests/support/browser.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from sqlalchemy import select
+from playwright.sync_api import Page, expect
 
-from kamflow import people, security
-from kamflow.engine.clock import FixedClock
-from kamflow.store.tables import TASK
-from kamflow.web.app import create_app
-from support import DB
+from support.browser import PASSWORD, SHOTS, Live, login, serving, shot
 from support.stores import Stores
-from support.web import NOW, PORTFOLIO
+from support.web import PORTFOLIO
 
-REQUIRED = os.environ.get("KAMFLOW_REQUIRE_BROWSER") == "1"
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover - the test extra installs it
-    if REQUIRED:
-        raise
-    pytest.skip("browser tests skipped: playwright is not installed (pip install -e '.[test]')",
-                allow_module_level=True)
-
-ROOT = Path(__file__).resolve().parents[3]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORD = "browser-test-pw"
 AM, LEAD, MANAGER = "ann@x.test", "lea@x.test", "mia@x.test"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """pytest-playwright's launch arguments, with the system chromium (no `playwright
-    install`); skip, or fail under KAMFLOW_REQUIRE_BROWSER=1, when it is missing."""
-    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
-        message = (f"browser tests need chromium at {CHROMIUM} (apt-get install -y chromium, "
-                   "or set CHROMIUM_PATH)")
-        if REQUIRED:
-            pytest.fail(message + "; KAMFLOW_REQUIRE_BROWSER=1 makes this a failure")
-        pytest.skip(message)
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
-
-
-@pytest.fixture(scope="session")
-def base_url() -> str | None:
-    """Overrides pytest-base-url's fixture, which pytest 9 warns about (warnings are errors
-    here); the tests give full URLs."""
-    return None
-
-
-class Live:
-    def __init__(self, url: str, db: DB) -> None:
-        self.url, self.db = url, db
-
-    def task(self, account: str, step: str) -> int:
-        with self.db.engine.connect() as conn:
-            return int(conn.execute(select(TASK.c.id).where(TASK.c.account_id == account,
-                                                         TASK.c.step == step)).scalar_one())
-
-    def row(self, task_id: int) -> Any:
-        with self.db.engine.connect() as conn:
-            return conn.execute(select(TASK).where(TASK.c.id == task_id)).one()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def live(stores: Stores, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     with stores.database("sqlite", tmp_path_factory.mktemp("browser")) as db:
         stores.restore(db, PORTFOLIO)
-        yield from _serve(db)
-
-
-def _serve(db: DB) -> Iterator[Live]:
-    clock = FixedClock(NOW)
-    before = security.cost()
-    security.set_cost(1, 64, 1)
-    for email in (AM, LEAD, MANAGER):
-        people.set_password(db.engine, email, PASSWORD, clock)
-    app = create_app(db.url, clock)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        yield Live(f"http://127.0.0.1:{port}", db)
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        security.set_cost(*before)
-
-
-def shot(page: Page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def login(page: Page, live: Live, email: str, then: str = "/") -> None:
-    page.goto(live.url + then)
-    expect(page).to_have_url(re.compile(r"/login"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("header .who")).to_contain_text(email.split("@")[0].title()[:3])
+        with serving(db, (AM, LEAD, MANAGER)) as live:
+            yield live
 
 
 def card(page: Page, task_id: int) -> Any:
@@ -260,16 +157,17 @@ def test_an_account_page_shows_why_and_another_managers_account_is_hidden(
 def test_the_owner_writes_an_account_plan_in_the_page_and_errors_name_the_line(
         page: Page, live: Live) -> None:
     login(page, live, AM, "/accounts/DRIFT")
+    page.locator("#plan-edit summary").click()  # the YAML editor, beside the plan form
     editor = page.locator("#plan-edit textarea")
     expect(editor).to_have_value(re.compile(r"relationships: \[\]"))  # the template to fill in
     editor.fill("fiscal_year: 2026\ntarget: {revenue: 400000}\nrelationships:\n"
                 "  - {name: Jo Buyer, role: buyer, influence: 6, closeness: 4, owner: ann@x.test}\n")
-    page.get_by_role("button", name="Save the plan").click()
+    page.get_by_role("button", name="Save the YAML").click()
     error = page.locator("#plan-result .flash.error")
     expect(error).to_contain_text("plan.yaml:4: relationships[0].influence")
     expect(editor).to_have_value(re.compile("influence: 6"))  # what was typed stays, to fix
     editor.fill(editor.input_value().replace("influence: 6", "influence: 4"))
-    page.get_by_role("button", name="Save the plan").click()
+    page.get_by_role("button", name="Save the YAML").click()
     expect(page.locator("#plan-result .flash.ok")).to_contain_text(
         "Saved the FY2026 plan as revision 1.")
     page.reload()

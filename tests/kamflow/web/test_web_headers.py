@@ -34,10 +34,9 @@ def test_every_answer_carries_the_security_headers(world: World, path: str) -> N
     assert r.headers["referrer-policy"] == "same-origin"
 
 
-def test_the_api_docs_page_allows_only_its_own_inline_script_by_hash(world: World) -> None:
-    r = world.client.get("/api/docs")
-    scripts = directives(r.headers["content-security-policy"])["script-src"]
-    assert "'unsafe-inline'" not in scripts and "'sha256-" in scripts
+def test_the_api_docs_page_keeps_the_page_policy(world: World) -> None:
+    r = world.client.get("/api/docs")  # Swagger UI from /static/swagger, no inline script
+    assert directives(r.headers["content-security-policy"])["script-src"] == "'self'"
 
 
 def test_templates_have_no_inline_script_or_event_handler() -> None:

@@ -1,0 +1,36 @@
+"""More tasks in a test store, shaped like the sweep's: copies of one of its tasks with
+their own period, due date, status and holder, with their task_party rows."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from kamflow.store import parties
+from kamflow.store.tables import ACCOUNT, TASK
+from support import DB
+
+
+def add_tasks(db: DB, count: int, *, like: tuple[str, str], account: str | None = None,
+              due: date, tag: str = "extra", **values: Any) -> list[int]:
+    """`count` copies of the task (account, step) `like`, on `account` (default: its own),
+    due on `due`, each with its own period; `values` overrides columns (assignee, queue,
+    status, informed...). Returns their ids in order."""
+    with db.engine.begin() as conn:
+        base = dict(conn.execute(select(TASK).where(TASK.c.account_id == like[0],
+                                                    TASK.c.step == like[1])
+                                 .order_by(TASK.c.id.desc()).limit(1)).one()._mapping)
+        del base["id"]
+        rows = [{**base, "account_id": account or base["account_id"],
+                 "period": f"{tag}-{n}", "start": due, "due": due, **values}
+                for n in range(count)]
+        ids = list(conn.execute(insert(TASK).returning(TASK.c.id), rows).scalars())
+        parties.sync(conn, ids)
+    return sorted(ids)
+
+
+def klass_of(db: DB, account: str) -> str | None:
+    with db.engine.connect() as conn:
+        return conn.execute(select(ACCOUNT.c.klass).where(ACCOUNT.c.id == account)).scalar()
