@@ -6,8 +6,10 @@ htmx.min.js and the stylesheet) under /static, so every page works offline.
 | page | for | module |
 |---|---|---|
 | /login, /logout | everyone | here |
-| / (my queue), task and contact actions | everyone with tasks | kamflow.web.pages_work |
-| /board?department= (RACI by account class; the queue) | leads, managers | kamflow.web.pages_work |
+| / (my queue: counts, sections, the queue tab) | everyone with tasks | kamflow.web.pages_queue |
+| task and contact actions (htmx cards) | everyone with tasks | kamflow.web.pages_work |
+| /tasks/bulk (confirm, then one transaction) | everyone with tasks | kamflow.web.pages_bulk |
+| /board?department= (RACI by account class; the queue) | leads, managers | kamflow.web.pages_board |
 | /adherence, /adherence.csv | managers, admins | kamflow.web.pages_insight |
 | /portfolio | managers, admins | kamflow.web.pages_insight |
 | /accounts, /accounts.csv (search, filters, pages) | everyone | kamflow.web.pages_accounts |

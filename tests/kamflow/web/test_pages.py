@@ -147,9 +147,12 @@ def test_the_nav_shows_what_each_role_may_open(world: World) -> None:
         nav = client.get("/").text.split('<nav aria-label="main">')[1].split("</nav>")[0]
         return re.findall(r'href="([^"]+)"', nav)
 
-    assert links(AM) == ["/", "/playbooks"]
-    assert links(LEAD) == ["/", "/board", "/playbooks"]
-    assert links(MANAGER) == ["/", "/board", "/adherence", "/portfolio", "/playbooks"]
+    assert links(AM) == ["/", "/accounts", "/playbooks"]
+    assert links(LEAD) == ["/", "/accounts", "/board", "/playbooks"]
+    assert links(MANAGER) == ["/", "/accounts", "/board", "/adherence", "/portfolio",
+                              "/playbooks"]
+    assert links("ada@x.test") == ["/", "/accounts", "/board", "/adherence", "/portfolio",
+                                   "/playbooks", "/admin/people"]
 
 
 def test_my_queue_splits_by_due_date_and_shows_only_my_tasks(world: World) -> None:

@@ -4,72 +4,36 @@ action with one confirmation; the board and My queue fit a 390 px wide phone.
 
 The store is the small portfolio of support.web, plus 20 overdue tasks of a class A account
 in the sales queue and one assigned to bob, so the claim has 20 to take and one to refuse.
+Chromium and the server: tests/support/browser.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
-from kamflow import people, security
-from kamflow.engine.clock import FixedClock
 from kamflow.store.tables import ACCOUNT, AUDIT_EVENT, TASK
-from kamflow.web.app import create_app
-from support import DB
+from support.browser import SHOTS, Live, fits, login, serving
 from support.stores import Stores
 from support.task_rows import add_tasks
 from support.web import NOW, PORTFOLIO
 
-REQUIRED = os.environ.get("KAMFLOW_REQUIRE_BROWSER") == "1"
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover - the test extra installs it
-    if REQUIRED:
-        raise
-    pytest.skip("browser tests skipped: playwright is not installed (pip install -e '.[test]')",
-                allow_module_level=True)
-
-SHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
-PASSWORD = "browser-test-pw"
 LEAD = "lea@x.test"
 QUEUED, CLAIMED = 20, "lea@x.test"
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """The system chromium (no `playwright install`); skip, or fail under
-    KAMFLOW_REQUIRE_BROWSER=1, when it is missing."""
-    if not (os.path.isfile(CHROMIUM) or shutil.which(CHROMIUM)):
-        message = f"browser tests need chromium at {CHROMIUM} (or set CHROMIUM_PATH)"
-        if REQUIRED:
-            pytest.fail(message + "; KAMFLOW_REQUIRE_BROWSER=1 makes this a failure")
-        pytest.skip(message)
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ARGS}
+class Lists(Live):
+    """The served app, with the 20 tasks in the sales queue and bob's one."""
 
-
-@pytest.fixture(scope="session")
-def base_url() -> str | None:
-    return None
-
-
-class Live:
-    def __init__(self, url: str, db: DB, queued: list[int], bobs: int) -> None:
-        self.url, self.db, self.queued, self.bobs = url, db, queued, bobs
+    def __init__(self, live: Live, queued: list[int], bobs: int) -> None:
+        super().__init__(live.url, live.db)
+        self.queued, self.bobs = queued, bobs
 
     def rows(self, ids: list[int]) -> dict[int, Any]:
         with self.db.engine.connect() as conn:
@@ -77,7 +41,7 @@ class Live:
 
 
 @pytest.fixture(scope="module")
-def live(stores: Stores, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(stores: Stores, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lists]:
     with stores.database("sqlite", tmp_path_factory.mktemp("lists")) as db:
         stores.restore(db, PORTFOLIO)
         with db.engine.connect() as conn:
@@ -90,49 +54,12 @@ def live(stores: Stores, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
                            assignee=None, queue="sales")
         bobs = add_tasks(db, 1, like=like, account=top, due=overdue, tag="bobs",
                          assignee="bob@x.test", queue=None)[0]
-        clock = FixedClock(NOW)
-        before = security.cost()
-        security.set_cost(1, 64, 1)
-        people.set_password(db.engine, LEAD, PASSWORD, clock)
-        server = uvicorn.Server(uvicorn.Config(create_app(db.url, clock), host="127.0.0.1",
-                                               port=_free_port(), log_level="warning",
-                                               lifespan="off"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
-        try:
-            yield Live(f"http://127.0.0.1:{server.config.port}", db, queued, bobs)
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            security.set_cost(*before)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def login(page: Page, live: Live, email: str, then: str) -> None:
-    page.goto(live.url + then)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("header .who")).to_be_visible()
-
-
-def fits(page: Page) -> None:
-    """Nothing wider than the viewport: no horizontal scrolling."""
-    wide = page.evaluate("document.documentElement.scrollWidth")
-    assert wide <= page.viewport_size["width"], wide  # type: ignore[index]
+        with serving(db, (LEAD,)) as served:
+            yield Lists(served, queued, bobs)
 
 
 def test_a_lead_filters_the_board_and_claims_twenty_tasks_in_one_action(
-        page: Page, live: Live) -> None:
+        page: Page, live: Lists) -> None:
     login(page, live, LEAD, "/board")
     filters = page.locator("form.task-filters")
     filters.locator("select[name=due]").select_option("overdue")
@@ -170,7 +97,7 @@ def test_a_lead_filters_the_board_and_claims_twenty_tasks_in_one_action(
             AUDIT_EVENT.c.action == "claimed", AUDIT_EVENT.c.actor == LEAD)).scalars().all()
     assert sorted(claimed) == sorted(str(t) for t in live.queued)
 
-    page.set_viewport_size({"width": 390, "height": 844})  # the same pages on a phone
+    fits(page)  # the same pages on a phone
     page.goto(live.url + "/board")
     expect(page.locator("li.task-row").first).to_be_visible()
     page.locator("#bulk details", has_text="Snooze").locator("summary").click()
