@@ -8,9 +8,6 @@ An account manager sees their own accounts (owner or sponsor) first.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -20,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.sql.elements import ColumnElement
 
-from kamflow import filters
+from kamflow import cursor, filters
 from kamflow.people import Principal
 from kamflow.store import account_search
 from kamflow.store.account_search import Filters, Order
@@ -86,7 +83,7 @@ def _read(conn: Connection, asked: Asked, today: date, scope: ColumnElement[bool
     out = [{k: v for k, v in r.items() if not k.startswith("sort_")} for r in shown]
     following = None
     if len(rows) > asked.limit:
-        following = _cursor(asked.sort, [shown[-1][f"sort_{i}"] for i in range(keys)])
+        following = cursor.encoded(asked.sort, [shown[-1][f"sort_{i}"] for i in range(keys)])
     return Listed(out, total, following, walk)
 
 
@@ -95,16 +92,16 @@ def export(db: Engine, asked: Asked, today: date, *, scope: ColumnElement[bool] 
     """Every row the filters keep, a chunk at a time, each chunk read in a short transaction
     of its own (a long export holds no lock and keeps no snapshot); the cursor and limit of
     `asked` are ignored. A row added meanwhile after the export's position is included."""
-    cursor: str | None = None
+    after: str | None = None
     walk: bool | None = None  # decided by the first chunk's count, kept for the others
     while True:
-        step = replace(asked, limit=EXPORT_CHUNK, cursor=cursor)
+        step = replace(asked, limit=EXPORT_CHUNK, cursor=after)
         with db.connect() as conn:
             listed = _read(conn, step, today, scope, viewer, walk)
         yield listed.rows
         if listed.next_cursor is None:
             return
-        cursor, walk = listed.next_cursor, listed.walked
+        after, walk = listed.next_cursor, listed.walked
 
 
 def _checked(conn: Connection, asked: Asked, today: date, scope: ColumnElement[bool] | None,
@@ -134,25 +131,11 @@ def _checked(conn: Connection, asked: Asked, today: date, scope: ColumnElement[b
     return f, order, last
 
 
-def _cursor(sort: str, keys: list[Any]) -> str:
-    raw = json.dumps([sort, keys], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decoded(cursor: str, sort: str, order: Order) -> list[Any]:
+def _decoded(cursor_text: str, sort: str, order: Order) -> list[Any]:
     """The sort keys a cursor carries, checked against the list it is used on."""
-    bad = ValueError("cursor: not a cursor of this list (start again without it)")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        made_for, keys = json.loads(raw.decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise bad from None
-    if made_for != sort:
-        raise ValueError(f"cursor: it belongs to sort={made_for}, not sort={sort}") \
-            if isinstance(made_for, str) and made_for in SORTS else bad
     expected = [_kind(order, i) for i in range(len(order.keys()))]
-    if not isinstance(keys, list) or len(keys) != len(expected):
-        raise bad
+    keys = cursor.decoded(cursor_text, sort, SORTS, len(expected))
+    bad = ValueError(cursor.NOT_OURS)
     out: list[Any] = []
     for value, kind in zip(keys, expected, strict=True):
         if kind is float and isinstance(value, int) and not isinstance(value, bool):

@@ -3,9 +3,6 @@ events and deactivating a person. Each action is one transaction with its audit 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -13,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, select, update
 
-from kamflow import filters, people, plans
+from kamflow import cursor, filters, people, plans
 from kamflow.engine.clock import Clock
 from kamflow.engine.metrics import BadEventField, quote_fields
 from kamflow.errors import NotFound, Refused
@@ -140,25 +137,15 @@ def breakdown(conn: Connection, f: TaskFilter, week_end: date | None = None
 def cursor_of(sort: str, key: Sequence[Any]) -> str:
     """The opaque `cursor` of the page after a row with this sort key."""
     keys = [k.isoformat() if isinstance(k, date) else k for k in key]
-    raw = json.dumps([sort, keys], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursor.encoded(sort, keys)
 
 
-def key_of(cursor: str, sort: str) -> list[Any]:
+def key_of(cursor_text: str, sort: str) -> list[Any]:
     """The sort key a cursor carries, checked against the list it is used on (ValueError
     naming `cursor` otherwise)."""
-    bad = ValueError("cursor: not a cursor of this list (start again without it)")
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        made_for, keys = json.loads(raw.decode())
-    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
-        raise bad from None
-    if made_for != sort:
-        raise ValueError(f"cursor: it belongs to sort={made_for}, not sort={sort}") \
-            if isinstance(made_for, str) and made_for in task_list.SORTS else bad
     names = task_list.SORTS[sort][0]
-    if not isinstance(keys, list) or len(keys) != len(names):
-        raise bad
+    keys = cursor.decoded(cursor_text, sort, task_list.SORTS, len(names))
+    bad = ValueError(cursor.NOT_OURS)
     out: list[Any] = []
     for name, value in zip(names, keys, strict=True):  # a date, then the id
         if name == "id" and isinstance(value, int) and not isinstance(value, bool) \

@@ -12,7 +12,7 @@ htmx.min.js and the stylesheet) under /static, so every page works offline.
 | /board?department= (RACI by account class; the queue) | leads, managers | kamflow.web.pages_board |
 | /adherence, /adherence.csv | managers, admins | kamflow.web.pages_insight |
 | /portfolio | managers, admins | kamflow.web.pages_insight |
-| /accounts, /accounts.csv (search, filters, pages) | everyone | kamflow.web.pages_accounts |
+| /accounts, /accounts.csv (search, filters, pages) | everyone | kamflow.web.pages_account_list |
 | /accounts/{id}, its move and plan form | who sees it (kamflow.access) | kamflow.web.pages_account |
 | /playbooks | everyone | kamflow.web.pages_insight |
 | /admin/people, /admin/tokens (people, API tokens) | admins | kamflow.web.pages_admin |
@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from kamflow import people, security
 from kamflow.web import (
     pages_account,
-    pages_accounts,
+    pages_account_list,
     pages_admin,
     pages_admin_playbooks,
     pages_insight,
@@ -111,7 +111,7 @@ async def logout(request: Request, viewer: Viewer) -> Response:
 
 router.include_router(pages_work.router)
 router.include_router(pages_insight.router)
-router.include_router(pages_accounts.router)
+router.include_router(pages_account_list.router)
 router.include_router(pages_admin.router)
 router.include_router(pages_admin_playbooks.router)
 router.include_router(pages_account.router)

@@ -61,6 +61,17 @@ def on_refusal(request: Request, viewer: Principal | None,
     return failed
 
 
+def admin_page(request: Request, viewer: Principal | None,
+               show: Callable[[Request, Principal], Response]) -> Response:
+    """A page only an administrator may see, built by `show`."""
+
+    def build(user: Principal) -> Response:
+        admin_only(user)
+        return show(request, user)
+
+    return page(request, viewer, build)
+
+
 def moved(response: Response, url: str) -> Response:
     """htmx shows this URL: the answer is that page (after a deactivation, an activation)."""
     response.headers["HX-Push-Url"] = url
@@ -90,12 +101,7 @@ def people_page(request: Request, user: Principal, status: int = 200,
 @router.get("/people", response_class=HTMLResponse)
 def people_list(request: Request, viewer: Viewer) -> Response:
     """Everyone, with their accounts and open tasks; the form to add a person."""
-
-    def build(user: Principal) -> Response:
-        admin_only(user)
-        return people_page(request, user)
-
-    return page(request, viewer, build)
+    return admin_page(request, viewer, people_page)
 
 
 @router.post("/people", response_class=HTMLResponse)
@@ -224,12 +230,7 @@ def tokens_page(request: Request, user: Principal, status: int = 200,
 @router.get("/tokens", response_class=HTMLResponse)
 def tokens(request: Request, viewer: Viewer) -> Response:
     """Every API token: whose, its name, when made and revoked; new ones for anyone."""
-
-    def build(user: Principal) -> Response:
-        admin_only(user)
-        return tokens_page(request, user)
-
-    return page(request, viewer, build)
+    return admin_page(request, viewer, tokens_page)
 
 
 @router.post("/tokens", response_class=HTMLResponse)

@@ -27,7 +27,7 @@ from kamflow.playbooks.loader import PlaybookSet
 from kamflow.web.deps import context
 from kamflow.web.errors import ApiError
 from kamflow.web.pagekit import Viewer, action, page, render
-from kamflow.web.pages_admin import admin_only, moved, on_refusal, texts
+from kamflow.web.pages_admin import admin_only, admin_page, moved, on_refusal, texts
 
 router = APIRouter(prefix="/admin/playbooks")
 T = TypeVar("T")
@@ -63,11 +63,8 @@ def _checked(make: Callable[[], T]) -> T:
 
 @router.get("", response_class=HTMLResponse)
 def versions(request: Request, viewer: Viewer) -> Response:
-    def build(user: Principal) -> Response:
-        admin_only(user)
-        return versions_page(request, user)
-
-    return page(request, viewer, build)
+    """Every playbook version, the active one marked; the form to upload another."""
+    return admin_page(request, viewer, versions_page)
 
 
 @router.post("", response_class=HTMLResponse)

@@ -11,7 +11,6 @@ statement has a plan that reads no table whole.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Iterator
@@ -19,16 +18,16 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import ClauseElement, Connection, Executable, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import Connection, select
 
 from kamflow import access
 from kamflow.people import Principal
-from kamflow.store import parties, stats
+from kamflow.store import parties
 from kamflow.store.account_search import WALK_FROM, Filters, Order, count, ids_among, page
 from kamflow.store.bulk import insert_all
 from kamflow.store.tables import ACCOUNT, DEPARTMENT, PERSON, TASK
 from support import DB
+from support.plans import analyzed, postgres_root, sqlite_details
 from support.stores import Stores
 
 TODAY = date(2026, 6, 1)
@@ -38,25 +37,12 @@ AM = Principal("p7@list.test", "P7", "account_manager", "d1")
 STATES = ("loyal", "prospect", "declining", "high_potential", "optimization", "lost")
 
 
-class Explain(Executable, ClauseElement):
-    inherit_cache = False
-
-    def __init__(self, statement: Any, prefix: str) -> None:
-        self.statement, self.prefix = statement, prefix
-
-
-@compiles(Explain)
-def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
-    return f"{element.prefix} {compiler.process(element.statement, **kw)}"
-
-
 def plan(conn: Connection, statement: Any) -> list[str]:
     """One line per step: SQLite's EXPLAIN QUERY PLAN details; on PostgreSQL "<node type>
     <relation> <index>" per node."""
     if conn.dialect.name == "sqlite":
-        return [d for *_, d in conn.execute(Explain(statement, "EXPLAIN QUERY PLAN")).all()]
-    doc = conn.execute(Explain(statement, "EXPLAIN (FORMAT JSON)")).scalar_one()
-    return list(_nodes((json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]))
+        return sqlite_details(conn, statement)
+    return list(_nodes(postgres_root(conn, statement)))
 
 
 def _nodes(node: dict[str, Any]) -> Iterator[str]:
@@ -84,14 +70,7 @@ def looks_up(steps: list[str]) -> None:
                 params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def seeded(request: pytest.FixtureRequest, stores: Stores,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[DB]:
-    with stores.database(request.param, tmp_path_factory.mktemp("list-plans")) as db:
-        _seed(db)
-        with db.engine.begin() as conn:
-            stats.analyze(conn)
-        if db.engine.dialect.name == "postgresql":  # the visibility map a live store has
-            with db.engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                    "VACUUM " + ", ".join(stats.BIG))
+    with analyzed(stores, request.param, tmp_path_factory.mktemp("list-plans"), _seed) as db:
         yield db
 
 
