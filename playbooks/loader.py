@@ -61,7 +61,7 @@ class PlaybookSet:
         return self.states[state]
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(yaml.CSafeLoader):
     """SafeLoader that keeps 'on', 'no', 'yes' as strings (YAML 1.1 would make them bools)
     and turns a scalar its constructors choke on (`!!int ''`, 5000 digits, `!!binary` that
     is not base64...) into a located ConstructorError instead of a bare ValueError."""

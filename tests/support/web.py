@@ -104,9 +104,14 @@ WORLD = Seed("web-world", tokens, parent=PORTFOLIO)
 # -- putting the store back after a test request changed it --------------------------------
 
 
+_TABLES: dict[str, set[str]] = {}  # a database's tables (inspecting PostgreSQL's is slow)
+
+
 def snapshot(db: DB) -> dict[str, list[dict[str, Any]]]:
     with db.engine.connect() as conn:
-        have = set(inspect(conn).get_table_names())
+        if db.url not in _TABLES:
+            _TABLES[db.url] = set(inspect(conn).get_table_names())
+        have = _TABLES[db.url]
         return {t.name: [dict(r._mapping)
                          for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
                 for t in SQLModel.metadata.sorted_tables if t.name in have}
