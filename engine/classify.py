@@ -51,29 +51,37 @@ def _top_share_cutoff(ranked: Sequence[float], share: float) -> float:
     return cutoff
 
 
-def _cutoff(values: Sequence[float], test: KeyTest) -> float:
-    """The threshold a portfolio-wide test sets: the least value that passes it."""
-    ranked = sorted((v for v in values if v > 0), reverse=True)
+def _cutoff(ranked: Sequence[float], n: int, test: KeyTest) -> float:
+    """The threshold a portfolio-wide test sets: the least value that passes it (`ranked`:
+    the positive values of the metric, largest first; `n`: every account)."""
     if test.top_share is not None:
         return _top_share_cutoff(ranked, test.top_share)
     if test.top_percent is not None:
-        k = max(1, math.ceil(len(values) * test.top_percent / 100 - 1e-9))
+        k = max(1, math.ceil(n * test.top_percent / 100 - 1e-9))
         return ranked[k - 1] if len(ranked) >= k else (ranked[-1] if ranked else INF)
     assert test.times_average is not None
-    average = sum(ranked) / len(values) if values else 0.0
+    average = sum(ranked) / n if n else 0.0
     return test.times_average * average if average > 0 else INF
 
 
 def portfolio_figures(accounts: Sequence[tuple[float, float]], rule: KeyAccountRule
                       ) -> PortfolioStats:
     """`accounts`: (trailing-12-month revenue, potential) of every account in the portfolio."""
-    revenues = [r for r, _ in accounts]
-    columns = {"revenue_t12": revenues, "potential": [p for _, p in accounts],
-               "wallet_gap": [max(0.0, p - r) for r, p in accounts]}
-    cutoffs = {name: _cutoff(columns[t.metric], t) for name, t in rule.tests.items()
+    ranked_by: dict[str, list[float]] = {}  # each metric read and sorted once, if a test reads it
+
+    def ranked_of(metric: str) -> list[float]:
+        if metric not in ranked_by:
+            values = (r for r, _ in accounts) if metric == "revenue_t12" \
+                else (p for _, p in accounts) if metric == "potential" \
+                else (p - r for r, p in accounts)  # wallet_gap: max(0, p - r), positive only
+            ranked_by[metric] = sorted((v for v in values if v > 0), reverse=True)
+        return ranked_by[metric]
+
+    n = len(accounts)
+    cutoffs = {name: _cutoff(ranked_of(t.metric), n, t) for name, t in rule.tests.items()
                if t.at_least is None}
-    ranked = sorted((r for r in revenues if r > 0), reverse=True)
-    total, n = sum(ranked), len(accounts)
+    ranked = ranked_of("revenue_t12")
+    total = sum(ranked)
     shares = [t.top_share for t in rule.tests.values()
               if t.metric == "revenue_t12" and t.top_share is not None]
     return PortfolioStats(

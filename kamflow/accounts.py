@@ -13,7 +13,7 @@ from kamflow.engine.assess import full_metrics, next_baseline
 from kamflow.engine.classify import retention_score
 from kamflow.engine.clock import Clock
 from kamflow.errors import NotFound, Refused
-from kamflow.store import audit, facts, outbox, task_writes
+from kamflow.store import audit, changes, facts, outbox, task_writes
 from kamflow.store.tables import ACCOUNT, PERSON, TRANSITION
 from kamflow.store.versions import active_book, active_version, lifecycle_of
 from kamflow.sweep import jsonable
@@ -61,7 +61,9 @@ def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
     book = active_book(conn)
     f = facts.load_one(conn, at, account_id, book.organization.fiscal_year_start_month)
     assert f is not None
-    stats = facts.stats(conn, at, book.classification.key_account)
+    version = active_version(conn) or ""
+    stats = changes.kept_figures(conn, at, version) \
+        or facts.stats(conn, at, book.classification.key_account)
     values, c = full_metrics(f, at, book, stats)
     retention, parts = retention_score(values, f.criteria, book.classification)
     history = conn.execute(
@@ -76,7 +78,7 @@ def show(conn: Connection, account_id: str, at: datetime) -> dict[str, Any]:
         "id": row.id, "name": row.name, "industry": row.industry,
         "owner": row.owner_email, "sponsor": row.sponsor_email,
         "state": row.state, "state_since": row.state_since.isoformat(),
-        "as_of": at.isoformat(), "playbook_version": active_version(conn),
+        "as_of": at.isoformat(), "playbook_version": version or None,
         "class": c.klass, "potential_level": c.potential_level,
         "contribution_level": c.contribution_level, "segment": c.segment,
         "key_account": c.key_account, "key_reason": c.key_reason, "portrait_fit": c.portrait_fit,

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from time import perf_counter
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 
-from kamflow.engine.assess import Assessment, assess
+from kamflow.engine.assess import Assessment, assess, full_metrics
 from kamflow.engine.classify import PortfolioStats
 from kamflow.engine.clock import Clock, FixedClock
+from kamflow.engine.metrics import windows
 from kamflow.errors import Refused
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.store import (
@@ -190,7 +191,9 @@ def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
         task_writes.link_feedback(conn, lo, hi, ids)
         changes.settle(conn, _wakes(plan, lifecycle, done, went_in, next_tasks,
                                     supersede.next_change(conn, book, at, scope),
-                                    facts.later_data(conn, at, scope), touchpoints_due))
+                                    facts.later_data(conn, at, scope), touchpoints_due),
+                       {a.facts.account_id: a.facts.revenue_t12 for a, _ in done},
+                       windows(at).end)
     summary.accounts += len(done)
     summary.newer += sum(1 for a, _ in done if a.facts.state_since > at)
     summary.reclassified += len(reclassified)
@@ -202,19 +205,21 @@ def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
 
 def finish(db: Engine, plan: Plan, summary: SweepSummary) -> None:
     """After every chunk: wake snoozed tasks and escalate overdue ones; remember the figures
-    this sweep classified with (a daily sweep compares its own with them)."""
+    this sweep classified with (a daily sweep compares its own with them; the account page
+    shows an account with them)."""
     with db.begin() as conn:
         _wake_and_escalate(conn, plan.book, plan.at, plan.directory, summary.tasks)
         golive.record_sweep(conn, plan.at)
         after_writes(conn, summary.tasks.created + summary.reclassified)  # many: ANALYZE
-        if plan.full:
-            changes.record_stats(conn, plan.stats, plan.at)
+        changes.record_stats(conn, plan.stats, plan.at, plan.version)
 
 
 def _wakes(plan: Plan, lifecycle: Any, done: list[tuple[Assessment, facts.Stored]],
            went_in: set[str], *later: Mapping[str, date | datetime]) -> dict[str, datetime]:
-    """Each account's wake-up after this chunk: at once after a move (or a move some other
-    writer made first), else the earliest moment time alone can change its outcome."""
+    """Each account's wake-up after this chunk: the earliest moment time alone can change its
+    outcome. An account this sweep moved is judged in its new state, as the next sweep would
+    read it: at once if a rule out of that state already holds, else when one can. At once
+    after a move some other writer made first."""
     at = plan.at
     assert plan.wake is not None
     out: dict[str, datetime] = {}
@@ -222,11 +227,18 @@ def _wakes(plan: Plan, lifecycle: Any, done: list[tuple[Assessment, facts.Stored
         f = a.facts
         if f.state_since > at:
             continue  # a later sweep's doing: left as that sweep left it
-        if a.decision is not None or f.account_id in went_in or f.state_since == at:
+        values = a.values
+        if a.decision is not None and f.account_id in went_in:
+            f = replace(f, state=_dest(a), state_since=at, baseline_revenue=a.baseline)
+            values, _ = full_metrics(f, at, plan.book, plan.stats, detail=False)
+            if lifecycle.decide(f.state, values) is not None:
+                out[f.account_id] = at  # it moves on at the next sweep
+                continue
+        elif a.decision is not None or f.account_id in went_in or f.state_since == at:
             out[f.account_id] = at
             continue
         moments = [_moment(m.get(f.account_id)) for m in later]
-        out[f.account_id] = wake_at(plan.wake, lifecycle, f, a.values, at, plan.stats, *moments)
+        out[f.account_id] = wake_at(plan.wake, lifecycle, f, values, at, plan.stats, *moments)
     return out
 
 

@@ -83,6 +83,14 @@ def _names(parties: tuple[str, ...], team: Team) -> tuple[str, ...]:
     return tuple(out)
 
 
+def team_reads(step: Step) -> tuple[bool, bool]:
+    """Whether a step's routing reads the account's owner and its sponsor: accounts whose
+    owner and sponsor agree where it reads them share one routing (the directory is the
+    same for a whole sweep)."""
+    sponsor = "sponsor" in step.raci
+    return sponsor or "owner" in step.raci or OWNER_LEAD in step.raci, sponsor
+
+
 def route(step: Step, team: Team) -> Routing:
     responsible = step.parties("R")
     (accountable_party,) = step.parties("A")

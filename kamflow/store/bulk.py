@@ -331,8 +331,11 @@ def _typed(conn: Connection, table: Table, returning: Sequence[str],
     description = result.cursor.description
     procs = [table.c[name].type.dialect_impl(dialect).result_processor(dialect, d[1])
              for name, d in zip(returning, description, strict=True)]
-    return [tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True))
-            for r in result.tuples()]
+    raw = result.cursor.fetchall()  # the driver's tuples: no Row object per row
+    result.close()
+    if all(p is None for p in procs):
+        return [tuple(r) for r in raw]
+    return [tuple(v if p is None else p(v) for p, v in zip(procs, r, strict=True)) for r in raw]
 
 
 def _sqlite_parameter_limit(conn: Connection) -> int:

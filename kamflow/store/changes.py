@@ -10,16 +10,21 @@ The daily sweep then reads `due` accounts only; `sweep --full` reads all, to the
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, true, union, update
 
+from kamflow.engine.classify import PortfolioStats
+from kamflow.engine.metrics import windows
 from kamflow.store.bulk import update_by_key, upsert
 from kamflow.store.tables import ACCOUNT, SETTING, TASK
 
 STATS = "sweep_stats"  # digest of the portfolio figures the last sweep classified with
+FIGURES = "sweep_figures"  # those figures, as JSON
 _BATCH = 1000
 
 
@@ -75,9 +80,12 @@ def chunks(ids: Sequence[str], size: int) -> Iterator[tuple[str, str, tuple[str,
         yield part[0], part[-1], part
 
 
-def settle(conn: Connection, wakes: dict[str, datetime]) -> None:
-    """These accounts were read at their latest: unmarked, each with its wake-up."""
-    update_by_key(conn, ACCOUNT, [{"id": a, "changed": False, "wake_at": w}
+def settle(conn: Connection, wakes: dict[str, datetime], revenue_t12: Mapping[str, float],
+           window: date) -> None:
+    """These accounts were read at their latest: unmarked, each with its wake-up and the
+    trailing-12-month revenue read for `window` (kamflow.store.facts.stats reads it back)."""
+    update_by_key(conn, ACCOUNT, [{"id": a, "changed": False, "wake_at": w,
+                                   "revenue_t12": revenue_t12[a], "t12_window": window}
                                   for a, w in sorted(wakes.items())], "id")
 
 
@@ -91,6 +99,23 @@ def stats_moved(conn: Connection, figures: Any) -> bool:
     return seen != digest(figures)
 
 
-def record_stats(conn: Connection, figures: Any, at: datetime) -> None:
-    upsert(conn, SETTING, [{"key": STATS, "value": digest(figures), "updated_at": at}], ["key"],
+def record_stats(conn: Connection, figures: PortfolioStats, at: datetime, version: str) -> None:
+    """The figures a sweep at `at` classified with: their digest (`stats_moved`) and the
+    figures themselves, for pages that show an account between sweeps (`kept_figures`)."""
+    kept = json.dumps({"window": windows(at).end.isoformat(), "version": version,
+                       "figures": asdict(figures)}, sort_keys=True)
+    upsert(conn, SETTING, [{"key": STATS, "value": digest(figures), "updated_at": at},
+                           {"key": FIGURES, "value": kept, "updated_at": at}], ["key"],
            ["value", "updated_at"])
+
+
+def kept_figures(conn: Connection, at: datetime, version: str) -> PortfolioStats | None:
+    """The figures the last sweep classified with, if it summed the revenue window of `at`
+    under this playbook version; None: work them out (kamflow.store.facts.stats)."""
+    text = conn.execute(select(SETTING.c.value).where(SETTING.c.key == FIGURES)).scalar()
+    if text is None:
+        return None
+    kept = json.loads(text)
+    if kept["window"] != windows(at).end.isoformat() or kept["version"] != version:
+        return None
+    return PortfolioStats(**kept["figures"])

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, extract, func, or_, select
+from sqlalchemy import Connection, Select, and_, case, extract, func, or_, select
 
 from kamflow.engine.classify import PortfolioStats, portfolio_figures
 from kamflow.engine.metrics import (
@@ -55,13 +55,25 @@ def trailing_12_months(at: datetime) -> Any:
 
 def stats(conn: Connection, at: datetime, rule: KeyAccountRule) -> PortfolioStats:
     """Portfolio-wide figures the key-account tests and the concentration metrics need: every
-    account's trailing-12-month revenue and potential (one aggregate query)."""
-    per_account = (select(REVENUE.c.account_id, func.sum(REVENUE.c.amount).label("t12"))
-                   .where(trailing_12_months(at)).group_by(REVENUE.c.account_id).subquery())
-    q = (select(func.coalesce(per_account.c.t12, 0.0), ACCOUNT.c.potential)
-         .select_from(ACCOUNT.outerjoin(per_account, per_account.c.account_id == ACCOUNT.c.id)))
-    rows = [(float(t12 or 0), float(potential or 0)) for t12, potential in conn.execute(q)]
-    return portfolio_figures(rows, rule)
+    account's trailing-12-month revenue and potential.
+
+    An account that the last sweep to read it summed for this window, and that nothing has
+    marked since, gives the sum stored on it (kamflow.store.changes.settle); only the others'
+    revenue rows are read. A daily sweep thus reads one row per account, not twelve or more."""
+    result = conn.execute(t12_statement(at))
+    raw = result.cursor.fetchall()  # plain floats: no Row object for each of N accounts
+    result.close()
+    return portfolio_figures([(float(t12 or 0), float(potential or 0)) for t12, potential in raw],
+                             rule)
+
+
+def t12_statement(at: datetime) -> Select[Any]:
+    """(trailing-12-month revenue, potential) of every account, as `stats` reads them."""
+    summed = (select(func.sum(REVENUE.c.amount))
+              .where(REVENUE.c.account_id == ACCOUNT.c.id, trailing_12_months(at))
+              .scalar_subquery())
+    kept = and_(ACCOUNT.c.changed.is_(False), ACCOUNT.c.t12_window == windows(at).end)
+    return select(case((kept, ACCOUNT.c.revenue_t12), else_=summed), ACCOUNT.c.potential)
 
 
 def chunk_bounds(conn: Connection, size: int) -> Iterator[tuple[str, str]]:

@@ -103,6 +103,12 @@ class Account(SQLModel, table=True):
     # classification.yaml declares no retention factors (the accounts list filters and sorts
     # by it).
     retention_score: float | None = None
+    # Trailing-12-month revenue as the last sweep that read the account summed it, for the
+    # window ending before `t12_window` (the first of that sweep's month): the portfolio
+    # figures read it instead of every account's revenue rows while the account is unmarked
+    # and the window has not moved (kamflow.store.facts.stats).
+    revenue_t12: float | None = None
+    t12_window: date | None = None
 
 
 class NameKey(FunctionElement[str]):
@@ -137,10 +143,11 @@ Index("ix_account_key", col(Account.key_account), col(Account.klass))  # key acc
 
 
 class Setting(SQLModel, table=True):
-    """What the organization's process remembers about itself: go_live, last_sweep (ISO)."""
+    """What the organization's process remembers about itself: go_live, last_sweep (ISO), the
+    portfolio figures the last sweep classified with (JSON)."""
 
     key: str = Field(primary_key=True, max_length=64)
-    value: str = Field(max_length=200)
+    value: str = Field(sa_type=Text)
     updated_at: datetime = Field(sa_type=DateTime)
 
 
@@ -300,6 +307,12 @@ Index("ix_account_sponsor_email", col(Account.sponsor_email))
 # say status = 'open' as a literal for SQLite to use it.)
 Index("ix_task_open_due", col(Task.status), col(Task.due), col(Task.account_id),
       sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"))
+# The live tasks an older playbook version made (kamflow.store.supersede): after a new
+# version, the sweep looks for them; the index holds only live tasks, so finding none reads
+# nothing of the current version's. (Literal statuses again.)
+Index("ix_task_live_version", col(Task.playbook_version),
+      sqlite_where=text("status IN ('open', 'snoozed')"),
+      postgresql_where=text("status IN ('open', 'snoozed')"))
 
 
 class AccountEvent(SQLModel, table=True):

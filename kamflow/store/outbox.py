@@ -185,25 +185,22 @@ def tasks_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, TaskInfo]:
 # -- hooks called inside the transactions that cause notifications ----------------
 
 
-def on_tasks_created(conn: Connection, made: Sequence[Mapping[str, Any]],
-                     rows: Sequence[Mapping[str, Any]], at: datetime, directory: Directory,
-                     book: PlaybookSet) -> int:
-    """Tasks that were actually inserted: the assignee (or the queue's lead) and the Informed
-    parties (people, and the leads of informed departments) are to be told, once per task
-    and person. Set-based: one notice row per (task, person) in one bulk INSERT, nothing
+def on_tasks_created(conn: Connection, made: Sequence[tuple[int, Mapping[str, Any]]],
+                     at: datetime, directory: Directory, book: PlaybookSet) -> int:
+    """Tasks that were actually inserted, as (id, row): the assignee (or the queue's lead)
+    and the Informed parties (people, and the leads of informed departments) are to be told,
+    once per task and person. Set-based: one notice row per (task, person) in one bulk INSERT, nothing
     rendered; a message each only for `deliver: immediate` steps or digest opt-outs."""
     if not made:
         return 0
-    informed = {(r["account_id"], r["step"], r["period"]): r["informed"] for r in rows}
     steps = {f"{state}.{s.key}": s for state, pb in book.states.items() for s in pb.steps}
     wanted: list[tuple[str, str, int, str]] = []  # (kind, email, task id, step)
-    for m in made:
+    for task_id, m in made:
         to = messages.task_recipients(m["assignee"], m["queue"], directory.people,
                                       directory.leads)
-        wanted.extend(("task_assigned", e, m["id"], m["step"]) for e in to)
-        wanted.extend(("informed", e, m["id"], m["step"]) for e in messages.informed_recipients(
-            unpacked(informed[(m["account_id"], m["step"], m["period"])]), directory.people,
-            directory.leads, exclude=to))
+        wanted.extend(("task_assigned", e, task_id, m["step"]) for e in to)
+        wanted.extend(("informed", e, task_id, m["step"]) for e in messages.informed_recipients(
+            unpacked(m["informed"]), directory.people, directory.leads, exclude=to))
     people = recipients(conn, {e for _, e, _, _ in wanted})
     notices_rows: list[dict[str, Any]] = []
     now: list[Item] = []

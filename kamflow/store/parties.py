@@ -56,25 +56,36 @@ LIVE = (Status.OPEN.value, Status.SNOOZED.value)
 
 def rows_of(task: Mapping[Any, Any]) -> list[dict[str, Any]]:
     """The task_party rows of one task: a mapping with `id`, `status` and the party columns."""
+    return _rows(task["id"], held(task), task["status"] in LIVE)
+
+
+def held(task: Mapping[Any, Any]) -> list[tuple[str, str, str]]:
+    """(letter, kind, party) of every party a task's columns name, sorted."""
     seen: set[tuple[str, str, str]] = set()
     for letter, kind, column in SINGLE:
         if task[column]:
             seen.add((letter, kind, task[column]))
     for letter, column in LISTED:
         seen.update((letter, "named", name) for name in unpacked(task[column] or ""))
-    live = task["status"] in LIVE
-    return [{"task_id": task["id"], "letter": letter, "kind": kind, "party": party, "live": live}
-            for letter, kind, party in sorted(seen)]
+    return sorted(seen)
 
 
-def add(conn: Connection, made: Iterable[Mapping[str, Any]],
-        rows: Iterable[Mapping[str, Any]]) -> None:
-    """The parties of tasks just inserted: `made` (id, account_id, step, period, as
-    insert_returning gives them back) and the `rows` that were inserted."""
-    by_key = {(r["account_id"], r["step"], r["period"]): r for r in rows}
+def _rows(task_id: int, parties: list[tuple[str, str, str]], live: bool) -> list[dict[str, Any]]:
+    return [{"task_id": task_id, "letter": letter, "kind": kind, "party": party, "live": live}
+            for letter, kind, party in parties]
+
+
+def add(conn: Connection, went_in: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
+    """The parties of tasks just inserted, as (id, the row inserted). Tasks routed alike
+    (most of a sweep's) share their parties: each set is worked out once."""
+    known: dict[tuple[Any, ...], list[tuple[str, str, str]]] = {}
     out: list[dict[str, Any]] = []
-    for m in made:
-        out.extend(rows_of({**by_key[(m["account_id"], m["step"], m["period"])], "id": m["id"]}))
+    for task_id, row in went_in:
+        columns = tuple(row[c] for c in COLUMNS)
+        found = known.get(columns)
+        if found is None:
+            found = known[columns] = held(row)
+        out.extend(_rows(task_id, found, row["status"] in LIVE))
     insert_all(conn, TASK_PARTY, out)
 
 

@@ -2,7 +2,7 @@
 
 A full sweep's chunks are dense ranges (the range alone is the filter); the daily sweep's
 are the marked and woken accounts, sparse within their range, so every per-chunk query
-also filters on the ids and reads nothing of the accounts in between.
+filters on the ids alone and reads nothing of the accounts in between.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, bindparam
+from sqlalchemy import ColumnElement, bindparam
+from sqlalchemy.ext.compiler import compiles
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +22,35 @@ class Scope:
 
     def where(self, column: Any) -> Any:
         """`column` (an account id) is in this chunk."""
-        in_range = column.between(self.lo, self.hi)
         if self.ids is None:
-            return in_range
-        # Literal ids: a prepared statement with thousands of parameters gets a generic
-        # plan on PostgreSQL, and SQLite caps the number of parameters.
-        return and_(in_range, column.in_(bindparam(None, list(self.ids), expanding=True,
-                                                   literal_execute=True)))
+            return column.between(self.lo, self.hi)
+        # The ids alone (all within lo..hi): with the range beside them SQLite reads the whole
+        # range, which a daily chunk's sparse ids span (0.19 s against 0.007 s for 689 ids of
+        # 100,000 accounts). Literal ids: a prepared statement with thousands of parameters
+        # gets a generic plan on PostgreSQL, and SQLite caps the number of parameters.
+        return column.in_(bindparam(None, list(self.ids), expanding=True, literal_execute=True))
+
+
+class Unindexed(ColumnElement[Any]):
+    """A column as a value that no index serves on SQLite (`+column`); the column itself
+    elsewhere. A chunk's task queries filter on the live statuses, and the sampled statistics
+    SQLite keeps (kamflow.store.stats) can make "status = ?" look like a few thousand rows
+    when it is nearly every task: the planner then walks every live task for a few hundred
+    accounts (0.2-0.5 s a query at 100,000 accounts) instead of looking the accounts up.
+    PostgreSQL's random sample sees the statuses as they are."""
+
+    inherit_cache = False
+
+    def __init__(self, column: ColumnElement[Any]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(Unindexed)
+def _column(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column, **kw))
+
+
+@compiles(Unindexed, "sqlite")
+def _unary_plus(element: Unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.column, **kw))

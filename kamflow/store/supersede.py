@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, bindparam, select, union
 
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.playbooks.schema import Every, Monthly, Quarterly, Step, Yearly
-from kamflow.store.scope import Scope
+from kamflow.store.scope import Scope, Unindexed
 from kamflow.store.tables import TASK
 from kamflow.store.task_writes import LIVE, finish
 from kamflow.tasks.policy import step_id
@@ -67,8 +67,8 @@ def close_superseded(conn: Connection, book: PlaybookSet, at: datetime, lo: str,
     q = (select(TASK.c.id, TASK.c.status, TASK.c.period, TASK.c.due, TASK.c.snoozed_until,
                 next_one(later.c.id).label("successor"), next_one(later.c.start).label("opens"))
          .where(Scope(lo, hi, None if ids is None else tuple(ids)).where(TASK.c.account_id),
-                TASK.c.step.in_(steps),
-                TASK.c.status.in_(LIVE), TASK.c.start <= today))
+                TASK.c.step.in_(steps), Unindexed(TASK.c.status).in_(LIVE),
+                TASK.c.start <= today))
     rows: list[dict[str, Any]] = [
         {"id": r.id, "status": r.status,
          "reason": f"missed: still {r.status} when the next occurrence (task {r.successor}) "
@@ -93,7 +93,8 @@ def next_change(conn: Connection, book: PlaybookSet, at: datetime, scope: Scope
         return {}
     today = at.date()
     q = (select(TASK.c.account_id, TASK.c.start, TASK.c.due, TASK.c.snoozed_until)
-         .where(scope.where(TASK.c.account_id), TASK.c.step.in_(steps), TASK.c.status.in_(LIVE)))
+         .where(scope.where(TASK.c.account_id), TASK.c.step.in_(steps),
+                Unindexed(TASK.c.status).in_(LIVE)))
     out: dict[str, date] = {}
     for account_id, start, due, snoozed in conn.execute(q).tuples():
         days = [_day(start), _day(due) + _ONE]
@@ -105,12 +106,24 @@ def next_change(conn: Connection, book: PlaybookSet, at: datetime, scope: Scope
     return out
 
 
+def other_live_versions(version: str) -> Select[Any]:
+    """The playbook versions other than `version` that live tasks were made by: read from
+    ix_task_live_version as two ranges around `version` (the statuses are literals, so SQLite
+    sees the partial index applies), nothing of the current version's tasks."""
+    def side(around: Any) -> Select[Any]:
+        live: Any = bindparam("live", list(LIVE), expanding=True, literal_execute=True)
+        return select(TASK.c.playbook_version).where(TASK.c.status.in_(live), around)
+
+    # a UNION of the two ranges: as one OR with DISTINCT, SQLite walks the whole index
+    both = union(side(TASK.c.playbook_version < version), side(TASK.c.playbook_version > version))
+    return select(both.subquery().c.playbook_version)
+
+
 def retire_changed_steps(conn: Connection, book: PlaybookSet, version: str, at: datetime,
                          book_of: Any) -> int:
     """Open tasks made by an older playbook version: cancel those whose step was dropped, or
     changed with `on_change: cancel`; carry the others over unchanged."""
-    versions = conn.execute(select(TASK.c.playbook_version).distinct().where(
-        TASK.c.status.in_(LIVE), TASK.c.playbook_version != version)).scalars().all()
+    versions = conn.execute(other_live_versions(version)).scalars().all()
     rows: list[dict[str, Any]] = []
     for old_version in versions:
         old = book_of(old_version)

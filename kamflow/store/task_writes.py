@@ -22,7 +22,7 @@ from kamflow.playbooks.schema import Every, NoContact, OnEvent
 from kamflow.store import audit, changes, golive, outbox, parties
 from kamflow.store.bulk import insert_returning, update_by_key
 from kamflow.store.directory import Directory
-from kamflow.store.scope import Scope
+from kamflow.store.scope import Scope, Unindexed
 from kamflow.store.tables import ACCOUNT, ACCOUNT_EVENT, CONTACT, FEEDBACK, TASK
 from kamflow.tasks.cadence import StepContext, next_start, occurrences
 from kamflow.tasks.policy import (
@@ -31,7 +31,7 @@ from kamflow.tasks.policy import (
     counts_as_contact,
     step_id,
 )
-from kamflow.tasks.raci import Routing, Team, packed, route
+from kamflow.tasks.raci import Routing, Team, packed, route, team_reads
 from kamflow.tasks.status import Status
 
 HORIZON_DAYS = 14
@@ -82,7 +82,8 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
     fiscal = book.organization.fiscal_year_start_month
     rows: list[dict[str, Any]] = []
     notes: dict[tuple[str, str, str], str] = {}
-    routes: dict[tuple[str, str, str | None], Routing] = {}  # one routing per step and team
+    routes: dict[tuple[str, str | None, str | None], Routing] = {}  # per step and team read
+    reads: dict[str, tuple[bool, bool]] = {}
     for h in holders:
         team = Team(h.owner, h.sponsor, directory.people, directory.leads)
         entered = h.entered.date()
@@ -107,7 +108,8 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
             for occ in _occurrences(cad, step.deadline_days, ctx, HORIZON_DAYS, BACKFILL_DAYS):
                 if (h.account_id, sid, occ.period) in have:
                     continue  # made by an earlier sweep: skip the routing and the write
-                key = (sid, h.owner, h.sponsor)
+                by_owner, by_sponsor = reads.get(sid) or reads.setdefault(sid, team_reads(step))
+                key = (sid, h.owner if by_owner else None, h.sponsor if by_sponsor else None)
                 r = routes.get(key) or routes.setdefault(key, route(step, team))
                 if r.note:
                     notes[(h.account_id, sid, occ.period)] = f"{h.account_id} {sid}: {r.note}"
@@ -141,11 +143,13 @@ def insert_tasks(conn: Connection, book: PlaybookSet, version: str, rows: Sequen
     notifications and audit events, for the rows that went in. `notes`: routing fallbacks
     by (account, step, period)."""
     counts = TaskCounts()
-    made = insert_returning(conn, TASK, rows, ["account_id", "step", "period"],
-                            ["id", "account_id", "step", "period", "assignee", "queue", "due"])
-    parties.add(conn, made, rows)  # the same rows, one per party (task_party)
+    key = ("account_id", "step", "period")
+    made = insert_returning(conn, TASK, rows, key, ("id", *key))
+    by_key = {(r["account_id"], r["step"], r["period"]): r for r in rows}
+    went_in = [(m["id"], by_key[(m["account_id"], m["step"], m["period"])]) for m in made]
+    parties.add(conn, went_in)  # the same rows, one per party (task_party)
     counts.created = len(made)
-    outbox.on_tasks_created(conn, made, rows, at, directory, book)  # same transaction
+    outbox.on_tasks_created(conn, went_in, at, directory, book)  # same transaction
     for m in made:
         note = notes.get((m["account_id"], m["step"], m["period"]))
         if note:
@@ -153,9 +157,7 @@ def insert_tasks(conn: Connection, book: PlaybookSet, version: str, rows: Sequen
             if len(counts.fallback_notes) < 20:
                 counts.fallback_notes.append(note)
     if made:  # one chained event for the chunk: ids and a digest per row (audit verify)
-        by_key = {(r["account_id"], r["step"], r["period"]): r for r in rows}
-        audit.append(conn, [audit.created_batch(at, "system", version, [
-            (m["id"], by_key[(m["account_id"], m["step"], m["period"])]) for m in made])])
+        audit.append(conn, [audit.created_batch(at, "system", version, went_in)])
     return counts
 
 
@@ -253,7 +255,7 @@ def _complete_checks(conn: Connection, book: PlaybookSet,
 def open_checks(steps: Iterable[str], scope: Scope) -> Select[Any]:
     """The live contact checks of a chunk's accounts, found by an index on the account."""
     return (select(TASK.c.id, TASK.c.account_id, TASK.c.step, TASK.c.period, TASK.c.status)
-            .where(scope.where(TASK.c.account_id), TASK.c.status.in_(LIVE),
+            .where(scope.where(TASK.c.account_id), Unindexed(TASK.c.status).in_(LIVE),
                    TASK.c.step.in_(sorted(steps))))
 
 

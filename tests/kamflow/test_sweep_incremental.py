@@ -18,13 +18,15 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
-from kamflow import importer, plans, queue
+from kamflow import accounts, importer, plans, queue
 from kamflow.engine.clock import FixedClock
 from kamflow.errors import Refused
 from kamflow.playbooks.loader import bundled_dir
-from kamflow.store.tables import ACCOUNT, TASK, TRANSITION
+from kamflow.store import changes, facts
+from kamflow.store.tables import ACCOUNT, REVENUE, TASK, TRANSITION
+from kamflow.store.versions import active_book, active_version
 from kamflow.sweep import run_sweep
 from kamflow.tasks.status import TaskRefused
 from support import DB, PORTFOLIO, examples, write_portfolio
@@ -168,8 +170,8 @@ def test_daily_sweeps_end_where_full_sweeps_end(seven_pair: tuple[DB, DB, Stores
     for db in (daily, full):  # touchpoint plans too (TOUCHPOINTS, below)
         _plan_touchpoints(db, at)
     read_daily = read_full = 0
-    for gap, changes in sweeps:
-        for action in changes:
+    for gap, actions in sweeps:
+        for action in actions:
             apply(daily, tmp_path, action, at)
             apply(full, tmp_path, action, at)
         a = run_sweep(daily.engine, FixedClock(at))
@@ -232,6 +234,63 @@ def test_an_account_with_nothing_new_and_nothing_due_is_not_read(db: DB, stores:
     before = snapshot(db)
     again = run_sweep(db.engine, FixedClock(later), full=True)
     assert again.accounts == len(ACCOUNTS) and snapshot(db) == before
+
+
+def test_the_portfolio_figures_read_the_sums_settled_accounts_keep(db: DB, stores: Stores
+                                                                  ) -> None:
+    """A settled account's trailing-12-month revenue comes from its row, only a marked
+    account's from its revenue rows: revenue changed behind kamflow's back (no mark) leaves
+    the figures as they were; the mark brings it in; a new month's window reads all again."""
+    stores.restore(db, SEVEN)
+    run_sweep(db.engine, FixedClock(START))
+    with db.engine.connect() as conn:
+        rule = active_book(conn).classification.key_account
+        before = facts.stats(conn, START, rule)
+        kept = conn.execute(select(ACCOUNT.c.revenue_t12).where(ACCOUNT.c.id == "STEADY")
+                            ).scalar_one()
+    assert kept > 0
+    with db.engine.begin() as conn:
+        conn.execute(update(REVENUE).where(REVENUE.c.account_id == "STEADY")
+                     .values(amount=REVENUE.c.amount * 2))
+    with db.engine.connect() as conn:
+        assert facts.stats(conn, START, rule) == before
+        next_month = facts.stats(conn, datetime(2026, 7, 1, 6), rule)
+    assert next_month.total_revenue > before.total_revenue  # STEADY's rows read again
+    with db.engine.begin() as conn:
+        changes.mark(conn, ["STEADY"])
+    with db.engine.connect() as conn:
+        marked = facts.stats(conn, START, rule)
+    assert marked.total_revenue == pytest.approx(before.total_revenue + kept)
+
+
+def test_the_account_page_shows_an_account_with_the_last_sweeps_figures(db: DB, stores: Stores
+                                                                       ) -> None:
+    """Between sweeps an account's own figures are live, the portfolio's are those the last
+    sweep classified with (no read of every account's revenue per view); in a month the last
+    sweep did not sum, or under another playbook version, they are worked out again."""
+    stores.restore(db, SEVEN)
+    run_sweep(db.engine, FixedClock(START))
+    later = START + timedelta(hours=3)
+    with db.engine.begin() as conn:
+        conn.execute(update(REVENUE).where(REVENUE.c.account_id == "STEADY")
+                     .values(amount=REVENUE.c.amount * 2))
+        changes.mark(conn, ["STEADY"])
+    with db.engine.connect() as conn:
+        rule = active_book(conn).classification.key_account
+        swept = changes.kept_figures(conn, later, active_version(conn) or "")
+        live = facts.stats(conn, later, rule)
+        assert swept is not None and changes.kept_figures(conn, later, "another") is None
+        assert changes.kept_figures(conn, datetime(2026, 7, 1), active_version(conn) or "") is None
+        shown = accounts.show(conn, "STEADY", later)
+        next_month = accounts.show(conn, "STEADY", datetime(2026, 7, 1, 6))
+    assert live.total_revenue > swept.total_revenue  # the doubled revenue, read live
+    own = shown["metrics"]["revenue_t12"]
+    assert shown["metrics"]["revenue_share"] == pytest.approx(own / swept.total_revenue,
+                                                              abs=1e-4)  # shown to 4 places
+    with db.engine.connect() as conn:
+        july = facts.stats(conn, datetime(2026, 7, 1, 6), rule)
+    assert next_month["metrics"]["revenue_share"] == pytest.approx(
+        next_month["metrics"]["revenue_t12"] / july.total_revenue, abs=1e-4)
 
 
 def test_a_day_threshold_crossed_mid_month_wakes_the_account_on_its_day(

@@ -12,7 +12,6 @@ and never SCAN them; PostgreSQL's plan must hold no Seq Scan on them.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections.abc import Callable, Iterator
@@ -20,13 +19,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import ClauseElement, Connection, Executable, event, select
-from sqlalchemy.ext.compiler import compiles
+from sqlalchemy import Connection, event, func, select
 
 from kamflow import access, queue
 from kamflow.people import Principal
 from kamflow.playbooks.schema import NoContact
-from kamflow.store import facts, parties, stats, task_writes
+from kamflow.store import facts, parties, supersede, task_writes
 from kamflow.store.bulk import insert_all
 from kamflow.store.scope import Scope
 from kamflow.store.tables import (
@@ -44,6 +42,7 @@ from kamflow.store.versions import active_book
 from kamflow.tasks.policy import step_id
 from kamflow.web import task_lists
 from support import DB
+from support.plans import analyzed, postgres_root, sqlite_details
 from support.stores import Stores
 
 TODAY = date(2026, 6, 1)
@@ -56,32 +55,17 @@ TASK_TABLES = {"task", "task_party"}
 FACT_TABLES = {"account", "revenue", "contact", "feedback", "account_plan", "account_event"}
 
 
-class Explain(Executable, ClauseElement):
-    """EXPLAIN of a statement, with its parameters bound as the statement's own."""
-
-    inherit_cache = False
-
-    def __init__(self, statement: Any, prefix: str) -> None:
-        self.statement, self.prefix = statement, prefix
-
-
-@compiles(Explain)
-def _explain(element: Explain, compiler: Any, **kw: Any) -> str:
-    return f"{element.prefix} {compiler.process(element.statement, **kw)}"
-
-
 def plan(conn: Connection, statement: Any) -> list[tuple[str, str, str]]:
     """(table, access, index) per table read: access is SCAN or SEARCH on SQLite, the node
     type on PostgreSQL; index is the index's name or ''."""
     if conn.dialect.name == "sqlite":
-        return _sqlite_plan(conn.execute(Explain(statement, "EXPLAIN QUERY PLAN")).all())
-    doc = conn.execute(Explain(statement, "EXPLAIN (FORMAT JSON)")).scalar_one()
-    return list(_nodes((json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]))
+        return _sqlite_plan(sqlite_details(conn, statement))
+    return list(_nodes(postgres_root(conn, statement)))
 
 
-def _sqlite_plan(rows: Any) -> list[tuple[str, str, str]]:
+def _sqlite_plan(details: list[str]) -> list[tuple[str, str, str]]:
     out = []
-    for *_, detail in rows:
+    for detail in details:
         m = re.match(r"(SCAN|SEARCH) (\w+)(?: AS \w+)?(?: USING (?:COVERING )?INDEX (\w+)"
                      r"| USING (INTEGER PRIMARY KEY))?", detail)
         if m:
@@ -107,12 +91,9 @@ def plans_of(conn: Connection, run: Callable[[], Any]) -> list[tuple[str, list[A
         if not statement.lstrip().upper().startswith(("SELECT", "WITH")):
             continue
         if conn.dialect.name == "sqlite":
-            steps = _sqlite_plan(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement,
-                                                      parameters).all())
+            steps = _sqlite_plan(sqlite_details(conn, statement, parameters))
         else:
-            doc = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement,
-                                       parameters).scalar_one()
-            steps = list(_nodes((json.loads(doc) if isinstance(doc, str) else doc)[0]["Plan"]))
+            steps = list(_nodes(postgres_root(conn, statement, parameters)))
         out.append((statement, steps))
     return out
 
@@ -153,16 +134,8 @@ def assert_lookups(steps: list[tuple[str, str, str]], tables: set[str],
                 params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def seeded(request: pytest.FixtureRequest, stores: Stores,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[DB]:
-    """A migrated database (as `db` makes them) seeded once per module and kind, with the
-    statistics kamflow.store.stats gathers; the tests only read it."""
-    with stores.database(request.param, tmp_path_factory.mktemp("plans")) as db:
-        _seed(db)
-        with db.engine.begin() as conn:
-            stats.analyze(conn)
-        if db.engine.dialect.name == "postgresql":  # the visibility map a live store has
-            with db.engine.connect() as conn:
-                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-                    "VACUUM " + ", ".join(stats.BIG))
+    """Seeded once per module and kind; the tests only read it."""
+    with analyzed(stores, request.param, tmp_path_factory.mktemp("plans"), _seed) as db:
         yield db
 
 
@@ -324,6 +297,14 @@ def test_the_contact_check_completion_reads_a_chunk_by_account(seeded: DB) -> No
                                  "sqlite_autoindex_task_1"}})
 
 
+def test_the_search_for_an_older_versions_live_tasks_reads_only_those(seeded: DB) -> None:
+    """supersede.other_live_versions, in every sweep: from the partial index of live tasks,
+    around the current version, never the task table."""
+    with seeded.engine.connect() as conn:
+        steps = plan(conn, supersede.other_live_versions("v"))
+    assert_lookups(steps, TASK_TABLES, {"task": {"ix_task_live_version"}})
+
+
 def test_the_sweeps_fact_loading_reads_a_chunk_by_account(seeded: DB) -> None:
     """facts.load for one chunk of a sweep: every table by its account index."""
     q = facts.statement(AT, "A0100", "A0139", 1)
@@ -331,6 +312,41 @@ def test_the_sweeps_fact_loading_reads_a_chunk_by_account(seeded: DB) -> None:
         steps = plan(conn, q)
     assert_lookups(steps, FACT_TABLES, {})
     assert FACT_TABLES - {"account_event"} <= {t for t, _, _ in steps}
+
+
+def test_a_daily_chunk_looks_its_sparse_accounts_up_one_by_one(seeded: DB) -> None:
+    """A daily sweep's chunk holds accounts spread over the whole id range: each per-chunk
+    query looks them up by id (SQLite: account_id=?, PostgreSQL: = ANY), never reads the
+    range between the first and the last."""
+    with seeded.engine.connect() as conn:
+        ids = tuple(conn.execute(select(ACCOUNT.c.id).order_by(ACCOUNT.c.id)).scalars())[::97]
+        scope = Scope(ids[0], ids[-1], ids)
+        for table in (CONTACT, TASK, REVENUE, FEEDBACK):
+            q = (select(table.c.account_id, func.count()).where(scope.where(table.c.account_id))
+                 .group_by(table.c.account_id))
+            if conn.dialect.name == "sqlite":
+                text = "\n".join(sqlite_details(conn, q))
+                assert "account_id=?" in text and "account_id>?" not in text, text
+            else:
+                conds = " ".join(_conditions(postgres_root(conn, q)))
+                assert "ANY" in conds and ">=" not in conds, conds
+
+
+def _conditions(node: dict[str, Any]) -> Iterator[str]:
+    for key in ("Index Cond", "Recheck Cond", "Filter"):
+        if key in node:
+            yield node[key]
+    for child in node.get("Plans", ()):
+        yield from _conditions(child)
+
+
+def test_the_portfolio_figures_read_revenue_by_account_and_never_whole(seeded: DB) -> None:
+    """facts.stats: one row per account, and the revenue rows (of the accounts whose sum is
+    not kept) looked up by account and month, never read whole."""
+    with seeded.engine.connect() as conn:
+        steps = plan(conn, facts.t12_statement(AT))
+    assert_lookups(steps, {"revenue"}, {"revenue": {"sqlite_autoindex_revenue_1",
+                                                    "revenue_pkey"}})
 
 
 # -- the pages and GET /api/tasks, as kamflow.queue runs them ------------------------------
