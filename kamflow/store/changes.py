@@ -9,7 +9,6 @@ The daily sweep then reads `due` accounts only; `sweep --full` reads all, to the
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
@@ -23,8 +22,7 @@ from kamflow.engine.metrics import windows
 from kamflow.store.bulk import update_by_key, upsert
 from kamflow.store.tables import ACCOUNT, SETTING, TASK
 
-STATS = "sweep_stats"  # digest of the portfolio figures the last sweep classified with
-FIGURES = "sweep_figures"  # those figures, as JSON
+FIGURES = "sweep_figures"  # the portfolio figures the last sweep classified with, as JSON
 _BATCH = 1000
 
 
@@ -89,33 +87,31 @@ def settle(conn: Connection, wakes: dict[str, datetime], revenue_t12: Mapping[st
                                   for a, w in sorted(wakes.items())], "id")
 
 
-def digest(figures: Any) -> str:
-    return hashlib.sha256(repr(figures).encode()).hexdigest()[:32]
+def _kept(conn: Connection) -> dict[str, Any] | None:
+    text = conn.execute(select(SETTING.c.value).where(SETTING.c.key == FIGURES)).scalar()
+    return None if text is None else dict(json.loads(text))
 
 
-def stats_moved(conn: Connection, figures: Any) -> bool:
+def stats_moved(conn: Connection, figures: PortfolioStats) -> bool:
     """The portfolio figures differ from those the last sweep classified with."""
-    seen = conn.execute(select(SETTING.c.value).where(SETTING.c.key == STATS)).scalar()
-    return seen != digest(figures)
+    kept = _kept(conn)
+    return kept is None or PortfolioStats(**kept["figures"]) != figures
 
 
 def record_stats(conn: Connection, figures: PortfolioStats, at: datetime, version: str) -> None:
-    """The figures a sweep at `at` classified with: their digest (`stats_moved`) and the
-    figures themselves, for pages that show an account between sweeps (`kept_figures`)."""
+    """The figures a sweep at `at` classified with: the next sweep compares its own with them
+    (`stats_moved`), pages show an account between sweeps with them (`kept_figures`)."""
     kept = json.dumps({"window": windows(at).end.isoformat(), "version": version,
                        "figures": asdict(figures)}, sort_keys=True)
-    upsert(conn, SETTING, [{"key": STATS, "value": digest(figures), "updated_at": at},
-                           {"key": FIGURES, "value": kept, "updated_at": at}], ["key"],
+    upsert(conn, SETTING, [{"key": FIGURES, "value": kept, "updated_at": at}], ["key"],
            ["value", "updated_at"])
 
 
 def kept_figures(conn: Connection, at: datetime, version: str) -> PortfolioStats | None:
     """The figures the last sweep classified with, if it summed the revenue window of `at`
     under this playbook version; None: work them out (kamflow.store.facts.stats)."""
-    text = conn.execute(select(SETTING.c.value).where(SETTING.c.key == FIGURES)).scalar()
-    if text is None:
-        return None
-    kept = json.loads(text)
-    if kept["window"] != windows(at).end.isoformat() or kept["version"] != version:
+    kept = _kept(conn)
+    if kept is None or kept["window"] != windows(at).end.isoformat() \
+            or kept["version"] != version:
         return None
     return PortfolioStats(**kept["figures"])

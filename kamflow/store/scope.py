@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,8 @@ class Unindexed(ColumnElement[Any]):
     accounts (0.2-0.5 s a query at 100,000 accounts) instead of looking the accounts up.
     PostgreSQL's random sample sees the statuses as they are."""
 
-    inherit_cache = False
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, column: ColumnElement[Any]) -> None:
         self.column = column
