@@ -63,8 +63,15 @@ def stats(conn: Connection, at: datetime, rule: KeyAccountRule) -> PortfolioStat
     result = conn.execute(t12_statement(at))
     raw = result.cursor.fetchall()  # plain floats: no Row object for each of N accounts
     result.close()
-    return portfolio_figures([(float(t12 or 0), float(potential or 0)) for t12, potential in raw],
+    return portfolio_figures([(money(t12), float(potential or 0)) for t12, potential in raw],
                              rule)
+
+
+def money(total: float | None) -> float:
+    """A sum of amounts, to the cent: the database adds a float column in whatever order its
+    plan reads the rows, and the last digits of the sum differ with the order (two copies of
+    one store, analysed at other moments, gave 1644052.5400000003 and 1644052.5399999998)."""
+    return round(float(total or 0), 2)
 
 
 def t12_statement(at: datetime) -> Select[Any]:
@@ -108,15 +115,15 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
         append((
             AccountFacts(
                 account_id, state, state_since, created_at, float(potential),
-                float(t12 or 0), float(prev12 or 0), int(months or 0),
+                money(t12), money(prev12), int(months or 0),
                 _as_date(last_month), _as_date(last_contact),
                 None if score is None else float(score), baseline,
                 {k: float(v) for k, v in criteria.items() if v is not None} if criteria else {},
                 None if previous is None else float(previous), int(contact_months or 0),
-                float(fy or 0), fy_months,
+                money(fy), fy_months,
                 tuple(targets) if targets is not None and plan_year == fy_label else None,
                 closeness, int(won or 0), int(decided or 0), int(complaints or 0),
-                None if margin is None else float(margin),
+                None if margin is None else money(margin),
             ),
             Stored(klass, bool(key_account), segment, fit, owner, sponsor, bool(imported),
                    key_reason, None if retention is None else float(retention)),

@@ -263,6 +263,26 @@ def test_the_portfolio_figures_read_the_sums_settled_accounts_keep(db: DB, store
     assert marked.total_revenue == pytest.approx(before.total_revenue + kept)
 
 
+def test_revenue_sums_are_to_the_cent_whatever_order_the_rows_are_added_in(db: DB,
+                                                                           stores: Stores
+                                                                           ) -> None:
+    """0.1 + 0.2 + 0.3 and 0.3 + 0.2 + 0.1 differ in the last bit: two copies of one store
+    whose plans read the rows in other orders must still judge an account alike."""
+    stores.restore(db, SEVEN)
+    first, second = ACCOUNTS[:2]
+    months = [date(2026, m, 1) for m in (2, 3, 4)]
+    with db.engine.begin() as conn:
+        conn.execute(REVENUE.delete().where(REVENUE.c.account_id.in_((first, second))))
+        conn.execute(REVENUE.insert(), [
+            {"account_id": aid, "month": month, "product_line": "", "amount": amount}
+            for aid, amounts in ((first, (0.1, 0.2, 0.3)), (second, (0.3, 0.2, 0.1)))
+            for month, amount in zip(months, amounts, strict=True)])
+    with db.engine.connect() as conn:
+        got = {f.account_id: (f.revenue_t12, f.revenue_fy)
+               for f, _ in facts.load(conn, START, first, second, 1, ids=[first, second])}
+    assert got == {first: (0.6, 0.6), second: (0.6, 0.6)}
+
+
 def test_the_account_page_shows_an_account_with_the_last_sweeps_figures(db: DB, stores: Stores
                                                                        ) -> None:
     """Between sweeps an account's own figures are live, the portfolio's are those the last
