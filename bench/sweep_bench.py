@@ -790,13 +790,18 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def save_json(path: Path | None, result: dict[str, Any]) -> None:
+    """Every figure as JSON, when --json named a file."""
+    if path:
+        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"figures written to {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     result = run(args)
     print(summary_block(result), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"figures written to {args.json}")
+    save_json(args.json, result)
     return 1 if result["sweep_again"]["transitions_total"] else 0
 
 

@@ -30,6 +30,7 @@ from kamflow.store import (
     escalation,
     facts,
     golive,
+    locking,
     outbox,
     supersede,
     task_writes,
@@ -176,15 +177,19 @@ def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
                              ["account_id", "at"], returning="account_id")
         moved = [a for a in moved if a.facts.account_id in went_in]
         update_by_key(conn, ACCOUNT, [_move(a, at) for a in moved], "id", guard=["state"])
+        holders = [_holder(a, s, a.facts.account_id in went_in, at, plan) for a, s in done]
+        next_tasks: dict[str, date] = {}
+        # Worked out before the audit lock, which every chunk of a sweep takes in turn: the
+        # shards of a sweep in other processes plan their tasks at the same time.
+        planned = task_writes.plan(conn, book, version, holders, at, plan.directory, lo, hi,
+                                   plan.go_live, ids=ids, wakes=next_tasks)
+        locking.audit_first(conn)  # before the first task row, moves or none
         audit.append(conn, [_moved_event(a, at, version) for a in moved])
         outbox.on_sweep_moves(conn, done, went_in, at, version)  # key accounts' owner, sponsor
         counts = TaskCounts()
         counts.cancelled = task_writes.cancel_for_moves(
             conn, [(a.facts.account_id, a.facts.state, _dest(a)) for a in moved], at)
-        holders = [_holder(a, s, a.facts.account_id in went_in, at, plan) for a, s in done]
-        next_tasks: dict[str, date] = {}
-        counts.add(task_writes.generate(conn, book, version, holders, at, plan.directory, lo, hi,
-                                        plan.go_live, ids=ids, wakes=next_tasks))
+        counts.add(task_writes.write(conn, book, version, planned, at, plan.directory))
         touchpoints_due = touchpoint_tasks.sweep(conn, book, version, holders, at,
                                                  plan.directory, scope, plan.go_live, counts)
         counts.missed += supersede.close_superseded(conn, book, at, lo, hi, ids)

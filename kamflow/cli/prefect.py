@@ -17,6 +17,8 @@ prefect_app = typer.Typer(help="Run the scheduled jobs on a Prefect server and i
 app.add_typer(prefect_app, name="prefect")
 
 SHARDS_HELP = "How many shard tasks the sweep spreads its chunks over."
+PROCESSES_HELP = ("Run the sweep's shards in this many processes (0: threads of the flow run). "
+                  "Default: one per core on PostgreSQL, threads on SQLite.")
 URL_HELP = ("Database URL to store in the deployments. Default: none, so each worker uses its "
             "own KAMFLOW_DATABASE_URL (keeps passwords out of the Prefect server).")
 JOB_HELP = "Only this job (repeatable): sweep | escalation | digests | deliver. Default: all."
@@ -30,6 +32,7 @@ def deploy(
     work_pool: str = typer.Option("kamflow", help="Work pool (a process pool is created if "
                                   "there is none with this name)."),
     shards: int = typer.Option(4, min=1, help=SHARDS_HELP),
+    processes: int | None = typer.Option(None, min=0, help=PROCESSES_HELP),
     database_url: str = typer.Option("", help=URL_HELP),
     job: list[str] = typer.Option([], help=JOB_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
@@ -40,7 +43,7 @@ def deploy(
     """
     from kamflow.jobs.flows import deploy_all
 
-    rows = deploy_all(work_pool, shards, database_url, job)
+    rows = deploy_all(work_pool, shards, database_url, job, processes)
     if as_json:
         print_json(rows)
         return
@@ -55,6 +58,7 @@ def deploy(
 @user_errors
 def serve(
     shards: int = typer.Option(4, min=1, help=SHARDS_HELP),
+    processes: int | None = typer.Option(None, min=0, help=PROCESSES_HELP),
     job: list[str] = typer.Option([], help=JOB_HELP),
     limit: int | None = typer.Option(None, min=1, help="At most this many runs at once."),
 ) -> None:
@@ -67,7 +71,7 @@ def serve(
 
     open_db()  # not initialised: one line now, not a failed run every minute
     err.print(f"[yellow]note:[/yellow] {ONE_DRIVER}", highlight=False)
-    serve_all(shards, "", job, limit)
+    serve_all(shards, "", job, limit, processes)
 
 
 @prefect_app.command("run")
@@ -78,6 +82,7 @@ def run(
                                   "Default: now."),
     shards: int = typer.Option(4, min=1, help=SHARDS_HELP),
     chunk: int | None = typer.Option(None, min=1, help="Accounts per chunk (sweep only)."),
+    processes: int | None = typer.Option(None, min=0, help=PROCESSES_HELP),
 ) -> None:
     """Run one job once, now, as a Prefect flow in this process; print its result as JSON."""
     from kamflow.jobs.flows import FLOWS, sweep_flow
@@ -91,6 +96,6 @@ def run(
     open_db()  # not initialised: one line, before Prefect starts
     url = Settings().database_url
     if job == "sweep":
-        print_json(sweep_flow(url, at, shards, chunk or CHUNK))
+        print_json(sweep_flow(url, at, shards, chunk or CHUNK, processes=processes))
     else:
         print_json(FLOWS[job](url, at))

@@ -15,6 +15,10 @@ and rebuilds the sweep's plan from the database URL and the moment, since it may
 another machine. Because a rerun of a chunk changes nothing, a shard that dies half-way is
 simply retried. The counters are merged in chunk order, so the flow returns what
 `kamflow sweep --json` would have printed.
+
+The shards run in a pool of processes on PostgreSQL (threads of one process take turns at
+the interpreter, and a sweep is Python work) and in threads on SQLite, whose single writer
+makes them take turns anyway.
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ from prefect import Flow, flow, serve, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.deployments.runner import RunnerDeployment
-from prefect.futures import wait
-from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.futures import PrefectFuture, wait
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect.types.entrypoint import EntrypointType
 
 from kamflow.clock import SystemClock, parse_at
@@ -154,7 +158,7 @@ def sweep_shard(database_url: str, at: str, version: str, chunk: int,
     for i, lo, hi, ids in chunks:
         part = SweepSummary(plan.at, plan.version)
         run_chunk(db, plan, lo, hi, part, None if ids is None else tuple(ids))
-        parts.append({"chunk": i, **part.as_dict()})
+        parts.append({"chunk": i, "pid": os.getpid(), **part.as_dict()})
         _fault_drill()
     return parts
 
@@ -170,11 +174,31 @@ def finish_sweep(database_url: str, at: str, version: str, chunk: int) -> dict[s
     return part.as_dict()
 
 
+def _results(futures: list[PrefectFuture[list[dict[str, Any]]]]) -> list[list[dict[str, Any]]]:
+    wait(futures)
+    return [f.result() for f in futures]
+
+
+def processes_for(url: str, shards: int, processes: int | None) -> int:
+    """How many worker processes run the shards: as asked, else one per core on PostgreSQL
+    (the shards' Python work then runs side by side) and none on SQLite, whose single writer
+    makes them take turns anyway. Never more than there are shards."""
+    if processes is None:
+        from kamflow.store.db import db_for
+
+        processes = 0 if db_for(url).dialect.name == "sqlite" else os.cpu_count() or 1
+    if processes < 0:
+        raise ValueError("processes must be 0 (threads) or more")
+    return min(processes, shards)
+
+
 @flow(name="kamflow-sweep",  # prefect 3.8 types task_runner too narrowly for its own runner
       task_runner=ThreadPoolTaskRunner(max_workers=SHARD_THREADS))  # type: ignore[arg-type]
 def sweep_flow(database_url: str = "", at: str | None = None, shards: int = 4,
-               chunk: int = CHUNK, full: bool = False) -> dict[str, Any]:
-    """The sweep, its chunks spread over `shards` tasks. Returns `SweepSummary.as_dict()`.
+               chunk: int = CHUNK, full: bool = False,
+               processes: int | None = None) -> dict[str, Any]:
+    """The sweep, its chunks spread over `shards` tasks. Returns `SweepSummary.as_dict()`
+    and how many processes ran the shards (`shard_processes`).
 
     Args:
         database_url: the store; empty means the worker's KAMFLOW_DATABASE_URL.
@@ -182,23 +206,32 @@ def sweep_flow(database_url: str = "", at: str | None = None, shards: int = 4,
         shards: how many shard tasks the chunks are spread over (at most).
         chunk: accounts per chunk (one transaction each).
         full: read every account, not only those new data marked and those due to wake.
+        processes: run the shards in a pool of this many processes (0: threads of the flow
+            run's process); default one per core on PostgreSQL, threads on SQLite.
     """
     if shards < 1 or chunk < 1:
         raise ValueError("shards and chunk must be at least 1")
     started = perf_counter()
     moment = _moment(at)
+    url = _url(database_url)
+    pool = processes_for(url, shards, processes)
     check_moment(_db(database_url), datetime.fromisoformat(moment))  # no sweeping backwards
     head = prepare_sweep(database_url, moment, chunk, full)
-    futures = [sweep_shard.submit(database_url, moment, head["version"], chunk, group)
-               for group in split(head["bounds"], shards)]
-    wait(futures)
-    parts = sorted((p for f in futures for p in f.result()), key=lambda p: int(p["chunk"]))
+    groups = split(head["bounds"], shards)
+    calls = [{"database_url": database_url, "at": moment, "version": head["version"],
+              "chunk": chunk, "chunks": group} for group in groups]
+    if pool and len(groups) > 1:  # a process costs an interpreter's start-up: not for one
+        with ProcessPoolTaskRunner(max_workers=min(pool, len(groups))) as runner:
+            shard_parts = _results([runner.submit(sweep_shard, c) for c in calls])
+    else:
+        shard_parts = _results([sweep_shard.submit(**c) for c in calls])
+    parts = sorted((p for ps in shard_parts for p in ps), key=lambda p: int(p["chunk"]))
     tail = finish_sweep(database_url, moment, head["version"], chunk)
     summary = SweepSummary(datetime.fromisoformat(moment), head["version"])
     for part in (head["summary"], *parts, tail):
         summary.absorb(part)
     summary.seconds = perf_counter() - started
-    return summary.as_dict()
+    return {**summary.as_dict(), "shard_processes": len({p["pid"] for p in parts})}
 
 
 # -- the other jobs ---------------------------------------------------------------------
@@ -254,8 +287,8 @@ def schedules() -> dict[str, str]:
             for name, spec in JOBS.items() if spec.available()}
 
 
-def deployments(shards: int = 4, database_url: str = "",
-                jobs: Sequence[str] = ()) -> list[tuple[RunnerDeployment, str]]:
+def deployments(shards: int = 4, database_url: str = "", jobs: Sequence[str] = (),
+                processes: int | None = None) -> list[tuple[RunnerDeployment, str]]:
     """One deployment per job (default: every job `schedules()` lists), with its cron line.
 
     They run from the installed package (a module-path entrypoint, no code storage), so any
@@ -271,6 +304,8 @@ def deployments(shards: int = 4, database_url: str = "",
         params: dict[str, Any] = {"database_url": database_url}
         if name == "sweep":
             params["shards"] = shards
+            if processes is not None:
+                params["processes"] = processes
         made = FLOWS[name].to_deployment(
             name=name, cron=crons[name], parameters=params, concurrency_limit=1,
             description=FLOWS[name].description, tags=["kamflow"],
@@ -281,14 +316,14 @@ def deployments(shards: int = 4, database_url: str = "",
 
 
 def deploy_all(work_pool: str, shards: int = 4, database_url: str = "",
-               jobs: Sequence[str] = ()) -> list[dict[str, str]]:
+               jobs: Sequence[str] = (), processes: int | None = None) -> list[dict[str, str]]:
     """Create or update the deployments on the Prefect API, creating a process work pool
     with this name if there is none. Returns job, deployment name, cron and id of each."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
     from prefect.exceptions import ObjectAlreadyExists
 
-    made = deployments(shards, database_url, jobs)
+    made = deployments(shards, database_url, jobs, processes)
     with get_client(sync_client=True) as client, suppress(ObjectAlreadyExists):
         client.create_work_pool(WorkPoolCreate(name=work_pool, type="process"))
     out = []
@@ -300,6 +335,6 @@ def deploy_all(work_pool: str, shards: int = 4, database_url: str = "",
 
 
 def serve_all(shards: int = 4, database_url: str = "", jobs: Sequence[str] = (),
-              limit: int | None = None) -> None:
+              limit: int | None = None, processes: int | None = None) -> None:
     """Run the jobs' schedules from this process until stopped (one worker machine)."""
-    serve(*(d for d, _ in deployments(shards, database_url, jobs)), limit=limit)
+    serve(*(d for d, _ in deployments(shards, database_url, jobs, processes)), limit=limit)

@@ -11,7 +11,13 @@ earlier kind once it holds a later one:
    takes. Anything that will append an event *and* write task rows takes it before its
    first task row: the sweep chunk (after its accounts), the escalation pass and waking
    (sweep end and the escalation job), task actions, contacts, events, imports,
-   deactivation. Reads that come after it see every earlier writer's commit.
+   deactivation. Reads that come after it see every earlier writer's commit. The sweep
+   chunk reads its facts and works out its new task rows *before* taking it, since every
+   chunk of a sweep takes it in turn and what comes before it runs side by side in the
+   shards: what those reads see is locked with the chunk's accounts (contacts, events,
+   revenue), or is a task row that only guarded statements change (a task done meanwhile
+   is the same as one done just after the chunk; the unique occurrence key still stops a
+   second copy).
 3. task rows (guarded updates, in id order where a statement lists them).
 4. account plans and their entries (a task done on the plan).
 5. outbox rows: inserted with ON CONFLICT DO NOTHING by the writers above; claimed by the

@@ -63,6 +63,16 @@ class TaskCounts:
         self.fallback_notes.extend(other.fallback_notes[: max(0, 20 - len(self.fallback_notes))])
 
 
+@dataclass
+class Planned:
+    """The task rows a chunk is to insert, worked out before any task row is written."""
+
+    rows: list[dict[str, Any]]
+    notes: dict[tuple[str, str, str], str]  # routing fallbacks by (account, step, period)
+    contacts: dict[str, dict[str, date]]  # last contact per account and channel
+    scope: Scope | None  # None: no accounts, nothing to write or complete
+
+
 def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Holder],
              at: datetime, directory: Directory, lo: str, hi: str,
              go_live: date | None = None, ids: Sequence[str] | None = None,
@@ -70,9 +80,32 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
     """Create the tasks whose occurrences have come due for these accounts (none for a
     period that began before go-live, see tasks.cadence). `ids`: only these accounts of
     lo..hi are read; `wakes` receives, per account, the day its next occurrence comes due."""
+    return write(conn, book, version,
+                 plan(conn, book, version, holders, at, directory, lo, hi, go_live, ids, wakes),
+                 at, directory)
+
+
+def write(conn: Connection, book: PlaybookSet, version: str, planned: Planned, at: datetime,
+          directory: Directory) -> TaskCounts:
+    """Insert what `plan` worked out, and complete the contact checks a contact answered."""
     counts = TaskCounts()
-    if not holders:
+    if planned.scope is None:
         return counts
+    counts.add(insert_tasks(conn, book, version, planned.rows, planned.notes, at, directory))
+    counts.checks_completed = _complete_checks(conn, book, planned.contacts, planned.scope, at)
+    return counts
+
+
+def plan(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Holder],
+         at: datetime, directory: Directory, lo: str, hi: str,
+         go_live: date | None = None, ids: Sequence[str] | None = None,
+         wakes: dict[str, date] | None = None) -> Planned:
+    """The rows `generate` would insert: reads and Python only, so the sweep does it before
+    the audit lock (kamflow.store.locking), and chunks of one sweep run this side by side.
+    What it reads is either locked with the chunk's accounts (contacts, events) or written
+    only by guarded statements that see the latest commit (a task done meanwhile)."""
+    if not holders:
+        return Planned([], {}, {}, None)
     today = at.date()
     scope = Scope(lo, hi, None if ids is None else tuple(ids))
     contacts = _last_contacts(conn, scope, today)
@@ -131,9 +164,7 @@ def generate(conn: Connection, book: PlaybookSet, version: str, holders: Sequenc
                             **({"when": when.text} if when is not None else {}),
                             **({"routing": r.note} if r.note else {})},
                 })
-    counts.add(insert_tasks(conn, book, version, rows, notes, at, directory))
-    counts.checks_completed = _complete_checks(conn, book, contacts, scope, at)
-    return counts
+    return Planned(rows, notes, contacts, scope)
 
 
 def insert_tasks(conn: Connection, book: PlaybookSet, version: str, rows: Sequence[dict[str, Any]],

@@ -183,10 +183,19 @@ def embedded(db: DB, at: str, chunk: int = CHUNK) -> dict[str, Any]:
     return without_seconds(run_sweep(db.engine, parse_at(at), chunk=chunk).as_dict())
 
 
-def sharded(db: DB, at: str, shards: int = 4, chunk: int = CHUNK) -> dict[str, Any]:
+def sharded(db: DB, at: str, shards: int = 4, chunk: int = CHUNK,
+            processes: int | None = None) -> dict[str, Any]:
+    """The flow's summary, less its time and how many processes ran the shards."""
+    return without_seconds(sharded_in(db, at, shards, chunk, processes)[0])
+
+
+def sharded_in(db: DB, at: str, shards: int = 4, chunk: int = CHUNK,
+               processes: int | None = None) -> tuple[dict[str, Any], int]:
+    """The flow's summary and how many processes ran its shards."""
     from kamflow.jobs.flows import sweep_flow
 
-    return without_seconds(sweep_flow(db.url, at, shards, chunk))
+    summary = sweep_flow(db.url, at, shards, chunk, processes=processes)
+    return summary, summary.pop("shard_processes")
 
 
 # -- plain functions: no Prefect API needed -----------------------------------------------
@@ -233,9 +242,15 @@ def test_the_sharded_sweep_leaves_the_store_as_the_embedded_sweep_does(
 
     a, b = pair
     with a.engine.connect() as conn:
-        assert len(split(list(chunk_bounds(conn, CHUNK)), 4)) >= 2  # really several shards
-    for at in (AT, LATER):
-        flow_summary, plain_summary = sharded(a, at), embedded(b, at)
+        groups = len(split(list(chunk_bounds(conn, CHUNK)), 4))
+    assert groups >= 2  # really several shards
+    # By default the shards run in threads on SQLite and in a process per core on
+    # PostgreSQL; the second sweep asks for two processes on either.
+    by_default = 1 if a.engine.dialect.name == "sqlite" else min(os.cpu_count() or 1, groups)
+    for at, processes, ran_in in ((AT, None, by_default), (LATER, 2, 2)):
+        summary, in_processes = sharded_in(a, at, processes=processes)
+        flow_summary, plain_summary = without_seconds(summary), embedded(b, at)
+        assert in_processes == ran_in
         assert flow_summary == plain_summary
         assert flow_summary["transitions_total"] and flow_summary["tasks_created"]
         assert state(a) == state(b)
@@ -307,9 +322,11 @@ def test_cli_run_prints_the_sweep_summary(db: DB, tmp_path: Path) -> None:
     r = db.cli("prefect", "run", "sweep", "--at", AT)
     assert r.code == 0 and json.loads(r.stdout)["accounts"] == 0, r.stderr  # nothing to shard
     load(db, tmp_path, demo=False)
-    r = db.cli("prefect", "run", "sweep", "--at", AT, "--chunk", "2", "--shards", "2")
+    r = db.cli("prefect", "run", "sweep", "--at", AT, "--chunk", "2", "--shards", "2",
+               "--processes", "2")
     assert r.code == 0, r.stderr
     assert json.loads(r.stdout)["transitions_total"] == 6
+    assert json.loads(r.stdout)["shard_processes"] == 2
     bad = db.cli("prefect", "run", "sweep", "--at", "2026-13-01")
     assert bad.code == 2 and "--at" in bad.stderr
 
@@ -326,7 +343,7 @@ def test_deploy_creates_a_deployment_per_job_on_the_embedded_schedules(
     monkeypatch.setenv("KAMFLOW_SCHEDULE_ESCALATION", "30 * * * *")
     pool = "kamflow-test"
     r = CliRunner().invoke(app, ["prefect", "deploy", "--work-pool", pool, "--shards", "3",
-                                 "--json"])
+                                 "--processes", "2", "--json"])
     assert r.exit_code == 0, r.output
     rows = {row["job"]: row for row in json.loads(r.stdout)}
     assert set(rows) == set(schedules()) >= {"sweep", "escalation"}
@@ -339,7 +356,8 @@ def test_deploy_creates_a_deployment_per_job_on_the_embedded_schedules(
             assert d.parameters["database_url"] == ""
             assert d.global_concurrency_limit is not None  # runs of a job never overlap
             assert d.global_concurrency_limit.limit == 1
-        assert client.read_deployment(uuid.UUID(rows["sweep"]["id"])).parameters["shards"] == 3
+        sweep = client.read_deployment(uuid.UUID(rows["sweep"]["id"])).parameters
+        assert (sweep["shards"], sweep["processes"]) == (3, 2)
     # `off` switches a job off for the embedded scheduler only: here it keeps its default.
     monkeypatch.setenv("KAMFLOW_SCHEDULE_SWEEP", "off")
     r = CliRunner().invoke(app, ["prefect", "deploy", "--work-pool", pool, "--job", "sweep",
