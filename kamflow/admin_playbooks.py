@@ -16,7 +16,6 @@ import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -201,13 +200,9 @@ def activate(db: Engine, sources: Mapping[str, str], origin: str, base: str | No
             (folder / name).write_text(text, encoding="utf-8", newline="")
         with db.begin() as conn:
             _still(conn, base)
-            listed = versions.listing(conn)["versions"]
-            # the newest activation is the active one: after the last, even at its moment
-            # (a fixed clock, a replay at an earlier --at)
-            now = max([clock.now()] + [v["activated_at"] + timedelta(microseconds=1)
-                                       for v in listed[:1]])
+            now = clock.now()
             try:
-                act = versions.activate(conn, folder, now)
+                act = versions.activate(conn, folder, now)  # after the last activation
             except PlaybookError as e:  # named as the upload's: folder/file:line
                 raise PlaybookError([replace(p, file=p.file.removeprefix(f"{tmp}/"))
                                      for p in e.problems]) from None

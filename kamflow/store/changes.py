@@ -23,6 +23,7 @@ from kamflow.store.bulk import update_by_key, upsert
 from kamflow.store.tables import ACCOUNT, SETTING, TASK
 
 FIGURES = "sweep_figures"  # the portfolio figures the last sweep classified with, as JSON
+RETIRED = "steps_retired_for"  # see retired_for
 _BATCH = 1000
 
 
@@ -62,6 +63,23 @@ def mark_people(conn: Connection, emails: Iterable[str]) -> None:
 def mark_all(conn: Connection) -> None:
     """Everything may have changed (a new playbook version, go-live, portfolio figures)."""
     conn.execute(update(ACCOUNT).where(ACCOUNT.c.changed.is_not(True)).values(changed=True))
+
+
+def retired_for(conn: Connection) -> str | None:
+    """The playbook version whose first sweep retired older versions' dropped steps: until
+    another version is activated, no task of an older one can come back to retire."""
+    return conn.execute(select(SETTING.c.value).where(SETTING.c.key == RETIRED)).scalar()
+
+
+def record_retired(conn: Connection, version: str, at: datetime) -> None:
+    upsert(conn, SETTING, [{"key": RETIRED, "value": version, "updated_at": at}], ["key"],
+           ["value", "updated_at"])
+
+
+def forget_retired(conn: Connection) -> None:
+    """Another version became active: tasks made under it may belong to steps the next one
+    (even one active before) lacks."""
+    conn.execute(SETTING.delete().where(SETTING.c.key == RETIRED))
 
 
 def due(conn: Connection, at: datetime) -> list[str]:

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Select, bindparam, select, union
 
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.playbooks.schema import Every, Monthly, Quarterly, Step, Yearly
+from kamflow.store import changes
 from kamflow.store.scope import Scope, Unindexed
 from kamflow.store.tables import TASK
 from kamflow.store.task_writes import LIVE, finish
@@ -122,7 +123,10 @@ def other_live_versions(version: str) -> Select[Any]:
 def retire_changed_steps(conn: Connection, book: PlaybookSet, version: str, at: datetime,
                          book_of: Any) -> int:
     """Open tasks made by an older playbook version: cancel those whose step was dropped, or
-    changed with `on_change: cancel`; carry the others over unchanged."""
+    changed with `on_change: cancel`; carry the others over unchanged. Once per activated
+    version: the sweeps after its first find nothing new to retire and skip the search."""
+    if changes.retired_for(conn) == version:
+        return 0
     versions = conn.execute(other_live_versions(version)).scalars().all()
     rows: list[dict[str, Any]] = []
     for old_version in versions:
@@ -144,4 +148,5 @@ def retire_changed_steps(conn: Connection, book: PlaybookSet, version: str, at: 
                 rows.extend({"id": r.id, "status": r.status, "reason": why}
                             for r in conn.execute(q))
     finish(conn, rows, at, "system", Status.CANCELLED)
+    changes.record_retired(conn, version, at)
     return len(rows)

@@ -8,12 +8,12 @@ the department table so people and queues can reference them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from kamflow.engine.lifecycle import LifecycleEngine
 from kamflow.errors import NoPlaybooks
@@ -35,6 +35,12 @@ def activate(conn: Connection, directory: Path | None, now: datetime) -> Activat
     folder = directory or bundled_dir()
     book = load_dir(folder)
     current = active_version(conn)
+    # The newest activation is the active one: this one comes after the last even when the
+    # clock says otherwise (two loads in one second, a fixed clock, a replay at an earlier
+    # moment), or going back to an older version would leave the newer one active.
+    last = conn.execute(select(func.max(PLAYBOOK_VERSION.c.activated_at))).scalar()
+    if last is not None and current != book.version:
+        now = max(now, last + timedelta(microseconds=1))
     row = conn.execute(
         select(PLAYBOOK_VERSION.c.id).where(PLAYBOOK_VERSION.c.version == book.version)
     ).first()
@@ -45,6 +51,7 @@ def activate(conn: Connection, directory: Path | None, now: datetime) -> Activat
         ))
     if current != book.version:
         changes.mark_all(conn)  # other rules: every account is read by the next sweep
+        changes.forget_retired(conn)  # and its tasks of other versions are looked at again
     if row is not None and current != book.version:
         conn.execute(
             update(PLAYBOOK_VERSION).where(PLAYBOOK_VERSION.c.id == row.id).values(activated_at=now)

@@ -343,6 +343,52 @@ def test_a_new_playbook_version_cancels_open_tasks_of_a_dropped_step(swept: DB,
     assert kept["status"] == "open"  # unchanged steps carry over
 
 
+def test_older_versions_tasks_are_looked_for_once_per_activation(swept: DB,
+                                                                tmp_path: Path) -> None:
+    """A second sweep under one version does not search for older versions' live tasks; going
+    back to a version swept before does, since tasks made meanwhile may belong to steps it
+    lacks (here a step the other version added, made for one account by a contact)."""
+    from sqlalchemy import event
+
+    from kamflow.playbooks.loader import bundled_dir
+
+    searches: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "playbook_version <" in statement:  # supersede.other_live_versions
+            searches.append(statement)
+
+    event.listen(swept.engine, "before_cursor_execute", seen)
+    sweep(swept, "2026-06-16")
+    assert searches == []  # the fixture's sweep at AT did it for the bundled version
+    folder = tmp_path / "v2"
+    folder.mkdir()
+    for p in bundled_dir().glob("*.yaml"):
+        text = p.read_text()
+        if p.name == "loyal.yaml":
+            review = text[text.index("  - key: quarterly_plan_review"):
+                          text.index("  - key: monthly_target_tracking")]
+            text = text.replace(review, review + review.replace(
+                "key: quarterly_plan_review", "key: second_review"), 1)
+        (folder / p.name).write_text(text)
+    assert swept.cli("playbook", "load", str(folder)).code == 0
+    r = swept.cli("contact", "log", "STEADY", "--channel", "call", "--by", "ann@x.test",
+                  "--date", "2026-06-17", "--at", "2026-06-17")
+    assert r.code == 0, r.stderr
+    made = one(swept, "STEADY", "loyal.second_review")
+    assert made["status"] == "open"
+    assert swept.cli("playbook", "load", str(bundled_dir())).code == 0  # the same second
+    searches.clear()
+    sweep(swept, "2026-06-18")
+    assert len(searches) == 1
+    gone = one(swept, "STEADY", "loyal.second_review")
+    assert gone["status"] == "cancelled"
+    assert gone["reason"].startswith("step second_review was dropped in playbook version")
+    searches.clear()
+    sweep(swept, "2026-06-19")
+    assert searches == []
+
+
 def test_two_sweeps_at_once_create_each_task_once(db: DB, tmp_path: Path) -> None:
     assert db.cli("init", "--go-live", "2026-01-01").code == 0
     for kind, path in write_portfolio(tmp_path).items():
