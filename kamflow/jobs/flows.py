@@ -14,7 +14,7 @@ chunk goes to shard `crc32(first id) % shards`. A shard runs its chunks one tran
 and rebuilds the sweep's plan from the database URL and the moment, since it may run on
 another machine. Because a rerun of a chunk changes nothing, a shard that dies half-way is
 simply retried. The counters are merged in chunk order, so the flow returns what
-`kamflow sweep --json` would have printed.
+`kamflow sweep --json` would have printed, and how many processes ran the shards.
 
 The shards run in a pool of processes on PostgreSQL (threads of one process take turns at
 the interpreter, and a sweep is Python work) and in threads on SQLite, whose single writer
@@ -179,14 +179,12 @@ def _results(futures: list[PrefectFuture[list[dict[str, Any]]]]) -> list[list[di
     return [f.result() for f in futures]
 
 
-def processes_for(url: str, shards: int, processes: int | None) -> int:
+def processes_for(db: Engine, shards: int, processes: int | None) -> int:
     """How many worker processes run the shards: as asked, else one per core on PostgreSQL
     (the shards' Python work then runs side by side) and none on SQLite, whose single writer
     makes them take turns anyway. Never more than there are shards."""
     if processes is None:
-        from kamflow.store.db import db_for
-
-        processes = 0 if db_for(url).dialect.name == "sqlite" else os.cpu_count() or 1
+        processes = 0 if db.dialect.name == "sqlite" else os.cpu_count() or 1
     if processes < 0:
         raise ValueError("processes must be 0 (threads) or more")
     return min(processes, shards)
@@ -213,9 +211,9 @@ def sweep_flow(database_url: str = "", at: str | None = None, shards: int = 4,
         raise ValueError("shards and chunk must be at least 1")
     started = perf_counter()
     moment = _moment(at)
-    url = _url(database_url)
-    pool = processes_for(url, shards, processes)
-    check_moment(_db(database_url), datetime.fromisoformat(moment))  # no sweeping backwards
+    db = _db(database_url)
+    pool = processes_for(db, shards, processes)
+    check_moment(db, datetime.fromisoformat(moment))  # no sweeping backwards
     head = prepare_sweep(database_url, moment, chunk, full)
     groups = split(head["bounds"], shards)
     calls = [{"database_url": database_url, "at": moment, "version": head["version"],

@@ -35,30 +35,31 @@ def activate(conn: Connection, directory: Path | None, now: datetime) -> Activat
     folder = directory or bundled_dir()
     book = load_dir(folder)
     current = active_version(conn)
-    # The newest activation is the active one: this one comes after the last even when the
-    # clock says otherwise (two loads in one second, a fixed clock, a replay at an earlier
-    # moment), or going back to an older version would leave the newer one active.
-    last = conn.execute(select(func.max(PLAYBOOK_VERSION.c.activated_at))).scalar()
-    if last is not None and current != book.version:
-        now = max(now, last + timedelta(microseconds=1))
     row = conn.execute(
         select(PLAYBOOK_VERSION.c.id).where(PLAYBOOK_VERSION.c.version == book.version)
     ).first()
+    changed = current != book.version  # always so for a version not loaded before
+    if changed:
+        # The newest activation is the active one: this one comes after the last even when
+        # the clock says otherwise (two loads in one second, a fixed clock, a replay at an
+        # earlier moment), or going back to an older version would leave the newer active.
+        last = conn.execute(select(func.max(PLAYBOOK_VERSION.c.activated_at))).scalar()
+        if last is not None:
+            now = max(now, last + timedelta(microseconds=1))
+        changes.mark_all(conn)  # other rules: every account is read by the next sweep
+        changes.forget_retired(conn)  # and its tasks of other versions are looked at again
     if row is None:
         conn.execute(PLAYBOOK_VERSION.insert().values(
             version=book.version, origin=str(folder), sources=dict(book.sources),
             loaded_at=now, activated_at=now,
         ))
-    if current != book.version:
-        changes.mark_all(conn)  # other rules: every account is read by the next sweep
-        changes.forget_retired(conn)  # and its tasks of other versions are looked at again
-    if row is not None and current != book.version:
+    elif changed:
         conn.execute(
             update(PLAYBOOK_VERSION).where(PLAYBOOK_VERSION.c.id == row.id).values(activated_at=now)
         )
     depts = [{"key": k, "name": d.name} for k, d in book.organization.departments.items()]
     upsert(conn, DEPARTMENT, depts, ["key"], ["name"])
-    return Activation(book.version, row is None, current != book.version)
+    return Activation(book.version, row is None, changed)
 
 
 def active_version(conn: Connection) -> str | None:
