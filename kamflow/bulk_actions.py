@@ -19,7 +19,7 @@ from kamflow import access, queue
 from kamflow.engine.clock import Clock
 from kamflow.errors import NotFound, Refused
 from kamflow.people import Principal
-from kamflow.store import locking, parties
+from kamflow.store import locking, parties, tally
 from kamflow.store.tables import TASK
 from kamflow.tasks.status import TaskRefused
 
@@ -103,6 +103,7 @@ def run(db: Engine, user: Principal, action: str, task_ids: Sequence[int], clock
                 seen.update(conn.execute(select(TASK.c.id).where(TASK.c.id.in_(part), scope))
                             .scalars())
         queue.known_actor(conn, user.email)
+        counted = tally.of(conn, rows)  # the boards' counts, before
         applied: list[queue.Applied] = []
         for tid in ids:
             row = rows.get(tid)
@@ -127,4 +128,5 @@ def run(db: Engine, user: Principal, action: str, task_ids: Sequence[int], clock
                 applied.append(done)
                 outcomes[tid] = Outcome(tid, done.result.status)
         queue.settle(conn, applied, at)
+        tally.shift(conn, counted, tally.of(conn, rows))
     return BulkResult(action, [outcomes[t] for t in ids])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, select, update
+from sqlalchemy import Connection, Engine, Select, select, union, update
 
 from kamflow import cursor, filters, people, plans
 from kamflow.engine.clock import Clock
@@ -23,6 +23,7 @@ from kamflow.store import (
     locking,
     outbox,
     parties,
+    tally,
     task_list,
     task_writes,
     touchpoint_tasks,
@@ -129,7 +130,11 @@ def task_page(conn: Connection, f: TaskFilter, sort: str = "due",
 def breakdown(conn: Connection, f: TaskFilter, week_end: date | None = None
               ) -> dict[tuple[str, str], int]:
     """(class or "-", bucket) -> live tasks of `f`, whatever it says about class, status and
-    due dates (kamflow.store.task_list.breakdown)."""
+    due dates (kamflow.store.task_list.breakdown); a department's from the tally it keeps
+    (kamflow.store.tally) when nothing else narrows them."""
+    if tally.serves(f):
+        assert f.department is not None
+        return tally.breakdown(conn, f.department, f.raci, f.key_account, f.today, week_end)
     q = task_list.breakdown(f, week_end, counting(f.but(status="open"), drive(conn, f)))
     return {(klass or task_list.UNCLASSIFIED, bucket): int(n) for klass, bucket, n in conn.execute(q)}
 
@@ -307,8 +312,9 @@ def act(db: Engine, task_id: int, action: str, clock: Clock, actor: str | None =
         if row is None:
             raise NotFound(f"unknown task {task_id}")
         known_actor(conn, actor)
-        applied = apply(conn, row, action, at, actor, **params)
-        settle(conn, [applied], at)
+        with tally.kept(conn, [task_id]):  # the boards' counts
+            applied = apply(conn, row, action, at, actor, **params)
+            settle(conn, [applied], at)
     return applied.result
 
 
@@ -421,6 +427,10 @@ def deactivate(db: Engine, email: str, to_person: str | None, to_department: str
                            "before": {"sponsor": email}, "after": {"sponsor": owner}})
         locking.audit_first(conn)  # before the task rows
         live = TASK.c.status.in_(task_writes.LIVE)
+        theirs = conn.execute(union(  # each by its own index
+            select(TASK.c.id).where(live, TASK.c.assignee == email),
+            select(TASK.c.id).where(live, TASK.c.accountable == email))).scalars().all()
+        counted = tally.of(conn, theirs)  # the boards' counts, before
         # RETURNING: an event for each row this statement really changed, not for one read
         # before a concurrent change.
         moved = sorted(conn.execute(update(TASK).where(live, TASK.c.assignee == email).values(
@@ -440,6 +450,7 @@ def deactivate(db: Engine, email: str, to_person: str | None, to_department: str
                            "entity_id": str(tid), "action": "reassigned",
                            "before": {"accountable": email}, "after": {"accountable": owner}})
         parties.sync(conn, moved + accountable)
+        tally.shift(conn, counted, tally.of(conn, theirs))
         conn.execute(update(PERSON).where(PERSON.c.email == email).values(active=False))
         people.end_sessions(conn, email, at, "deactivated")
         events.append({"at": at, "actor": actor or "operator", "entity": "person",

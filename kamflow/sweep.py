@@ -33,6 +33,7 @@ from kamflow.store import (
     locking,
     outbox,
     supersede,
+    tally,
     task_writes,
     touchpoint_tasks,
 )
@@ -184,6 +185,9 @@ def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
         planned = task_writes.plan(conn, book, version, holders, at, plan.directory, lo, hi,
                                    plan.go_live, ids=ids, wakes=next_tasks)
         locking.audit_first(conn)  # before the first task row, moves or none
+        tally.reclassified(conn, {a.facts.account_id: (s.klass, s.key_account) for a, s in done
+                                  if (a.classified.klass, a.classified.key_account)
+                                  != (s.klass, s.key_account)})  # the boards' counts
         audit.append(conn, [_moved_event(a, at, version) for a in moved])
         outbox.on_sweep_moves(conn, done, went_in, at, version)  # key accounts' owner, sponsor
         counts = TaskCounts()
@@ -215,6 +219,7 @@ def finish(db: Engine, plan: Plan, summary: SweepSummary) -> None:
     with db.begin() as conn:
         _wake_and_escalate(conn, plan.book, plan.at, plan.directory, summary.tasks)
         golive.record_sweep(conn, plan.at)
+        tally.tidy(conn)  # cells that count nothing any more
         after_writes(conn, summary.tasks.created + summary.reclassified)  # many: ANALYZE
         changes.record_stats(conn, plan.stats, plan.at, plan.version)
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from kamflow.playbooks.loader import PlaybookSet
-from kamflow.store import audit, locking, outbox
+from kamflow.store import audit, locking, outbox, tally
 from kamflow.store.directory import Directory
 from kamflow.store.tables import TASK
 from kamflow.tasks.policy import escalation_level, escalation_target, step_id
@@ -26,10 +26,11 @@ def wake(conn: Connection, at: datetime) -> int:
     """Snoozed tasks whose snooze has ended are open again (and may escalate from now on).
     One guarded UPDATE ... RETURNING: an event only for a task this statement woke."""
     locking.audit_first(conn)
-    woke = sorted(conn.execute(
-        update(TASK).where(TASK.c.status == Status.SNOOZED.value,
-                           TASK.c.snoozed_until <= at.date())
-        .values(status=Status.OPEN.value, updated_at=at).returning(TASK.c.id)).scalars())
+    ending = [TASK.c.status == Status.SNOOZED.value, TASK.c.snoozed_until <= at.date()]
+    with tally.kept(conn, conn.execute(select(TASK.c.id).where(*ending)).scalars()):
+        woke = sorted(conn.execute(
+            update(TASK).where(*ending)
+            .values(status=Status.OPEN.value, updated_at=at).returning(TASK.c.id)).scalars())
     audit.append(conn, [{"at": at, "actor": "system", "entity": "task", "entity_id": str(i),
                          "action": "woke", "before": {"status": "snoozed"},
                          "after": {"status": "open"}} for i in woke])

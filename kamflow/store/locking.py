@@ -17,7 +17,8 @@ earlier kind once it holds a later one:
    shards: what those reads see is locked with the chunk's accounts (contacts, events,
    revenue), or is a task row that only guarded statements change (a task done meanwhile
    is the same as one done just after the chunk; the unique occurrence key still stops a
-   second copy).
+   second copy). The boards' kept counts (kamflow.store.tally) are read and shifted only
+   under it, so one writer's "before" is never another's "after".
 3. task rows (guarded updates, in id order where a statement lists them).
 4. account plans and their entries (a task done on the plan).
 5. outbox rows: inserted with ON CONFLICT DO NOTHING by the writers above; claimed by the

@@ -300,6 +300,21 @@ class TaskParty(SQLModel, table=True):
     live: bool
 
 
+class TaskTally(SQLModel, table=True):
+    """How many live tasks name a department, by letter (or "*": any), status, due date,
+    account class ("-": none yet) and key-account flag; kept by kamflow.store.tally, so a
+    board's counts are a range of this key, not a count over the department's tasks."""
+
+    __tablename__ = "task_tally"
+    party: str = Field(primary_key=True, max_length=254)
+    letter: str = Field(primary_key=True, max_length=1)
+    status: str = Field(primary_key=True, max_length=16)
+    due: date = Field(primary_key=True)
+    klass: str = Field(primary_key=True, max_length=1)
+    key_account: bool = Field(primary_key=True)
+    n: int
+
+
 # The accounts a person owns or sponsors (kamflow.access) are read by index, both of them.
 Index("ix_account_sponsor_email", col(Account.sponsor_email))
 # The accounts list's "overdue work" (kamflow.store.account_search): the accounts of the open

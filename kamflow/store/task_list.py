@@ -28,7 +28,9 @@ fast there as looking up each id.
 Every sort ends with the task id, a total order. The page after a row holds the rows
 strictly after its sort key: `lead >= v AND (columns) > (values)`, the first term an index
 range and the second the exact cut, so a task is listed once across pages even while tasks
-are added. Counts are COUNT(*) over the same filter, never capped.
+are added. Counts are COUNT(*) over the same filter, never capped; a department's
+breakdown by class and due date, when nothing but its letter and key-account flag narrow it,
+is read from the counts kept as tasks change (kamflow.store.tally, by kamflow.queue).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.playbooks.schema import Every, NoContact, OnEvent
-from kamflow.store import audit, changes, golive, outbox, parties
+from kamflow.store import audit, changes, golive, outbox, parties, tally
 from kamflow.store.bulk import insert_returning, update_by_key
 from kamflow.store.directory import Directory
 from kamflow.store.scope import Scope, Unindexed
@@ -179,6 +179,7 @@ def insert_tasks(conn: Connection, book: PlaybookSet, version: str, rows: Sequen
     by_key = {(r["account_id"], r["step"], r["period"]): r for r in rows}
     went_in = [(m["id"], by_key[(m["account_id"], m["step"], m["period"])]) for m in made]
     parties.add(conn, went_in)  # the same rows, one per party (task_party)
+    tally.added(conn, went_in)  # the boards' counts
     counts.created = len(made)
     outbox.on_tasks_created(conn, went_in, at, directory, book)  # same transaction
     for m in made:
@@ -306,8 +307,9 @@ def finish(conn: Connection, rows: Sequence[Mapping[str, Any]], at: datetime, ac
             if status is Status.MISSED:
                 values.update(evidence=r.get("evidence"))
         params.append(values)
-    update_by_key(conn, TASK, params, "id", guard=["status"])
-    parties.relive(conn, [r["id"] for r in rows])  # closed: off the queues' lookups
+    with tally.kept(conn, [r["id"] for r in rows]):  # the boards' counts
+        update_by_key(conn, TASK, params, "id", guard=["status"])
+        parties.relive(conn, [r["id"] for r in rows])  # closed: off the queues' lookups
     if status is Status.DONE:  # a completion anchors the next occurrence of its step
         changes.mark_tasks(conn, [r["id"] for r in rows])
     audit.append(conn, [

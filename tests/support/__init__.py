@@ -23,6 +23,7 @@ from kamflow.engine.metrics import AccountFacts, add_months
 class DB:
     url: str
     engine: Engine
+    tampered: bool = False  # task rows edited behind kamflow's back (support.stores.tally_holds)
 
     def cli(self, *args: str) -> CliResult:
         result = CliRunner().invoke(app, list(args), env={"KAMFLOW_DATABASE_URL": self.url,

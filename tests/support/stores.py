@@ -34,7 +34,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from kamflow.store import tally
 from kamflow.store.db import db_for, dispose, migrate
 from kamflow.store.versions import activate
 from support import DB
@@ -101,6 +103,7 @@ class Stores:
         db = self._checkout(kind, folder, name)
         try:
             yield db
+            tally_holds(db)
         finally:
             self._checkin(db)
 
@@ -263,6 +266,20 @@ class Stores:
                 f'FROM "{src}"."{s}"' for s in pg.sequences]
         with pg.admin.begin() as conn:
             conn.exec_driver_sql(";\n".join(sql))
+
+
+def tally_holds(db: DB) -> None:
+    """Whatever a test did through kamflow, the boards' kept counts still equal a recount of
+    the tasks (kamflow.store.tally): a writer that forgot them fails the test that used it.
+    A test that edits task rows behind kamflow's back says so with `db.tampered = True`."""
+    if db.tampered:
+        return
+    try:
+        with db.engine.connect() as conn:
+            wrong = tally.drift(conn)
+    except (OperationalError, ProgrammingError):
+        return  # a test that migrated down, or removed its database file or schema
+    assert not wrong, f"task_tally differs from a recount (kept, counted): {sorted(wrong.items())[:5]}"
 
 
 def _ready(db: DB) -> None:

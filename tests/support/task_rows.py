@@ -3,12 +3,13 @@ their own period, due date, status and holder, with their task_party rows."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from typing import Any
 
 from sqlalchemy import insert, select
 
-from kamflow.store import parties
+from kamflow.store import parties, tally
 from kamflow.store.tables import ACCOUNT, TASK
 from support import DB
 
@@ -28,6 +29,7 @@ def add_tasks(db: DB, count: int, *, like: tuple[str, str], account: str | None 
                 for n in range(count)]
         ids = list(conn.execute(insert(TASK).returning(TASK.c.id), rows).scalars())
         parties.sync(conn, ids)
+        tally.shift(conn, Counter(), tally.of(conn, ids))  # the boards' counts
     return sorted(ids)
 
 

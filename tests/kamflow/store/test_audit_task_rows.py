@@ -32,6 +32,7 @@ def test_one_event_per_chunk_covers_every_new_task(world: World) -> None:
 def test_an_edited_a_deleted_and_an_inserted_task_row_are_named(world: World) -> None:
     review = world.task("STEADY", "loyal.quarterly_plan_review")
     loss = world.task("GONE", "lost.record_loss")
+    world.db.tampered = True  # rows deleted behind kamflow's back: the tally cannot follow
     with world.db.engine.begin() as conn:
         conn.execute(update(TASK).where(TASK.c.id == review).values(
             why={"rule": "forged", "playbook_version": "x"}))

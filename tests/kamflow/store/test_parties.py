@@ -10,17 +10,26 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select, text
 
 from kamflow import queue
 from kamflow.engine.clock import FixedClock
-from kamflow.store import parties
-from kamflow.store.tables import ACCOUNT, DEPARTMENT, PERSON, TASK, TASK_PARTY
+from kamflow.store import parties, tally
+from kamflow.store.tables import ACCOUNT, DEPARTMENT, PERSON, TASK, TASK_PARTY, TASK_TALLY
 from support import DB, write_portfolio
 
-MIGRATION = (Path(__file__).resolve().parents[3]
-             / "kamflow/migrations/versions/0011_task_parties.py")
+VERSIONS = Path(__file__).resolve().parents[3] / "kamflow/migrations/versions"
+MIGRATION = VERSIONS / "0011_task_parties.py"
+TALLY_MIGRATION = VERSIONS / "0018_task_tally.py"
 T0 = datetime(2026, 1, 1)
+
+
+def _module(path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def stored(conn: Connection) -> set[tuple[Any, ...]]:
@@ -72,10 +81,7 @@ def test_the_store_keeps_task_party_with_the_task(db: DB, tmp_path: Path) -> Non
 
 def test_the_migration_backfills_the_tasks_made_before_it(db: DB) -> None:
     """Its set-based INSERT ... SELECT gives the rows the store would have written."""
-    spec = importlib.util.spec_from_file_location("task_parties_0011", MIGRATION)
-    assert spec is not None and spec.loader is not None
-    migration = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(migration)
+    migration = _module(MIGRATION)
     with db.engine.begin() as conn:
         conn.execute(insert(DEPARTMENT), [{"key": "q_a", "name": "Q"}])
         conn.execute(insert(PERSON), [{"email": e, "name": e, "department": "sales",
@@ -104,3 +110,11 @@ def test_the_migration_backfills_the_tasks_made_before_it(db: DB) -> None:
             pos="instr" if dialect == "sqlite" else "strpos", live=migration.LIVE))
         assert stored(conn) == derived(conn)
         assert len(stored(conn)) == 4 + 10 + 7
+        # and migration 0018 counts them for the boards as kamflow.store.tally recounts
+        conn.execute(delete(TASK_TALLY))
+        sqlite = dialect == "sqlite"
+        conn.execute(text(_module(TALLY_MIGRATION).FILL.format(
+            true="1" if sqlite else "true", false="0" if sqlite else "false")))
+        assert tally.drift(conn) == {}
+        assert sum(n for (_, letter, *_), n in tally.recount(conn).items()
+                   if letter == tally.ANY) == 2 + 2  # open and snoozed: sales, q_a (no person)

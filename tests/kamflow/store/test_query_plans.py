@@ -24,7 +24,7 @@ from sqlalchemy import Connection, event, func, select
 from kamflow import access, queue
 from kamflow.people import Principal
 from kamflow.playbooks.schema import NoContact
-from kamflow.store import facts, parties, supersede, task_writes
+from kamflow.store import facts, parties, supersede, tally, task_writes
 from kamflow.store.bulk import insert_all
 from kamflow.store.scope import Scope
 from kamflow.store.tables import (
@@ -158,6 +158,7 @@ def _seed(db: DB) -> None:
         checks = _check_steps(conn)
         insert_all(conn, TASK, [_task(n, ids, people, depts, checks) for n in range(TASKS)])
         parties.sync(conn, conn.execute(select(TASK.c.id)).scalars().all())
+        tally.rebuild(conn)  # the boards' counts, as migration 0018 fills them
         _facts(conn, ids, people)
 
 

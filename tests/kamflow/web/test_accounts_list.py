@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, select, update
 
-from kamflow.store import parties
+from kamflow.store import parties, tally
 from kamflow.store.tables import ACCOUNT, TASK
 from support.web import NOW, World
 
@@ -79,7 +79,10 @@ def test_the_order_and_the_total_follow_the_filters(world: World) -> None:
     _add(world, ("LOW", "Lowscore AG", 12.5, 10.0), ("HIGH", "Highscore AG", 88.0, 5.0),
          ("MID", "=cmd|' /C calc'!A0", 55.0, 7.0))
     with world.db.engine.begin() as conn:
+        was = conn.execute(select(ACCOUNT.c.klass, ACCOUNT.c.key_account)
+                           .where(ACCOUNT.c.id == "GONE")).one()
         conn.execute(update(ACCOUNT).where(ACCOUNT.c.id == "GONE").values(key_account=True))
+        tally.reclassified(conn, {"GONE": (was.klass, was.key_account)})  # as a sweep does
     today = NOW.date()
     overdue = exists().where(TASK.c.account_id == ACCOUNT.c.id, TASK.c.status == "open",
                              TASK.c.due < today)
