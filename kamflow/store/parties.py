@@ -132,5 +132,9 @@ def seen_by(email: str, department: str, lead: bool) -> Select[Any]:
     slot, those in their department's queue, and for a lead those naming the department."""
     me = TASK_PARTY.c.party == email
     dept = TASK_PARTY.c.party == department
-    return select(TASK_PARTY.c.task_id).where(
-        or_(me, dept) if lead else or_(me, and_(dept, TASK_PARTY.c.kind == "queue")))
+    # The queue's rows by every column of the index before the task id, `live` either way:
+    # `party = dept AND kind = 'queue'` alone reads every row naming the department (all of
+    # sales' tasks, history too) to find its queue's few.
+    queued = and_(dept, TASK_PARTY.c.live.in_([True, False]), TASK_PARTY.c.letter == "R",
+                  TASK_PARTY.c.kind == "queue")
+    return select(TASK_PARTY.c.task_id).where(or_(me, dept) if lead else or_(me, queued))
