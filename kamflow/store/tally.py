@@ -92,19 +92,28 @@ def counted(tasks: Iterable[Mapping[Any, Any]], classes: Mapping[str, tuple[str 
     (class, key-account flag) as `classes` says: the rows task_party holds for them
     (kamflow.store.parties.held), read the way `recount` reads them."""
     out: Counter[Cell] = Counter()
+    known: dict[tuple[Any, ...], list[tuple[str, str]]] = {}  # tasks routed alike share them
     for t in tasks:
         if t["status"] not in LIVE:
             continue
         klass, key = classes[t["account_id"]]
         dims = (t["status"], _day(t["due"]), klass or UNCLASSIFIED, bool(key))
-        letters: dict[str, set[str]] = {}
-        for letter, kind, party in parties.held(t):
-            if kind in KINDS and "@" not in party:
-                letters.setdefault(party, set()).add(letter)
-        for party, held in letters.items():
-            for letter in (*held, ANY):
-                out[(party, letter, *dims)] += 1
+        columns = tuple(t[c] for c in parties.COLUMNS)
+        named = known.get(columns)
+        if named is None:
+            named = known[columns] = _department_letters(t)
+        for party, letter in named:
+            out[(party, letter, *dims)] += 1
     return out
+
+
+def _department_letters(task: Mapping[Any, Any]) -> list[tuple[str, str]]:
+    """(department, letter) a task counts under: each letter it holds, and ANY once."""
+    letters: dict[str, set[str]] = {}
+    for letter, kind, party in parties.held(task):
+        if kind in KINDS and "@" not in party:
+            letters.setdefault(party, set()).add(letter)
+    return [(party, letter) for party, held in letters.items() for letter in (*held, ANY)]
 
 
 def classes_of(conn: Connection, account_ids: Iterable[str]) -> dict[str, tuple[str | None, bool]]:
