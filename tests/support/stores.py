@@ -271,9 +271,10 @@ class Stores:
 def tally_holds(db: DB) -> None:
     """Whatever a test did through kamflow, the boards' kept counts still equal a recount of
     the tasks (kamflow.store.tally): a writer that forgot them fails the test that used it.
-    A test that edits task rows behind kamflow's back says so with `db.tampered = True`."""
-    if db.tampered:
-        return
+    A test that edits task rows behind kamflow's back says so with `db.tampered = True`.
+    On SQLite stores only, to keep the suite's time."""
+    if db.tampered or db.engine.dialect.name != "sqlite":
+        return  # the writers' code is the same on PostgreSQL: test_tally walks them there
     try:
         with db.engine.connect() as conn:
             wrong = tally.drift(conn)
