@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from kamflow.store import locking, parties
 from kamflow.store.tables import ACCOUNT, TASK, TASK_PARTY, TASK_TALLY
+from kamflow.store.task_list import TaskFilter
 from kamflow.tasks.status import Status
 
 ANY = "*"  # the letter under which a task counts once for its department, whatever it holds
@@ -38,6 +39,7 @@ UNCLASSIFIED = "-"
 KINDS = ("dept", "named")
 LIVE = (Status.OPEN.value, Status.SNOOZED.value)
 BATCH = 5000  # literal ids per statement
+KEY = ("party", "letter", "status", "due", "klass", "key_account")  # task_tally's primary key
 
 # (party, letter, status, due, klass, key_account)
 Cell = tuple[str, str, str, date, str, bool]
@@ -188,8 +190,6 @@ def shift(conn: Connection, before: Counter[Cell], after: Counter[Cell]) -> None
         conn.execute(stmt, rows[start:start + BATCH // 10])
 
 
-KEY = ("party", "letter", "status", "due", "klass", "key_account")
-
 
 def cells(conn: Connection, party: str, letter: str | None) -> list[Any]:
     """(status, due, klass, key_account, n) of a department's cells under `letter` (ANY when
@@ -200,7 +200,7 @@ def cells(conn: Connection, party: str, letter: str | None) -> list[Any]:
         .where(t.party == party, t.letter == (letter or ANY), t.n != 0)))
 
 
-def serves(f: Any) -> bool:
+def serves(f: TaskFilter) -> bool:
     """Whether the tally holds the breakdown of a task filter (kamflow.store.task_list): a
     department's tasks, narrowed by letter, class, key-account flag, status and due dates
     at most (the breakdown sets the last three aside)."""
