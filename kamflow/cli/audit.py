@@ -37,21 +37,25 @@ def _date(option: str, value: str) -> date:
 @user_errors
 def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Recompute the hash chain over every event and check its head against the newest
-    signed checkpoint (KAMFLOW_AUDIT_KEY); exit 1 at the first problem."""
-    from kamflow.adherence import NOT_ANCHORED, verify_head, verify_tasks
+    signed checkpoint (KAMFLOW_AUDIT_KEY), every task row against its creation event, and
+    the boards' counts against the tasks; exit 1 at the first problem."""
+    from kamflow.adherence import NOT_ANCHORED, verify_counts, verify_head, verify_tasks
     from kamflow.adherence import verify as check
 
     db = open_db()
     n, found = check(db)
     head = verify_head(db)
     rows = verify_tasks(db)
+    counts = verify_counts(db)
     if as_json:
-        print_json({"intact": found is None and head.ok and not rows.problems, "events": n,
+        print_json({"intact": found is None and head.ok and not rows.problems
+                     and not counts.problems, "events": n,
                      "broken_at": found.id if found else None,
                      "reason": found.reason if found else None,
                      "anchored": head.anchored, "checkpoint_event": head.checkpoint_event,
                      "head_problems": head.problems, "tasks_checked": rows.checked,
-                     "task_problems": rows.problems})
+                     "task_problems": rows.problems, "counts_checked": counts.checked,
+                     "count_problems": counts.problems})
     else:
         if found is None:
             out.print(f"audit chain intact: {n} events", highlight=False)
@@ -72,8 +76,29 @@ def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
             out.print(f"task rows: {problem}", highlight=False, soft_wrap=True)
         if rows.more:
             out.print(f"task rows: {rows.more} more problems", highlight=False)
-    if found is not None or not head.ok or rows.problems:
+        if not counts.problems:
+            out.print(f"board counts match the tasks: {counts.checked} cells", highlight=False)
+        for problem in counts.problems:
+            out.print(f"board counts: {problem}", highlight=False, soft_wrap=True)
+        if counts.more:
+            out.print(f"board counts: {counts.more} more cells off", highlight=False)
+        if counts.problems:
+            out.print("board counts: `kamflow audit recount` writes them anew from the tasks",
+                      highlight=False)
+    if found is not None or not head.ok or rows.problems or counts.problems:
         raise typer.Exit(1)
+
+
+@audit_app.command("recount")
+@user_errors
+def recount() -> None:
+    """Write the department boards' counts anew from the tasks (after task rows were edited
+    in SQL, behind kamflow; `audit verify` says when they are off)."""
+    from kamflow.adherence import recount as rebuild
+
+    off = rebuild(open_db())
+    out.print(f"board counts written anew from the tasks: {off} cell(s) had been off",
+              highlight=False)
 
 
 @audit_app.command("events")

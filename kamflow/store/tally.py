@@ -242,18 +242,26 @@ def recount(conn: Connection) -> Counter[Cell]:
     return _counter(conn, _cells())
 
 
-def drift(conn: Connection) -> dict[Cell, tuple[int, int]]:
-    """Cells where the tally differs from a recount: cell -> (kept, counted)."""
+def compare(conn: Connection) -> tuple[int, dict[Cell, tuple[int, int]]]:
+    """How many cells the tasks call for, and those where the tally differs from that
+    recount: cell -> (kept, counted)."""
     kept_now = Counter({(r.party, r.letter, r.status, _day(r.due), r.klass,
                          bool(r.key_account)): int(r.n)
                         for r in conn.execute(select(TASK_TALLY))})
     counted = recount(conn)
-    return {c: (kept_now[c], counted[c]) for c in set(kept_now) | set(counted)
-            if kept_now[c] != counted[c]}
+    return len(counted), {c: (kept_now[c], counted[c]) for c in set(kept_now) | set(counted)
+                          if kept_now[c] != counted[c]}
+
+
+def drift(conn: Connection) -> dict[Cell, tuple[int, int]]:
+    """Cells where the tally differs from a recount: cell -> (kept, counted)."""
+    return compare(conn)[1]
 
 
 def rebuild(conn: Connection) -> None:
-    """The tally anew from the tasks (one statement: the migration that adds it)."""
+    """The tally anew from the tasks (one statement: the migration that adds it), under the
+    audit lock like every other writer of it."""
+    locking.audit_first(conn)
     conn.execute(delete(TASK_TALLY))
     cells_q = _cells().subquery("c")
     conn.execute(insert(TASK_TALLY).from_select(

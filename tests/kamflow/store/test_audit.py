@@ -64,12 +64,14 @@ def test_appends_chain_across_transactions_and_survive_the_json_round_trip(db: D
     assert r.stdout.strip().splitlines() == [  # no KAMFLOW_AUDIT_KEY here: see test_audit_anchor
         "audit chain intact: 10 events",
         "head not anchored: set KAMFLOW_AUDIT_KEY (or KAMFLOW_AUDIT_KEY_FILE)",
-        "task rows intact: 0 match their creation events"]
+        "task rows intact: 0 match their creation events",
+        "board counts match the tasks: 0 cells"]
     r = db.cli("audit", "verify", "--json")
     assert json.loads(r.stdout) == {"intact": True, "events": 10, "broken_at": None, "reason": None,
                                     "anchored": False, "checkpoint_event": None,
                                     "head_problems": [], "tasks_checked": 0,
-                                    "task_problems": []}
+                                    "task_problems": [], "counts_checked": 0,
+                                    "count_problems": []}
 
 
 def test_an_empty_trail_is_intact(db: DB) -> None:

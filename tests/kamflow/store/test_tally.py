@@ -4,10 +4,11 @@ choice; and a board's counts then read the tally alone, never a task row."""
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from kamflow import bulk_actions, queue
 from kamflow.engine.clock import FixedClock
@@ -109,3 +110,33 @@ def test_a_boards_counts_read_the_tally_alone(world: World) -> None:
     assert len(queries) == 1 and "FROM task_tally" in queries[0]
     # a filter the tally cannot answer (one step) is still counted from the tasks
     assert not tally.serves(f.but(step="loyal.quarterly_plan_review"))
+
+
+def test_audit_verify_names_counts_a_task_edited_in_sql_left_off_and_recount_mends_them(
+        world: World) -> None:
+    review = world.task("STEADY", "loyal.quarterly_plan_review")
+    due = world.row(review)["due"]
+    moved = due + timedelta(days=100)
+    with world.db.engine.begin() as conn:  # behind kamflow's back: the tally cannot follow
+        conn.execute(update(TASK).where(TASK.c.id == review).values(due=moved))
+    r = world.db.cli("audit", "verify", "--json")
+    got = json.loads(r.stdout)
+    assert r.code == 1 and got["intact"] is False and got["task_problems"] == []
+    problems = got["count_problems"]
+    assert problems and got["counts_checked"] > 0
+    # the task left the cells of its old due date and is missing from those of its new one
+    assert any(f"due {due.isoformat()}" in p and "the tasks say" in p for p in problems)
+    assert any(f"due {moved.isoformat()}" in p and "kept 0" in p for p in problems)
+    r = world.db.cli("audit", "verify")
+    assert r.code == 1 and "board counts: department sales" in r.stdout
+    assert "kamflow audit recount" in r.stdout
+
+    r = world.db.cli("audit", "recount")
+    assert r.code == 0, r.stderr
+    assert f"{len(problems)} cell(s) had been off" in r.stdout
+    with world.db.engine.connect() as conn:
+        assert tally.drift(conn) == {}
+    r = world.db.cli("audit", "verify", "--json")
+    got = json.loads(r.stdout)
+    assert r.code == 0 and got["intact"] is True and got["count_problems"] == []
+    assert world.row(review)["due"] == moved  # the tasks are what the counts follow
