@@ -28,7 +28,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Table, and_, bindparam, or_, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    CursorResult,
+    Table,
+    and_,
+    bindparam,
+    or_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import sqltypes
@@ -44,6 +53,23 @@ SQLITE_ROWS = 256  # most rows per multi-row INSERT on SQLite (fewer if the para
 def _insert(conn: Connection, table: Table) -> Any:
     dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
     return dialect.insert(table)
+
+
+def literal_in(values: Sequence[Any]) -> BindParameter[Any]:
+    """The values of an IN written into the statement: a prepared IN of hundreds of
+    parameters gets a generic plan on PostgreSQL, and SQLite caps a statement's parameters."""
+    return bindparam(None, list(values), expanding=True, literal_execute=True)
+
+
+def add_to(conn: Connection, table: Table, rows: Sequence[Row], keys: Sequence[str],
+           column: str, chunk: int = 500) -> None:
+    """Counters: insert each row, or on a key conflict add its `column` to the stored one.
+    Rows in key order, so two writers would take row locks in the same order."""
+    ins = _insert(conn, table)
+    stmt = ins.on_conflict_do_update(index_elements=list(keys),
+                                     set_={column: table.c[column] + ins.excluded[column]})
+    for start in range(0, len(rows), chunk):
+        conn.execute(stmt, list(rows[start:start + chunk]))
 
 
 def upsert(

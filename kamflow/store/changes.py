@@ -15,11 +15,11 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, true, union, update
+from sqlalchemy import Connection, select, true, union, update
 
 from kamflow.engine.classify import PortfolioStats
 from kamflow.engine.metrics import windows
-from kamflow.store.bulk import update_by_key, upsert
+from kamflow.store.bulk import literal_in, update_by_key, upsert
 from kamflow.store.tables import ACCOUNT, SETTING, TASK
 
 FIGURES = "sweep_figures"  # the portfolio figures the last sweep classified with, as JSON
@@ -27,15 +27,11 @@ RETIRED = "steps_retired_for"  # see retired_for
 _BATCH = 1000
 
 
-def _literal(ids: Sequence[Any]) -> Any:
-    return bindparam(None, list(ids), expanding=True, literal_execute=True)
-
-
 def mark(conn: Connection, account_ids: Iterable[str]) -> None:
     """New data for these accounts: the next sweep reads them."""
     ids = sorted(set(account_ids))
     for start in range(0, len(ids), _BATCH):
-        conn.execute(update(ACCOUNT).where(ACCOUNT.c.id.in_(_literal(ids[start:start + _BATCH])),
+        conn.execute(update(ACCOUNT).where(ACCOUNT.c.id.in_(literal_in(ids[start:start + _BATCH])),
                                            ACCOUNT.c.changed.is_not(True))
                      .values(changed=True))
 
@@ -44,7 +40,7 @@ def mark_tasks(conn: Connection, task_ids: Iterable[int]) -> None:
     """The accounts of these tasks (a finished task moves the anchor of its next one)."""
     ids = sorted(set(task_ids))
     for start in range(0, len(ids), _BATCH):
-        owners = select(TASK.c.account_id).where(TASK.c.id.in_(_literal(ids[start:start + _BATCH])))
+        owners = select(TASK.c.account_id).where(TASK.c.id.in_(literal_in(ids[start:start + _BATCH])))
         conn.execute(update(ACCOUNT).where(ACCOUNT.c.id.in_(owners),
                                            ACCOUNT.c.changed.is_not(True))
                      .values(changed=True))
@@ -54,7 +50,7 @@ def mark_people(conn: Connection, emails: Iterable[str]) -> None:
     """The accounts these people own or sponsor (routing, and whether a sponsor is senior)."""
     people = sorted(set(emails))
     for start in range(0, len(people), _BATCH):
-        part = _literal(people[start:start + _BATCH])
+        part = literal_in(people[start:start + _BATCH])
         conn.execute(update(ACCOUNT).where(
             ACCOUNT.c.owner_email.in_(part) | ACCOUNT.c.sponsor_email.in_(part),
             ACCOUNT.c.changed.is_not(True)).values(changed=True))

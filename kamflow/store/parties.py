@@ -21,11 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
     Connection,
     Select,
     and_,
-    bindparam,
     delete,
     or_,
     select,
@@ -33,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from kamflow.store.bulk import insert_all
+from kamflow.store.bulk import insert_all, literal_in
 from kamflow.store.tables import TASK, TASK_PARTY
 from kamflow.tasks.raci import unpacked
 from kamflow.tasks.status import Status
@@ -93,16 +91,11 @@ def sync(conn: Connection, task_ids: Iterable[int]) -> None:
     """Re-derive the party rows of these tasks from their columns, after they changed."""
     ids = sorted(set(task_ids))
     for start in range(0, len(ids), CHUNK):
-        chunk = _ids(ids[start:start + CHUNK])
+        chunk = literal_in(ids[start:start + CHUNK])
         conn.execute(delete(TASK_PARTY).where(TASK_PARTY.c.task_id.in_(chunk)))
         tasks = conn.execute(select(TASK.c.id, TASK.c.status, *(TASK.c[c] for c in COLUMNS))
                              .where(TASK.c.id.in_(chunk)))
         insert_all(conn, TASK_PARTY, [p for t in tasks for p in rows_of(t._mapping)])
-
-
-def _ids(ids: list[int]) -> BindParameter[Any]:
-    """Literal ids: a prepared IN of hundreds of parameters gets a generic plan on PostgreSQL."""
-    return bindparam("ids", ids, expanding=True, literal_execute=True)
 
 
 def relive(conn: Connection, task_ids: Iterable[int]) -> None:
@@ -111,7 +104,7 @@ def relive(conn: Connection, task_ids: Iterable[int]) -> None:
     live = (select(TASK.c.status.in_(LIVE)).where(TASK.c.id == TASK_PARTY.c.task_id)
             .scalar_subquery())
     for start in range(0, len(ids), CHUNK):
-        chunk = _ids(ids[start:start + CHUNK])
+        chunk = literal_in(ids[start:start + CHUNK])
         conn.execute(update(TASK_PARTY).where(TASK_PARTY.c.task_id.in_(chunk)).values(live=live))
 
 

@@ -27,9 +27,9 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, union_all
-from sqlalchemy.dialects import postgresql, sqlite
 
 from kamflow.store import locking, parties
+from kamflow.store.bulk import add_to, literal_in
 from kamflow.store.tables import ACCOUNT, TASK, TASK_PARTY, TASK_TALLY
 from kamflow.store.task_list import TaskFilter
 from kamflow.tasks.status import Status
@@ -43,10 +43,6 @@ KEY = ("party", "letter", "status", "due", "klass", "key_account")  # task_tally
 
 # (party, letter, status, due, klass, key_account)
 Cell = tuple[str, str, str, date, str, bool]
-
-
-def _ids(ids: Sequence[Any]) -> Any:
-    return bindparam(None, list(ids), expanding=True, literal_execute=True)
 
 
 def _named() -> Select[Any]:
@@ -124,7 +120,7 @@ def classes_of(conn: Connection, account_ids: Iterable[str]) -> dict[str, tuple[
     for start in range(0, len(ids), BATCH):
         out.update((r.id, (r.klass, bool(r.key_account))) for r in conn.execute(
             select(ACCOUNT.c.id, ACCOUNT.c.klass, ACCOUNT.c.key_account)
-            .where(ACCOUNT.c.id.in_(_ids(ids[start:start + BATCH])))))
+            .where(ACCOUNT.c.id.in_(literal_in(ids[start:start + BATCH])))))
     return out
 
 
@@ -135,7 +131,7 @@ def of(conn: Connection, task_ids: Iterable[int]) -> Counter[Cell]:
     rows: list[Mapping[Any, Any]] = []
     for start in range(0, len(ids), BATCH):
         rows.extend(r._mapping for r in conn.execute(
-            select(*ROW).where(TASK.c.id.in_(_ids(ids[start:start + BATCH])))))
+            select(*ROW).where(TASK.c.id.in_(literal_in(ids[start:start + BATCH])))))
     return counted(rows, classes_of(conn, (r["account_id"] for r in rows)))
 
 
@@ -166,7 +162,7 @@ def reclassified(conn: Connection, was: Mapping[str, tuple[str | None, bool]]) -
     rows: list[Mapping[Any, Any]] = []
     for start in range(0, len(ids), BATCH):
         rows.extend(r._mapping for r in conn.execute(
-            select(*ROW).where(TASK.c.account_id.in_(_ids(ids[start:start + BATCH]))))
+            select(*ROW).where(TASK.c.account_id.in_(literal_in(ids[start:start + BATCH]))))
             if r.status in LIVE)
     if rows:
         shift(conn, counted(rows, was), counted(rows, classes_of(conn, was)))
@@ -180,14 +176,7 @@ def shift(conn: Connection, before: Counter[Cell], after: Counter[Cell]) -> None
     delta.subtract(before)
     rows = [{"party": c[0], "letter": c[1], "status": c[2], "due": c[3], "klass": c[4],
              "key_account": c[5], "n": n} for c, n in sorted(delta.items()) if n]
-    if not rows:
-        return
-    dialect = sqlite if conn.dialect.name == "sqlite" else postgresql
-    ins = dialect.insert(TASK_TALLY)
-    stmt = ins.on_conflict_do_update(index_elements=list(KEY),
-                                     set_={"n": TASK_TALLY.c.n + ins.excluded.n})
-    for start in range(0, len(rows), BATCH // 10):
-        conn.execute(stmt, rows[start:start + BATCH // 10])
+    add_to(conn, TASK_TALLY, rows, KEY, "n")
 
 
 
