@@ -9,6 +9,7 @@ only the sweep whose transition row went in moves the account.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -161,7 +162,23 @@ def prepare(db: Engine, clock: Clock, chunk: int = CHUNK, full: bool = False
 def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
               ids: tuple[str, ...] | None = None) -> int:
     """One transaction: assess the accounts lo..hi (only `ids` among them, when given), move
-    them, make their tasks, settle them with their wake-ups. Returns how many were read."""
+    them, make their tasks, settle them with their wake-ups. Returns how many were read.
+
+    Python's cycle collector is off meanwhile. A chunk's rows (facts, assessments, task
+    dicts) live until its commit, so each full collection scanned them all again and freed
+    nothing: 10-20 % of a sweep's CPU at 20,000 accounts (bench/sweep_bench.py). Reference
+    counting frees them when the chunk ends, and the collector resumes."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_chunk(db, plan, lo, hi, summary, ids)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
+               ids: tuple[str, ...] | None) -> int:
     at, version, book = plan.at, plan.version, plan.book
     lifecycle = lifecycle_of(book)
     scope = Scope(lo, hi, ids)

@@ -3,7 +3,9 @@ default rules say, `account show` explains why, reruns and races change nothing.
 
 from __future__ import annotations
 
+import gc
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -237,3 +239,37 @@ def test_demo_portfolio_covers_every_class_and_state(db: DB) -> None:
     summary = json.loads(db.cli("portfolio", "--at", "2026-11-01", "--json").stdout)
     assert summary["accounts"] == 400
     assert sum(c["accounts"] for c in summary["classes"].values()) == 400
+
+
+def test_a_chunk_runs_with_the_cycle_collector_paused_and_resumes_it(loaded: DB) -> None:
+    """Counted, not timed: with the collector set to run every 50 allocations, none of its
+    runs falls inside a chunk (each would scan the chunk's rows again and free nothing); it
+    runs before and after, and a caller who had it off finds it off."""
+    inside: list[int] = []
+    outside: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase != "start":
+            return
+        frame = sys._getframe(1)
+        names = set()
+        while frame is not None:
+            names.add(frame.f_code.co_name)
+            frame = frame.f_back  # type: ignore[assignment]
+        (inside if names & {"run_chunk", "_run_chunk"} else outside).append(info["generation"])
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(50)
+    gc.callbacks.append(seen)
+    try:
+        summary = run_sweep(loaded.engine, FixedClock(datetime.fromisoformat(AT)))
+        assert summary.accounts > 0 and summary.tasks.created > 0
+        assert gc.isenabled()
+        assert inside == [] and outside  # it ran, but never in a chunk
+        gc.disable()
+        run_sweep(loaded.engine, FixedClock(datetime.fromisoformat(AT)), full=True)
+        assert not gc.isenabled()
+    finally:
+        gc.callbacks.remove(seen)
+        gc.set_threshold(*threshold)
+        gc.enable()
