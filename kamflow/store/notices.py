@@ -16,16 +16,24 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from kamflow.store.bulk import insert_returning
+from kamflow.store.bulk import insert_all
 from kamflow.store.tables import NOTICE
 
 IN_CHUNK = 1000
 
 
 def add(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert notices (task_id, recipient, kind, created_at, digest_id None), skipping a
-    (task, person) already noted. Returns the rows added."""
-    return len(insert_returning(conn, NOTICE, rows, ["task_id", "recipient"], ["task_id"]))
+    """Insert the notices (task_id, recipient, kind, created_at, digest_id None) of tasks
+    this transaction inserted: none can be noted yet, so a plain bulk insert, once per
+    (task, person) (the first row of a pair wins). Returns the rows added."""
+    seen: set[tuple[int, str]] = set()
+    once = []
+    for r in rows:
+        if (r["task_id"], r["recipient"]) not in seen:
+            seen.add((r["task_id"], r["recipient"]))
+            once.append(r)
+    insert_all(conn, NOTICE, once)
+    return len(once)
 
 
 def waiting(conn: Connection, emails: Sequence[str], at: datetime) -> set[str]:

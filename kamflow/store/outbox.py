@@ -195,12 +195,17 @@ def on_tasks_created(conn: Connection, made: Sequence[tuple[int, Mapping[str, An
         return 0
     steps = {f"{state}.{s.key}": s for state, pb in book.states.items() for s in pb.steps}
     wanted: list[tuple[str, str, int, str]] = []  # (kind, email, task id, step)
+    told: dict[tuple[Any, ...], tuple[list[str], list[str]]] = {}  # tasks routed alike
     for task_id, m in made:
-        to = messages.task_recipients(m["assignee"], m["queue"], directory.people,
-                                      directory.leads)
-        wanted.extend(("task_assigned", e, task_id, m["step"]) for e in to)
-        wanted.extend(("informed", e, task_id, m["step"]) for e in messages.informed_recipients(
-            unpacked(m["informed"]), directory.people, directory.leads, exclude=to))
+        routing = (m["assignee"], m["queue"], m["informed"])
+        found = told.get(routing)
+        if found is None:
+            to = messages.task_recipients(m["assignee"], m["queue"], directory.people,
+                                          directory.leads)
+            found = told[routing] = (to, messages.informed_recipients(
+                unpacked(m["informed"]), directory.people, directory.leads, exclude=to))
+        wanted.extend(("task_assigned", e, task_id, m["step"]) for e in found[0])
+        wanted.extend(("informed", e, task_id, m["step"]) for e in found[1])
     people = recipients(conn, {e for _, e, _, _ in wanted})
     notices_rows: list[dict[str, Any]] = []
     now: list[Item] = []
