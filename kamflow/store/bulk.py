@@ -177,6 +177,7 @@ class _Col:
     bind: Callable[[Any], Any] | None  # the column type's bind processor for this dialect
     array: str  # element type of the PostgreSQL array the values travel in
     is_float: bool
+    few: bool = False  # dates and times: a chunk's rows share few values (its moment, due days)
 
 
 def _path(conn: Connection) -> str | None:
@@ -226,12 +227,24 @@ def _col(conn: Connection, table: Table, name: str) -> _Col | None:
     if array is None:
         return None
     return _Col(dialect.identifier_preparer.quote(name), impl.bind_processor(dialect), array,
-                isinstance(declared, sqltypes.Float))
+                isinstance(declared, sqltypes.Float),
+                isinstance(declared, sqltypes.Date | sqltypes.DateTime))
 
 
 def _processed(col: _Col, values: list[Any]) -> list[Any]:
     bind = col.bind
-    return values if bind is None else [bind(v) for v in values]
+    if bind is None:
+        return values
+    if not col.few:
+        return [bind(v) for v in values]
+    done: dict[Any, Any] = {}  # each distinct value formatted once (SQLite: 1-2 µs a value)
+    out = []
+    for v in values:
+        p = done.get(v, done)
+        if p is done:
+            p = done[v] = bind(v)
+        out.append(p)
+    return out
 
 
 def _pg_columns(cols: Sequence[_Col], values: list[list[Any]]) -> list[PgColumn] | None:
