@@ -18,6 +18,7 @@ bulk INSERT per chunk); one that closes tasks calls `relive` (one UPDATE per chu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -41,6 +42,7 @@ SINGLE = (("R", "person", "assignee"), ("R", "queue", "queue"),
           ("A", "dept", "accountable_dept"))
 LISTED = (("R", "co_responsible"), ("C", "consulted"), ("I", "informed"))
 COLUMNS = [c for _, _, c in SINGLE] + [c for _, c in LISTED]
+_columns = itemgetter(*COLUMNS)  # a task row's party columns, as one tuple
 
 # letter -> the kinds of row a person / a department holds that letter by, as the task
 # filters have always read it: a person is R as the assignee (not as a co-responsible).
@@ -79,7 +81,7 @@ def add(conn: Connection, went_in: Iterable[tuple[int, Mapping[str, Any]]]) -> N
     known: dict[tuple[Any, ...], list[tuple[str, str, str]]] = {}
     out: list[dict[str, Any]] = []
     for task_id, row in went_in:
-        columns = tuple(row[c] for c in COLUMNS)
+        columns = _columns(row)
         found = known.get(columns)
         if found is None:
             found = known[columns] = held(row)
