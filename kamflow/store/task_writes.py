@@ -115,7 +115,8 @@ def plan(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Ho
     fiscal = book.organization.fiscal_year_start_month
     rows: list[dict[str, Any]] = []
     notes: dict[tuple[str, str, str], str] = {}
-    routes: dict[tuple[str, str | None, str | None], Routing] = {}  # per step and team read
+    # per step and team read: the routing, and the task columns it fills
+    routes: dict[tuple[str, str | None, str | None], tuple[Routing, dict[str, Any]]] = {}
     reads: dict[str, tuple[bool, bool]] = {}
     for h in holders:
         team = Team(h.owner, h.sponsor, directory.people, directory.leads)
@@ -143,18 +144,15 @@ def plan(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Ho
                     continue  # made by an earlier sweep: skip the routing and the write
                 by_owner, by_sponsor = reads.get(sid) or reads.setdefault(sid, team_reads(step))
                 key = (sid, h.owner if by_owner else None, h.sponsor if by_sponsor else None)
-                r = routes.get(key) or routes.setdefault(key, route(step, team))
+                r, columns = routes.get(key) or routes.setdefault(key,
+                                                                  _routed(route(step, team)))
                 if r.note:
                     notes[(h.account_id, sid, occ.period)] = f"{h.account_id} {sid}: {r.note}"
                 rows.append({
                     "account_id": h.account_id, "step": sid, "period": occ.period,
                     "state": h.state, "playbook_version": version, "title": step.title,
                     "start": occ.start, "due": occ.due, "status": Status.OPEN.value,
-                    "assignee": r.assignee, "queue": r.queue,
-                    "responsible_dept": r.responsible_dept, "accountable": r.accountable,
-                    "accountable_dept": r.accountable_dept,
-                    "co_responsible": packed(r.co_responsible), "consulted": packed(r.consulted),
-                    "informed": packed(r.informed), "escalation_level": 0, "fields": {},
+                    **columns, "escalation_level": 0, "fields": {},
                     "created_at": at, "updated_at": at,
                     "why": {"rule": sid, "playbook_version": version, "cadence": cad.kind,
                             "occurrence": occ.why, "state": h.state, "state_since":
@@ -165,6 +163,14 @@ def plan(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Ho
                             **({"routing": r.note} if r.note else {})},
                 })
     return Planned(rows, notes, contacts, scope)
+
+
+def _routed(r: Routing) -> tuple[Routing, dict[str, Any]]:
+    """A routing and the task columns it fills (the lists packed once, not once a task)."""
+    return r, {"assignee": r.assignee, "queue": r.queue, "responsible_dept": r.responsible_dept,
+               "accountable": r.accountable, "accountable_dept": r.accountable_dept,
+               "co_responsible": packed(r.co_responsible), "consulted": packed(r.consulted),
+               "informed": packed(r.informed)}
 
 
 def insert_tasks(conn: Connection, book: PlaybookSet, version: str, rows: Sequence[dict[str, Any]],
