@@ -64,7 +64,7 @@ def literal_in(values: Sequence[Any]) -> BindParameter[Any]:
 def add_to(conn: Connection, table: Table, rows: Sequence[Row], keys: Sequence[str],
            column: str, chunk: int = 500) -> None:
     """Counters: insert each row, or on a key conflict add its `column` to the stored one.
-    Rows in key order, so two writers would take row locks in the same order."""
+    Pass the rows in key order, so that two writers take their row locks in the same order."""
     ins = _insert(conn, table)
     stmt = ins.on_conflict_do_update(index_elements=list(keys),
                                      set_={column: table.c[column] + ins.excluded[column]})
