@@ -121,12 +121,10 @@ def _cell(cell: board_counts.Cell) -> str:
 
 
 def recount(db: Engine) -> int:
-    """Write the boards' counts anew from the tasks, in one transaction; returns how many
-    cells were off."""
+    """Set the boards' counts to a recount of the tasks, in one transaction; returns how
+    many cells were off."""
     with db.begin() as conn:
-        wrong = board_counts.drift(conn)
-        board_counts.rebuild(conn)
-    return len(wrong)
+        return board_counts.mend(conn)
 
 
 def verify_head(db: Engine) -> anchor.AnchorReport:

@@ -83,7 +83,7 @@ def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
         if counts.more:
             out.print(f"board counts: {counts.more} more cells off", highlight=False)
         if counts.problems:
-            out.print("board counts: `kamflow audit recount` writes them anew from the tasks",
+            out.print("board counts: `kamflow audit recount` sets them to a recount of the tasks",
                       highlight=False)
     if found is not None or not head.ok or rows.problems or counts.problems:
         raise typer.Exit(1)
@@ -92,12 +92,12 @@ def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
 @audit_app.command("recount")
 @user_errors
 def recount() -> None:
-    """Write the department boards' counts anew from the tasks (after task rows were edited
-    in SQL, behind kamflow; `audit verify` says when they are off)."""
-    from kamflow.adherence import recount as rebuild
+    """Set the department boards' counts to a recount of the tasks (after task rows were
+    edited in SQL, behind kamflow; `audit verify` says when they are off)."""
+    from kamflow.adherence import recount as mend
 
-    off = rebuild(open_db())
-    out.print(f"board counts written anew from the tasks: {off} cell(s) had been off",
+    off = mend(open_db())
+    out.print(f"board counts recounted from the tasks: {off} cell(s) had been off, now set",
               highlight=False)
 
 
