@@ -78,11 +78,11 @@ def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
             out.print(f"task rows: {rows.more} more problems", highlight=False)
         if not counts.problems:
             out.print(f"board counts match the tasks: {counts.checked} cells", highlight=False)
-        for problem in counts.problems:
-            out.print(f"board counts: {problem}", highlight=False, soft_wrap=True)
-        if counts.more:
-            out.print(f"board counts: {counts.more} more cells off", highlight=False)
-        if counts.problems:
+        else:
+            for problem in counts.problems:
+                out.print(f"board counts: {problem}", highlight=False, soft_wrap=True)
+            if counts.more:
+                out.print(f"board counts: {counts.more} more cells off", highlight=False)
             out.print("board counts: `kamflow audit recount` sets them to a recount of the tasks",
                       highlight=False)
     if found is not None or not head.ok or rows.problems or counts.problems:

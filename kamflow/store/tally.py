@@ -45,6 +45,13 @@ KEY = ("party", "letter", "status", "due", "klass", "key_account")  # task_tally
 
 # (party, letter, status, due, klass, key_account)
 Cell = tuple[str, str, str, date, str, bool]
+ROW = (TASK.c.id, TASK.c.account_id, TASK.c.status, TASK.c.due,
+       *(TASK.c[c] for c in parties.COLUMNS))
+# The columns that can name a department (a person's columns never do): a task row's
+# values of them, as one tuple, say where it counts.
+NAMING = tuple(c for _, kind, c in parties.SINGLE if kind in KINDS) + tuple(
+    c for _, c in parties.LISTED)
+_naming = itemgetter(*NAMING)
 
 
 def _named() -> Select[Any]:
@@ -82,15 +89,6 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-ROW = (TASK.c.id, TASK.c.account_id, TASK.c.status, TASK.c.due,
-       *(TASK.c[c] for c in parties.COLUMNS))
-# The columns that can name a department (a person's columns never do): a task row's
-# values of them, as one tuple, say where it counts.
-NAMING = tuple(c for _, kind, c in parties.SINGLE if kind in KINDS) + tuple(
-    c for _, c in parties.LISTED)
-_naming = itemgetter(*NAMING)
-
-
 def counted(tasks: Iterable[Mapping[Any, Any]], classes: Mapping[str, tuple[str | None, bool]]
             ) -> Counter[Cell]:
     """What task rows count for (a mapping with the ROW columns each), their accounts'
@@ -107,16 +105,17 @@ def counted(tasks: Iterable[Mapping[Any, Any]], classes: Mapping[str, tuple[str 
     for (status, due, klass, key, naming), n in alike.items():
         named = known.get(naming)
         if named is None:
-            named = known[naming] = _department_letters(
-                {**dict.fromkeys(parties.COLUMNS), **dict(zip(NAMING, naming, strict=True))})
+            named = known[naming] = _department_letters(naming)
         dims = (status, _day(due), klass or UNCLASSIFIED, bool(key))
         for party, letter in named:
             out[(party, letter, *dims)] += n
     return out
 
 
-def _department_letters(task: Mapping[Any, Any]) -> list[tuple[str, str]]:
-    """(department, letter) a task counts under: each letter it holds, and ANY once."""
+def _department_letters(naming: tuple[Any, ...]) -> list[tuple[str, str]]:
+    """(department, letter) a task with these NAMING values counts under: each letter it
+    holds, and ANY once."""
+    task = {**dict.fromkeys(parties.COLUMNS), **dict(zip(NAMING, naming, strict=True))}
     letters: dict[str, set[str]] = {}
     for letter, kind, party in parties.held(task):
         if kind in KINDS and "@" not in party:
@@ -189,7 +188,6 @@ def shift(conn: Connection, before: Counter[Cell], after: Counter[Cell]) -> None
     add_to(conn, TASK_TALLY, rows, KEY, "n")
 
 
-
 def cells(conn: Connection, party: str, letter: str | None) -> list[Any]:
     """(status, due, klass, key_account, n) of a department's cells under `letter` (ANY when
     None): the index range of the primary key."""
@@ -244,9 +242,7 @@ def recount(conn: Connection) -> Counter[Cell]:
 def compare(conn: Connection) -> tuple[int, dict[Cell, tuple[int, int]]]:
     """How many cells the tasks call for, and those where the tally differs from that
     recount: cell -> (kept, counted)."""
-    kept_now = Counter({(r.party, r.letter, r.status, _day(r.due), r.klass,
-                         bool(r.key_account)): int(r.n)
-                        for r in conn.execute(select(TASK_TALLY))})
+    kept_now = _counter(conn, select(TASK_TALLY))
     counted = recount(conn)
     return len(counted), {c: (kept_now[c], counted[c]) for c in set(kept_now) | set(counted)
                           if kept_now[c] != counted[c]}
