@@ -8,6 +8,7 @@ department is named on (a department lead's view, kamflow.access.adherence_depar
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -23,8 +24,7 @@ from kamflow.store.versions import active_book
 from kamflow.tasks.chain import ChainBreak
 
 __all__ = ["BY", "LETTERS", "NOT_ANCHORED", "Limit", "Overview", "departments", "events",
-           "export_anchor", "overview", "recount", "report", "rows", "verify", "verify_counts",
-           "verify_head"]
+           "Verification", "export_anchor", "overview", "recount", "report", "rows", "verify"]
 NOT_ANCHORED = anchor.NOT_ANCHORED
 ESCALATIONS_SHOWN = 50
 
@@ -89,28 +89,54 @@ def events(db: Engine, entity: str | None = None, entity_id: str | None = None,
         return audit.events(conn, entity, entity_id, limit)
 
 
-def verify(db: Engine) -> tuple[int, ChainBreak | None]:
-    """How many events were checked, and the first break in the chain if any."""
+Stage = Callable[[str, int | None], audit.Tick]  # (label, rows or None) -> its tick
+
+
+def _unseen(_label: str, _total: int | None) -> audit.Tick:
+    return lambda _n: None
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Everything `audit verify` checks, read on one connection; the CLI and the API report
+    the same verdict from it."""
+    events: int
+    broken: ChainBreak | None  # the first event that does not fit the chain
+    head: anchor.AnchorReport  # the end of the trail against its newest signed checkpoint
+    rows: audit.Findings  # task rows against the digests their creation events hold
+    counts: audit.Findings  # the boards' kept counts against a recount of the live tasks
+
+    @property
+    def intact(self) -> bool:
+        return (self.broken is None and self.head.ok and not self.rows.problems
+                and not self.counts.problems)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"intact": self.intact, "events": self.events,
+                "broken_at": self.broken.id if self.broken else None,
+                "reason": self.broken.reason if self.broken else None,
+                "anchored": self.head.anchored, "checkpoint_event": self.head.checkpoint_event,
+                "head_problems": self.head.problems, "tasks_checked": self.rows.checked,
+                "task_problems": self.rows.problems, "counts_checked": self.counts.checked,
+                "count_problems": self.counts.problems}
+
+
+def verify(db: Engine, stage: Stage = _unseen) -> Verification:
+    """The hash chain over every event, its head against the newest checkpoint, every task
+    row against its creation event (edited, deleted, inserted rows) and the boards' counts
+    (a task row edited in SQL, behind kamflow, leaves them off until `recount`). `stage`
+    starts a progress bar for each part that reads many rows."""
     with db.connect() as conn:
-        return audit.check_chain(conn)
-
-
-def verify_tasks(db: Engine) -> audit.TaskCheck:
-    """Every task row against the digests its creation events hold: edited, deleted and
-    inserted rows."""
-    with db.connect() as conn:
-        return audit.check_tasks(conn)
-
-
-def verify_counts(db: Engine) -> audit.TaskCheck:
-    """The boards' kept counts (task_tally) against a recount of the live tasks: a task row
-    edited in SQL, behind kamflow, leaves them off until `recount`."""
-    with db.connect() as conn:
+        events, tasks = audit.sizes(conn) if stage is not _unseen else (None, None)
+        n, broken = audit.check_chain(conn, tick=stage("audit chain", events))
+        head = anchor.check(conn)
+        rows = audit.check_tasks(conn, tick=stage("task rows", tasks))
+        stage("board counts", None)
         checked, wrong = board_counts.compare(conn)
-    found = audit.TaskCheck(checked=checked)
+    counts = audit.Findings(checked=checked)
     for cell, (kept, counted) in sorted(wrong.items()):
-        found.add(f"{_cell(cell)}: kept {kept}, the tasks say {counted}")
-    return found
+        counts.add(f"{_cell(cell)}: kept {kept}, the tasks say {counted}")
+    return Verification(n, broken, head, rows, counts)
 
 
 def _cell(cell: board_counts.Cell) -> str:
@@ -125,13 +151,6 @@ def recount(db: Engine) -> int:
     many cells were off."""
     with db.begin() as conn:
         return board_counts.mend(conn)
-
-
-def verify_head(db: Engine) -> anchor.AnchorReport:
-    """Does the end of the trail still match its newest signed checkpoint? (Truncation,
-    appended forgeries, edits re-hashed to the end.)"""
-    with db.connect() as conn:
-        return anchor.check(conn)
 
 
 def export_anchor(db: Engine) -> bool:

@@ -120,3 +120,27 @@ def progress_sized_later(label: str, quiet: bool = False
                   TimeRemainingColumn(), console=err, transient=True) as bar:
         task = bar.add_task(label, total=None)
         yield (lambda n: bar.advance(task, n)), (lambda n: bar.update(task, total=n))
+
+
+@contextmanager
+def stages(quiet: bool = False) -> Iterator[Callable[[str, int | None], Callable[[int], None]]]:
+    """Progress for a job in parts, one line each: `stage(label, rows)` finishes the part
+    before and returns the new part's advance (`rows` None: a part with no count, shown
+    running). Silent when output is piped or quiet."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    if quiet or not err.is_terminal:
+        yield lambda _label, _rows: (lambda n: None)
+        return
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, transient=True) as bar:
+        parts: list[tuple[Any, int | None]] = []
+
+        def stage(label: str, rows: int | None) -> Callable[[int], None]:
+            if parts and parts[-1][1] is not None:
+                bar.update(parts[-1][0], completed=parts[-1][1])  # rows no part ticked
+            part = bar.add_task(label, total=rows)
+            parts.append((part, rows))
+            return lambda n: bar.advance(part, n)
+
+        yield stage

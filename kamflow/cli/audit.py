@@ -13,7 +13,15 @@ from typing import Any
 
 import typer
 
-from kamflow.cli._common import JSON_HELP, clock_at, open_db, out, print_json, user_errors
+from kamflow.cli._common import (
+    JSON_HELP,
+    clock_at,
+    open_db,
+    out,
+    print_json,
+    stages,
+    user_errors,
+)
 from kamflow.cli.root import app
 
 audit_app = typer.Typer(help="Verify the audit trail, list its events, report adherence.",
@@ -39,29 +47,20 @@ def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
     """Recompute the hash chain over every event and check its head against the newest
     signed checkpoint (KAMFLOW_AUDIT_KEY), every task row against its creation event, and
     the boards' counts against the tasks; exit 1 at the first problem."""
-    from kamflow.adherence import NOT_ANCHORED, verify_counts, verify_head, verify_tasks
+    from kamflow.adherence import NOT_ANCHORED
     from kamflow.adherence import verify as check
 
-    db = open_db()
-    n, found = check(db)
-    head = verify_head(db)
-    rows = verify_tasks(db)
-    counts = verify_counts(db)
+    with stages(as_json) as stage:
+        found = check(open_db(), stage)
     if as_json:
-        print_json({"intact": found is None and head.ok and not rows.problems
-                     and not counts.problems, "events": n,
-                     "broken_at": found.id if found else None,
-                     "reason": found.reason if found else None,
-                     "anchored": head.anchored, "checkpoint_event": head.checkpoint_event,
-                     "head_problems": head.problems, "tasks_checked": rows.checked,
-                     "task_problems": rows.problems, "counts_checked": counts.checked,
-                     "count_problems": counts.problems})
+        print_json(found.as_dict())
     else:
-        if found is None:
-            out.print(f"audit chain intact: {n} events", highlight=False)
+        if found.broken is None:
+            out.print(f"audit chain intact: {found.events} events", highlight=False)
         else:
-            out.print(f"audit chain broken at event {found.id}: {found.reason}", highlight=False,
-                      soft_wrap=True)
+            out.print(f"audit chain broken at event {found.broken.id}: {found.broken.reason}",
+                      highlight=False, soft_wrap=True)
+        head, rows, counts = found.head, found.rows, found.counts
         if not head.anchored:
             out.print(NOT_ANCHORED, highlight=False)
         elif head.ok:
@@ -85,7 +84,7 @@ def verify(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> Non
                 out.print(f"board counts: {counts.more} more cells off", highlight=False)
             out.print("board counts: `kamflow audit recount` sets them to a recount of the tasks",
                       highlight=False)
-    if found is not None or not head.ok or rows.problems or counts.problems:
+    if not found.intact:
         raise typer.Exit(1)
 
 

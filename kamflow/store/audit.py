@@ -12,12 +12,12 @@ ends, so keep transactions that append short. Each append also signs the new hea
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from kamflow.store import anchor, locking
 from kamflow.store.tables import AUDIT_EVENT, TASK
@@ -95,14 +95,31 @@ def _stream(conn: Connection, chunk: int = CHUNK) -> Iterator[Mapping[str, Any]]
         after = rows[-1]["id"]
 
 
-def check_chain(conn: Connection, chunk: int = CHUNK) -> tuple[int, ChainBreak | None]:
+Tick = Callable[[int], None]  # told how many more rows were checked, for a progress bar
+
+
+def _quiet(_n: int) -> None:
+    pass
+
+
+def check_chain(conn: Connection, chunk: int = CHUNK, tick: Tick = _quiet
+                ) -> tuple[int, ChainBreak | None]:
     """(events read, first break or None): stops reading at the first break."""
     checker = ChainVerifier()
     for row in _stream(conn, chunk):
         found = checker.feed(row)
         if found is not None:
             return checker.count, found
+        if checker.count % chunk == 0:
+            tick(chunk)
+    tick(checker.count % chunk)
     return checker.count, None
+
+
+def sizes(conn: Connection) -> tuple[int, int]:
+    """(events, task rows): what a full verification reads, for its progress bars."""
+    return (int(conn.execute(select(func.count()).select_from(AUDIT_EVENT)).scalar_one()),
+            int(conn.execute(select(func.count()).select_from(TASK)).scalar_one()))
 
 
 def verify_chain(conn: Connection, chunk: int = CHUNK) -> ChainBreak | None:
@@ -169,8 +186,8 @@ def _creation_of(conn: Connection, task_id: int) -> list[dict[str, Any]]:
 
 
 @dataclass
-class TaskCheck:
-    """What `check_tasks` found: rows checked and the first problems, in words."""
+class Findings:
+    """What a check found: rows (or cells) checked and the first problems, in words."""
     checked: int = 0
     problems: list[str] = field(default_factory=list)
     more: int = 0  # problems beyond the first MAX_PROBLEMS
@@ -185,11 +202,11 @@ class TaskCheck:
 MAX_PROBLEMS = 20
 
 
-def check_tasks(conn: Connection, chunk: int = CHUNK) -> TaskCheck:
+def check_tasks(conn: Connection, chunk: int = CHUNK, tick: Tick = _quiet) -> Findings:
     """Every task row against the events that created it: a covered row that is gone was
     deleted, one whose digest differs was edited, and a row no event covers was inserted
     behind kamflow's back. Rows made before chunk events carry only their own event."""
-    report = TaskCheck()
+    report = Findings()
     covered: list[list[int]] = []
     for ev in conn.execute(
             select(AUDIT_EVENT.c.entity_id, AUDIT_EVENT.c.after)
@@ -203,12 +220,14 @@ def check_tasks(conn: Connection, chunk: int = CHUNK) -> TaskCheck:
         after = ev["after"] or {}
         ranges = after.get("ids") or []
         covered += [[int(a), int(b)] for a, b in ranges]
-        _check_batch(conn, range_ids(ranges), str(after.get("digests", "")), report)
+        ids = range_ids(ranges)
+        _check_batch(conn, ids, str(after.get("digests", "")), report)
+        tick(len(ids))
     _check_coverage(conn, covered, chunk, report)
     return report
 
 
-def _check_batch(conn: Connection, ids: list[int], digests: str, report: TaskCheck) -> None:
+def _check_batch(conn: Connection, ids: list[int], digests: str, report: Findings) -> None:
     if not ids:
         return
     cols = [TASK.c.id, *(TASK.c[f] for f in TASK_FIELDS)]
@@ -225,7 +244,7 @@ def _check_batch(conn: Connection, ids: list[int], digests: str, report: TaskChe
 
 
 def _check_coverage(conn: Connection, covered: list[list[int]], chunk: int,
-                    report: TaskCheck) -> None:
+                    report: Findings) -> None:
     """Stream task ids in order beside the merged covered ranges."""
     merged: list[list[int]] = []
     for a, b in sorted(covered):

@@ -67,6 +67,11 @@ class VerifyOut(Output):
     reason: str | None
     tasks_checked: int  # task rows checked against their creation events' digests
     task_problems: list[str]  # the first 20: "task 12: edited (...)"
+    anchored: bool  # a checkpoint key is configured (KAMFLOW_AUDIT_KEY)
+    checkpoint_event: int | None  # the event the newest good checkpoint signed
+    head_problems: list[str]
+    counts_checked: int  # board-count cells (task_tally) checked against the tasks
+    count_problems: list[str]
 
 
 # -- people, tokens, me --------------------------------------------------------------------

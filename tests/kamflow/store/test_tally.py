@@ -136,6 +136,8 @@ def test_audit_verify_names_counts_a_task_edited_in_sql_left_off_and_recount_men
     r = world.db.cli("audit", "verify")
     assert r.code == 1 and "board counts: department sales" in r.stdout
     assert "kamflow audit recount" in r.stdout
+    api = world.client.get("/api/audit/verify", headers=world.as_("ada@x.test")).json()
+    assert api == got  # the API gives the CLI's verdict, not a part of it
 
     r = world.db.cli("audit", "recount")
     assert r.code == 0, r.stderr
