@@ -63,6 +63,8 @@ class SweepSummary:
     newer: int = 0  # accounts left alone: their state was set after `at`
     go_live: date | None = None
     full: bool = False  # every account read (else the marked and the woken only)
+    figures_kept: bool = False  # classified with the last sweep's portfolio figures
+    pairs_moved: int = 0  # accounts read whose figures pair differed from the last read
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +85,8 @@ class SweepSummary:
             "skipped_newer_state": self.newer,
             "go_live": self.go_live.isoformat() if self.go_live else None,
             "full": self.full,
+            "figures_kept": self.figures_kept,
+            "pairs_moved": self.pairs_moved,
             "seconds": round(self.seconds, 3),
         }
 
@@ -92,6 +96,8 @@ class SweepSummary:
         self.reclassified += part["reclassified"]
         self.newer += part.get("skipped_newer_state", 0)
         self.full = self.full or bool(part.get("full"))
+        self.figures_kept = self.figures_kept or bool(part.get("figures_kept"))
+        self.pairs_moved += part.get("pairs_moved", 0)
         if part.get("go_live"):
             self.go_live = date.fromisoformat(part["go_live"])
         self.transitions.update(part["transitions"])
@@ -131,25 +137,27 @@ class Plan:
 Chunk = tuple[str, str, tuple[str, ...] | None]
 
 
-def prepare(db: Engine, clock: Clock, chunk: int = CHUNK, full: bool = False
-            ) -> tuple[Plan, SweepSummary]:
+def prepare(db: Engine, clock: Clock, chunk: int = CHUNK, full: bool = False,
+            figures: PortfolioStats | None = None) -> tuple[Plan, SweepSummary]:
     """`full`: read every account; otherwise the marked and the woken, unless the portfolio
-    figures moved since the last sweep (every class may then change) or time ran backwards."""
+    figures moved since the last sweep (every class may then change) or time ran backwards.
+    `figures`: those the sweep's first prepare settled on (a shard's plan, rebuilt)."""
     at = clock.now()
     with db.connect() as conn:
         book = active_book(conn)
         version = active_version(conn) or ""
-        stats = facts.stats(conn, at, book.classification.key_account)
+        kept = figures or (None if full else _kept_figures(conn, at, version))
+        stats = kept or facts.stats(conn, at, book.classification.key_account)
         latest = golive.last_sweep(conn)
         full = full or changes.stats_moved(conn, stats) or (latest is not None and at < latest)
         if full:
             bounds: tuple[Chunk, ...] = tuple(
                 (lo, hi, None) for lo, hi in facts.chunk_bounds(conn, chunk))
-            reads = int(conn.execute(select(func.count()).select_from(ACCOUNT)).scalar_one())
+            reads = changes.count_accounts(conn)
         else:
             due = changes.due(conn, at)
             bounds, reads = tuple(changes.chunks(due, chunk)), len(due)
-    summary = SweepSummary(at, version, full=full)
+    summary = SweepSummary(at, version, full=full, figures_kept=kept is not None)
     with db.begin() as conn:
         summary.go_live = golive.go_live_for_sweep(conn, book, at)
         summary.tasks.cancelled += supersede.retire_changed_steps(
@@ -157,6 +165,17 @@ def prepare(db: Engine, clock: Clock, chunk: int = CHUNK, full: bool = False
         directory = Directory.load(conn)
     return Plan(at, version, book, stats, directory, bounds, summary.go_live, full,
                 WakeRules.of(book), reads), summary
+
+
+def _kept_figures(conn: Connection, at: datetime, version: str) -> PortfolioStats | None:
+    """The last sweep's portfolio figures, when none of what they count can have moved since:
+    as many accounts, and every marked one still holding the pair that sweep read. Reads the
+    marked accounts, where working the figures out reads every account."""
+    kept = changes.reusable_figures(conn, at, version)
+    if kept is None or kept.accounts != changes.count_accounts(conn) \
+            or not facts.pairs_kept(conn, at):
+        return None
+    return kept
 
 
 def run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
@@ -215,30 +234,36 @@ def _run_chunk(db: Engine, plan: Plan, lo: str, hi: str, summary: SweepSummary,
                                                  plan.directory, scope, plan.go_live, counts)
         counts.missed += supersede.close_superseded(conn, book, at, lo, hi, ids)
         task_writes.link_feedback(conn, lo, hi, ids)
+        pairs = {a.facts.account_id: (a.facts.revenue_t12, a.facts.potential) for a, _ in done}
         changes.settle(conn, _wakes(plan, lifecycle, done, went_in, next_tasks,
                                     supersede.next_change(conn, book, at, scope),
                                     facts.later_data(conn, at, scope), touchpoints_due),
-                       {a.facts.account_id: a.facts.revenue_t12 for a, _ in done},
-                       windows(at).end)
+                       pairs, windows(at).end)
     summary.accounts += len(done)
     summary.newer += sum(1 for a, _ in done if a.facts.state_since > at)
     summary.reclassified += len(reclassified)
+    # New data since the figures were worked out, or under this sweep: the next one works
+    # them out again rather than keep them (finish)
+    summary.pairs_moved += sum(1 for a, s in done
+                               if pairs[a.facts.account_id] != s.figures_pair)
     summary.tasks.add(counts)
     for a in moved:
         summary.transitions[f"{a.facts.state}->{_dest(a)}"] += 1
     return len(done)
 
 
-def finish(db: Engine, plan: Plan, summary: SweepSummary) -> None:
+def finish(db: Engine, plan: Plan, summary: SweepSummary, exact: bool | None = None) -> None:
     """After every chunk: wake snoozed tasks and escalate overdue ones; remember the figures
     this sweep classified with (a daily sweep compares its own with them; the account page
-    shows an account with them)."""
+    shows an account with them). `exact`: no account read held another figures pair than
+    its last read (default: none in `summary`), so the next daily sweep may keep them."""
     with db.begin() as conn:
         _wake_and_escalate(conn, plan.book, plan.at, plan.directory, summary.tasks)
         golive.record_sweep(conn, plan.at)
         tally.tidy(conn)  # cells that count nothing any more
         after_writes(conn, summary.tasks.created + summary.reclassified)  # many: ANALYZE
-        changes.record_stats(conn, plan.stats, plan.at, plan.version)
+        changes.record_stats(conn, plan.stats, plan.at, plan.version,
+                             summary.pairs_moved == 0 if exact is None else exact)
 
 
 def _wakes(plan: Plan, lifecycle: Any, done: list[tuple[Assessment, facts.Stored]],

@@ -23,10 +23,12 @@ makes them take turns anyway.
 
 from __future__ import annotations
 
+import json
 import os
 import zlib
 from collections.abc import Sequence
 from contextlib import suppress
+from dataclasses import asdict
 from datetime import UTC, datetime
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
@@ -41,6 +43,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect.types.entrypoint import EntrypointType
 
 from kamflow.clock import SystemClock, parse_at
+from kamflow.engine.classify import PortfolioStats
 from kamflow.engine.clock import FixedClock
 from kamflow.jobs.registry import JOBS, JobUnavailable, configured_cron
 from kamflow.sweep import CHUNK, Plan, SweepSummary, check_moment, finish, prepare, run_chunk
@@ -114,9 +117,11 @@ def _clock(at: str) -> FixedClock:
     return FixedClock(datetime.fromisoformat(at))
 
 
-def _plan(db: Engine, at: str, version: str, chunk: int) -> Plan:
-    """The plan `prepare` made, rebuilt here (preparing again changes nothing)."""
-    plan, _ = prepare(db, _clock(at), chunk)
+def _plan(db: Engine, at: str, version: str, chunk: int, figures: str) -> Plan:
+    """The plan `prepare` made, rebuilt here (preparing again changes nothing) with the
+    portfolio figures it settled on: worked out again while other shards settle accounts,
+    they could come out as the last sweep's."""
+    plan, _ = prepare(db, _clock(at), chunk, figures=PortfolioStats(**json.loads(figures)))
     if plan.version != version:
         raise RuntimeError(f"the active playbook changed during the sweep at {at} "
                            f"({version} -> {plan.version}); run the sweep again")
@@ -144,16 +149,17 @@ def prepare_sweep(database_url: str, at: str, chunk: int, full: bool = False) ->
     plan, summary = prepare(_db(database_url), _clock(at), chunk, full)
     return {"version": plan.version,
             "bounds": [[lo, hi, None if ids is None else list(ids)] for lo, hi, ids in plan.bounds],
+            "figures": json.dumps(asdict(plan.stats)),  # text: a cutoff may be infinite
             "summary": summary.as_dict()}
 
 
 @task(name="sweep-shard", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
       cache_policy=NO_CACHE)
-def sweep_shard(database_url: str, at: str, version: str, chunk: int,
+def sweep_shard(database_url: str, at: str, version: str, chunk: int, figures: str,
                 chunks: list[Chunk]) -> list[dict[str, Any]]:
     """Sweep some chunks, one transaction each; return each chunk's counters."""
     db = _db(database_url)
-    plan = _plan(db, at, version, chunk)
+    plan = _plan(db, at, version, chunk, figures)
     parts = []
     for i, lo, hi, ids in chunks:
         part = SweepSummary(plan.at, plan.version)
@@ -165,12 +171,13 @@ def sweep_shard(database_url: str, at: str, version: str, chunk: int,
 
 @task(name="sweep-finish", retries=RETRIES, retry_delay_seconds=RETRY_DELAYS,
       cache_policy=NO_CACHE)
-def finish_sweep(database_url: str, at: str, version: str, chunk: int) -> dict[str, Any]:
+def finish_sweep(database_url: str, at: str, version: str, chunk: int, figures: str,
+                 pairs_moved: int) -> dict[str, Any]:
     """Wake snoozed tasks and escalate overdue ones, after every shard is done."""
     db = _db(database_url)
-    plan = _plan(db, at, version, chunk)
+    plan = _plan(db, at, version, chunk, figures)
     part = SweepSummary(plan.at, plan.version)
-    finish(db, plan, part)
+    finish(db, plan, part, exact=pairs_moved == 0)  # the shards' count
     return part.as_dict()
 
 
@@ -217,14 +224,15 @@ def sweep_flow(database_url: str = "", at: str | None = None, shards: int = 4,
     head = prepare_sweep(database_url, moment, chunk, full)
     groups = split(head["bounds"], shards)
     calls = [{"database_url": database_url, "at": moment, "version": head["version"],
-              "chunk": chunk, "chunks": group} for group in groups]
+              "chunk": chunk, "figures": head["figures"], "chunks": group} for group in groups]
     if pool and len(groups) > 1:  # a process costs an interpreter's start-up: not for one
         with ProcessPoolTaskRunner(max_workers=min(pool, len(groups))) as runner:
             shard_parts = _results([runner.submit(sweep_shard, c) for c in calls])
     else:
         shard_parts = _results([sweep_shard.submit(**c) for c in calls])
     parts = sorted((p for ps in shard_parts for p in ps), key=lambda p: int(p["chunk"]))
-    tail = finish_sweep(database_url, moment, head["version"], chunk)
+    tail = finish_sweep(database_url, moment, head["version"], chunk, head["figures"],
+                        sum(p["pairs_moved"] for p in parts))
     summary = SweepSummary(datetime.fromisoformat(moment), head["version"])
     for part in (head["summary"], *parts, tail):
         summary.absorb(part)

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select, true, union, update
+from sqlalchemy import Connection, func, select, true, union, update
 
 from kamflow.engine.classify import PortfolioStats
 from kamflow.engine.metrics import windows
@@ -92,12 +92,15 @@ def chunks(ids: Sequence[str], size: int) -> Iterator[tuple[str, str, tuple[str,
         yield part[0], part[-1], part
 
 
-def settle(conn: Connection, wakes: dict[str, datetime], revenue_t12: Mapping[str, float],
-           window: date) -> None:
+def settle(conn: Connection, wakes: dict[str, datetime],
+           pairs: Mapping[str, tuple[float, float]], window: date) -> None:
     """These accounts were read at their latest: unmarked, each with its wake-up and the
-    trailing-12-month revenue read for `window` (kamflow.store.facts.stats reads it back)."""
+    (trailing-12-month revenue for `window`, potential) pair the sweep read (the portfolio
+    figures read the sum back, kamflow.store.facts.stats; a daily sweep compares both,
+    facts.pairs_kept)."""
     update_by_key(conn, ACCOUNT, [{"id": a, "changed": False, "wake_at": w,
-                                   "revenue_t12": revenue_t12[a], "t12_window": window}
+                                   "revenue_t12": pairs[a][0], "t12_window": window,
+                                   "potential_read": pairs[a][1]}
                                   for a, w in sorted(wakes.items())], "id")
 
 
@@ -112,11 +115,14 @@ def stats_moved(conn: Connection, figures: PortfolioStats) -> bool:
     return kept is None or PortfolioStats(**kept["figures"]) != figures
 
 
-def record_stats(conn: Connection, figures: PortfolioStats, at: datetime, version: str) -> None:
+def record_stats(conn: Connection, figures: PortfolioStats, at: datetime, version: str,
+                 exact: bool = False) -> None:
     """The figures a sweep at `at` classified with: the next sweep compares its own with them
-    (`stats_moved`), pages show an account between sweeps with them (`kept_figures`)."""
+    (`stats_moved`), pages show an account between sweeps with them (`kept_figures`).
+    `exact`: every account read since the figures were worked out still held the pair they
+    counted, so the next daily sweep may keep them (`reusable_figures`)."""
     kept = json.dumps({"window": windows(at).end.isoformat(), "version": version,
-                       "figures": asdict(figures)}, sort_keys=True)
+                       "figures": asdict(figures), "exact": exact}, sort_keys=True)
     upsert(conn, SETTING, [{"key": FIGURES, "value": kept, "updated_at": at}], ["key"],
            ["value", "updated_at"])
 
@@ -124,8 +130,23 @@ def record_stats(conn: Connection, figures: PortfolioStats, at: datetime, versio
 def kept_figures(conn: Connection, at: datetime, version: str) -> PortfolioStats | None:
     """The figures the last sweep classified with, if it summed the revenue window of `at`
     under this playbook version; None: work them out (kamflow.store.facts.stats)."""
+    return _figures(_kept(conn), at, version)
+
+
+def reusable_figures(conn: Connection, at: datetime, version: str) -> PortfolioStats | None:
+    """The last sweep's figures, if a sweep at `at` may classify with them as long as the
+    portfolio has as many accounts and no marked one holds another pair (facts.pairs_kept):
+    same window and version, and no account changed under that sweep (`exact`)."""
     kept = _kept(conn)
+    return _figures(kept, at, version) if kept is not None and kept.get("exact") else None
+
+
+def _figures(kept: dict[str, Any] | None, at: datetime, version: str) -> PortfolioStats | None:
     if kept is None or kept["window"] != windows(at).end.isoformat() \
             or kept["version"] != version:
         return None
     return PortfolioStats(**kept["figures"])
+
+
+def count_accounts(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(ACCOUNT)).scalar_one())

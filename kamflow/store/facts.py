@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, extract, func, or_, select
+from sqlalchemy import Connection, Select, and_, case, extract, func, or_, select, true
 
 from kamflow.engine.classify import PortfolioStats, portfolio_figures
 from kamflow.engine.metrics import (
@@ -46,6 +46,9 @@ class Stored:
     state_imported: bool = False  # the state came from an import, not an entry
     key_reason: str | None = None  # why it is a key account, as last written
     retention_score: float | None = None  # as last written: the accounts list filters on it
+    # what the last sweep to read the account counted in the portfolio figures: its revenue
+    # sum for this window (None: summed for another, or never) and its potential
+    figures_pair: tuple[float | None, float | None] = (None, None)
 
 
 def trailing_12_months(at: datetime) -> Any:
@@ -65,6 +68,20 @@ def stats(conn: Connection, at: datetime, rule: KeyAccountRule) -> PortfolioStat
     result.close()
     return portfolio_figures([(money(t12), float(potential or 0)) for t12, potential in raw],
                              rule)
+
+
+def pairs_kept(conn: Connection, at: datetime) -> bool:
+    """Does every marked account still hold the (revenue sum, potential) pair the last sweep
+    to read it counted in the portfolio figures? Then the figures cannot have moved: an
+    unmarked account's data is as that sweep read it. Reads the marked accounts only."""
+    summed = (select(func.sum(REVENUE.c.amount))
+              .where(REVENUE.c.account_id == ACCOUNT.c.id, trailing_12_months(at))
+              .scalar_subquery())
+    q = select(summed, ACCOUNT.c.potential, ACCOUNT.c.revenue_t12, ACCOUNT.c.t12_window,
+               ACCOUNT.c.potential_read).where(ACCOUNT.c.changed == true())
+    end = windows(at).end
+    return all(_as_date(window) == end and money(t12) == kept and potential == read
+               for t12, potential, kept, window, read in conn.execute(q).tuples())
 
 
 def money(total: float | None) -> float:
@@ -111,7 +128,8 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
     for (account_id, state, state_since, created_at, potential, criteria, baseline, klass,
          key_account, segment, fit, owner, sponsor, imported, t12, prev12, months, last_month,
          last_contact, score, previous, contact_months, fy, plan_year, targets, closeness,
-         won, decided, complaints, margin, key_reason, retention) in conn.execute(q).tuples().all():
+         won, decided, complaints, margin, key_reason, retention, kept_t12, kept_window,
+         potential_read) in conn.execute(q).tuples().all():
         append((
             AccountFacts(
                 account_id, state, state_since, created_at, float(potential),
@@ -126,7 +144,8 @@ def load(conn: Connection, at: datetime, lo: str, hi: str, fiscal_start_month: i
                 None if margin is None else money(margin),
             ),
             Stored(klass, bool(key_account), segment, fit, owner, sponsor, bool(imported),
-                   key_reason, None if retention is None else float(retention)),
+                   key_reason, None if retention is None else float(retention),
+                   (kept_t12 if _as_date(kept_window) == w.end else None, potential_read)),
         ))
     return out
 
@@ -231,6 +250,9 @@ def statement(at: datetime, lo: str, hi: str, fiscal_start_month: int = 1,
             mg.c.margin,
             ACCOUNT.c.key_reason,
             ACCOUNT.c.retention_score,
+            ACCOUNT.c.revenue_t12,
+            ACCOUNT.c.t12_window,
+            ACCOUNT.c.potential_read,
         )
         .select_from(
             ACCOUNT.outerjoin(rev, rev.c.account_id == ACCOUNT.c.id)

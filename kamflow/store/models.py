@@ -109,6 +109,10 @@ class Account(SQLModel, table=True):
     # and the window has not moved (kamflow.store.facts.stats).
     revenue_t12: float | None = None
     t12_window: date | None = None
+    # The potential as that sweep read it: with revenue_t12, what the figures it classified
+    # with counted for this account. A daily sweep keeps those figures while no account's
+    # pair moved (kamflow.sweep.prepare) instead of reading every account again.
+    potential_read: float | None = None
 
 
 class NameKey(FunctionElement[str]):

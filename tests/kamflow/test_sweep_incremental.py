@@ -27,7 +27,7 @@ from kamflow.playbooks.loader import bundled_dir
 from kamflow.store import changes, facts
 from kamflow.store.tables import ACCOUNT, REVENUE, TASK, TRANSITION
 from kamflow.store.versions import active_book, active_version
-from kamflow.sweep import run_sweep
+from kamflow.sweep import finish, prepare, run_chunk, run_sweep
 from kamflow.tasks.status import TaskRefused
 from support import DB, PORTFOLIO, examples, write_portfolio
 from support.stores import Seed, Stores
@@ -261,6 +261,76 @@ def test_the_portfolio_figures_read_the_sums_settled_accounts_keep(db: DB, store
     with db.engine.connect() as conn:
         marked = facts.stats(conn, START, rule)
     assert marked.total_revenue == pytest.approx(before.total_revenue + kept)
+
+
+def _settled(db: DB) -> datetime:
+    """Swept twice: the first sweep knew no account's last pair, the second read them all."""
+    first = run_sweep(db.engine, FixedClock(START))
+    assert first.pairs_moved == len(ACCOUNTS)  # nothing read before: not kept next
+    second = run_sweep(db.engine, FixedClock(START + timedelta(hours=1)))
+    assert not second.figures_kept and second.pairs_moved == 0
+    return START + timedelta(hours=2)
+
+
+def _fresh(db: DB, at: datetime) -> tuple[Any, Any]:
+    """(the figures the last sweep kept, those worked out from every account now)."""
+    with db.engine.connect() as conn:
+        rule = active_book(conn).classification.key_account
+        return (changes.kept_figures(conn, at, active_version(conn) or ""),
+                facts.stats(conn, at, rule))
+
+
+def test_a_daily_sweep_keeps_the_figures_while_no_pair_they_count_moved(db: DB,
+                                                                       stores: Stores) -> None:
+    """Working the portfolio figures out reads a row per account (a million at a million
+    accounts); a daily sweep after contacts alone keeps the last ones, read in the marked
+    accounts only. A changed potential (or revenue) of a marked account works them out."""
+    stores.restore(db, SEVEN)
+    later = _settled(db)
+    queue.log_contact(db.engine, "DRIFT", "call", "ann@x.test", "", later.date(),
+                      FixedClock(later))
+    whole = str(facts.t12_statement(later).compile(dialect=db.engine.dialect))
+    with Statements(db) as seen:
+        kept = run_sweep(db.engine, FixedClock(later))
+    assert kept.figures_kept and kept.accounts >= 1 and whole not in seen.sent
+    before, fresh = _fresh(db, later)
+    assert before == fresh
+    with db.engine.begin() as conn:  # an import that raises DRIFT's potential marks it
+        conn.execute(update(ACCOUNT).where(ACCOUNT.c.id == "DRIFT")
+                     .values(potential=ACCOUNT.c.potential * 3 + 1_000_000))
+        changes.mark(conn, ["DRIFT"])
+    later += timedelta(hours=1)
+    with Statements(db) as seen:
+        worked = run_sweep(db.engine, FixedClock(later))
+    assert not worked.figures_kept and whole in seen.sent and worked.pairs_moved == 1
+    got, fresh = _fresh(db, later)
+    assert got == fresh != before  # the top 10 % by potential starts higher
+
+
+def test_new_data_under_a_sweep_makes_the_next_one_work_the_figures_out(db: DB,
+                                                                       stores: Stores) -> None:
+    """Revenue that lands between the moment a sweep settles on its figures and the moment
+    it reads the account leaves those figures behind the data: the sweep cannot mark them
+    kept, or the next one would classify with them."""
+    stores.restore(db, SEVEN)
+    at = _settled(db)
+    with db.engine.begin() as conn:  # read by the next sweep, its pair as before
+        changes.mark(conn, ["STEADY"])
+    plan, summary = prepare(db.engine, FixedClock(at))
+    assert summary.figures_kept
+    with db.engine.begin() as conn:
+        conn.execute(update(REVENUE).where(REVENUE.c.account_id == "STEADY")
+                     .values(amount=REVENUE.c.amount * 2))
+        changes.mark(conn, ["STEADY"])
+    for lo, hi, ids in plan.bounds:
+        run_chunk(db.engine, plan, lo, hi, summary, ids)
+    finish(db.engine, plan, summary)
+    assert summary.pairs_moved == 1
+    at += timedelta(hours=1)
+    after = run_sweep(db.engine, FixedClock(at))
+    assert not after.figures_kept
+    got, fresh = _fresh(db, at)
+    assert got == fresh != plan.stats  # STEADY's doubled revenue counted
 
 
 def test_revenue_sums_are_to_the_cent_whatever_order_the_rows_are_added_in(db: DB,
