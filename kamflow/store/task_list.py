@@ -56,6 +56,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
 
 from kamflow.store import parties
+from kamflow.store.scope import Unindexed
 from kamflow.store.tables import ACCOUNT, TASK, TASK_PARTY
 from kamflow.tasks.status import LIVE, Status
 
@@ -134,27 +135,6 @@ def _among(element: AmongIds, compiler: Any, **kw: Any) -> str:
 def _among_postgresql(element: AmongIds, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
     return f"{column} = ANY(ARRAY({compiler.process(element.ids, **kw)}))"
-
-
-class Unindexed(ColumnElement[Any]):
-    """A column the SQLite planner may not look up by index (`+column`): with drive "party",
-    the status index is no candidate, so the party's ids drive the read. PostgreSQL reads
-    them first anyway (AmongIds), so there it is the plain column."""
-
-    inherit_cache = False
-
-    def __init__(self, column: Any) -> None:
-        self.column, self.type = column, column.type
-
-
-@compiles(Unindexed)
-def _unindexed(element: Unindexed, compiler: Any, **kw: Any) -> str:
-    return str(compiler.process(element.column, **kw))
-
-
-@compiles(Unindexed, "sqlite")
-def _unindexed_sqlite(element: Unindexed, compiler: Any, **kw: Any) -> str:
-    return f"+{compiler.process(element.column, **kw)}"
 
 
 def check(f: TaskFilter, sort: str = "due") -> None:

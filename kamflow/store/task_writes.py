@@ -15,12 +15,12 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, func, select, update
+from sqlalchemy import Connection, Select, func, select, update
 
 from kamflow.playbooks.loader import PlaybookSet
 from kamflow.playbooks.schema import Every, NoContact, OnEvent
 from kamflow.store import audit, changes, golive, outbox, parties, tally
-from kamflow.store.bulk import insert_returning, update_by_key
+from kamflow.store.bulk import insert_returning, literal_in, update_by_key
 from kamflow.store.directory import Directory
 from kamflow.store.scope import Scope, Unindexed
 from kamflow.store.tables import ACCOUNT, ACCOUNT_EVENT, CONTACT, FEEDBACK, TASK
@@ -290,6 +290,15 @@ def _complete_checks(conn: Connection, book: PlaybookSet,
     return len(done)
 
 
+def live_of(account_ids: Sequence[str]) -> Select[Any]:
+    """The live tasks of these accounts (those that moved), found by an index on the account:
+    literal ids (a prepared 1,000-parameter IN gets a slow generic plan on PostgreSQL), the
+    status out of SQLite's reach (kamflow.store.scope.Unindexed)."""
+    return (select(TASK.c.id, TASK.c.account_id, TASK.c.status, TASK.c.state)
+            .where(TASK.c.account_id.in_(literal_in(account_ids)),
+                   Unindexed(TASK.c.status).in_(LIVE)))
+
+
 def open_checks(steps: Iterable[str], scope: Scope) -> Select[Any]:
     """The live contact checks of a chunk's accounts, found by an index on the account."""
     return (select(TASK.c.id, TASK.c.account_id, TASK.c.step, TASK.c.period, TASK.c.status)
@@ -339,13 +348,9 @@ def cancel_for_moves(conn: Connection, moves: Iterable[tuple[str, str, str]], at
     rows: list[dict[str, Any]] = []
     ids = sorted(why)
     for start in range(0, len(ids), 1000):
-        q = (select(TASK.c.id, TASK.c.account_id, TASK.c.status, TASK.c.state)
-             # Literal ids: a prepared 1,000-parameter IN gets a slow generic plan on PostgreSQL.
-             .where(TASK.c.account_id.in_(bindparam("ids", ids[start:start + 1000], expanding=True,
-                                                 literal_execute=True)),
-                    TASK.c.status.in_(LIVE)))
         rows.extend({"id": r.id, "status": r.status, "reason": why[r.account_id]}
-                    for r in conn.execute(q) if r.state == old[r.account_id])
+                    for r in conn.execute(live_of(ids[start:start + 1000]))
+                    if r.state == old[r.account_id])
     finish(conn, rows, at, actor, Status.CANCELLED)
     return len(rows)
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, Select, select
 
 from kamflow.engine.metrics import fiscal_year_start
 from kamflow.playbooks.loader import PlaybookSet
@@ -31,7 +31,7 @@ from kamflow.playbooks.touchpoints import (
 )
 from kamflow.store import touchpoints as plans
 from kamflow.store.directory import Directory
-from kamflow.store.scope import Scope
+from kamflow.store.scope import Scope, Unindexed
 from kamflow.store.tables import ACCOUNT, TASK
 from kamflow.store.task_writes import LIVE, TaskCounts, finish, insert_tasks
 from kamflow.tasks.policy import Holder
@@ -120,12 +120,8 @@ def _have(conn: Connection, scope: Scope, today: date) -> set[tuple[str, str, st
 def complete(conn: Connection, scope: Scope, at: datetime) -> int:
     """Open touchpoint tasks are done once a qualifying contact was logged after their anchor
     (evidence: its date, person and customer role)."""
-    q = (select(TASK.c.id, TASK.c.account_id, TASK.c.status, TASK.c.why, ACCOUNT.c.owner_email,
-                ACCOUNT.c.sponsor_email)
-         .join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id)
-         .where(scope.where(TASK.c.account_id), TASK.c.status.in_(LIVE),
-                TASK.c.step.like(f"%.{STEP_KEY}")))
-    tasks = [r for r in conn.execute(q) if isinstance(r.why, dict) and "touchpoint" in r.why]
+    tasks = [r for r in conn.execute(live_touchpoints(scope))
+             if isinstance(r.why, dict) and "touchpoint" in r.why]
     if not tasks:
         return 0
     met = plans.last_met(conn, sorted({r.account_id for r in tasks}), at.date())
@@ -142,6 +138,17 @@ def complete(conn: Connection, scope: Scope, at: datetime) -> int:
                 "contact_date": day.isoformat(), "person": person, "customer_role": t.theirs}})
     finish(conn, done, at, "system", Status.DONE, outcome="touchpoint met")
     return len(done)
+
+
+def live_touchpoints(scope: Scope) -> Select[Any]:
+    """The open and snoozed touchpoint tasks of a chunk's accounts, with their owner and
+    sponsor: looked up by account. SQLite's sampled statistics would walk every live task
+    of the store by the status index (0.21 s against 0.012 s for 1,700 accounts of 100,000)."""
+    return (select(TASK.c.id, TASK.c.account_id, TASK.c.status, TASK.c.why,
+                   ACCOUNT.c.owner_email, ACCOUNT.c.sponsor_email)
+            .join(ACCOUNT, ACCOUNT.c.id == TASK.c.account_id)
+            .where(scope.where(TASK.c.account_id), Unindexed(TASK.c.status).in_(LIVE),
+                   TASK.c.step.like(f"%.{STEP_KEY}")))
 
 
 def complete_for(conn: Connection, account_ids: Iterable[str], at: datetime) -> int:
