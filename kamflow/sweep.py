@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from time import perf_counter
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
 from kamflow.engine.assess import Assessment, assess, full_metrics
 from kamflow.engine.classify import PortfolioStats
@@ -106,11 +106,6 @@ class SweepSummary:
             checks_completed=part["contact_checks_completed"], woke=part["tasks_woken"],
             escalated=part["tasks_escalated"], fallback_routed=part["routed_to_queue_fallback"],
             fallback_notes=list(part["routing_notes"]), missed=part.get("tasks_missed", 0)))
-
-
-def count_accounts(db: Engine) -> int:
-    with db.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(ACCOUNT)).scalar_one())
 
 
 @dataclass(frozen=True)
