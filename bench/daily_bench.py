@@ -1,0 +1,88 @@
+"""Daily sweeps on a copy of a store that bench/sweep_bench.py kept: what days cost once the
+first sweep is long done, measured again and again on the same data.
+
+Run from the project root (the store is copied, then migrated to the current head):
+
+    .venv/bin/python bench/sweep_bench.py --accounts 1000000 --no-split --keep kept.db
+    .venv/bin/python bench/daily_bench.py kept.db [--json out.json]
+
+Three sweeps, a day apart, from four days after the bench's moment (its own daily sweeps
+end on the third): a settled day with nothing new; a day after a contact for 1 % of the
+accounts (every hundredth, from the sixth); the settled day after that. Each reports the
+accounts read, CPU and wall seconds, and whether it kept the last sweep's portfolio figures.
+Compare two commits by running each on the same kept store, alternately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from time import perf_counter, process_time
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from kamflow.engine.clock import FixedClock
+from kamflow.store.changes import mark
+from kamflow.store.db import db_for, migrate
+from kamflow.store.tables import ACCOUNT, CONTACT
+from kamflow.sweep import run_sweep
+
+AT = datetime(2026, 11, 23, 3)  # bench/sweep_bench.py's DEFAULT_AT
+
+
+def sweep(db: Engine, day: int) -> dict[str, Any]:
+    cpu, wall = process_time(), perf_counter()
+    s = run_sweep(db, FixedClock(AT + timedelta(days=day))).as_dict()
+    return {"day": day, "accounts_read": s["accounts"], "cpu_seconds": round(process_time() - cpu, 2),
+            "seconds": round(perf_counter() - wall, 2), "figures_kept": s.get("figures_kept"),
+            "tasks_created": s["tasks_created"]}
+
+
+def contacts(db: Engine, day: int) -> int:
+    """A contact for 1 % of the accounts on `day`, marked as an import marks them."""
+    on = (AT + timedelta(days=day)).date()
+    with db.begin() as conn:
+        owners = conn.execute(select(ACCOUNT.c.id, ACCOUNT.c.owner_email)
+                              .order_by(ACCOUNT.c.id)).all()[5::100]
+        conn.execute(CONTACT.insert(), [{"account_id": a, "date": on, "channel": "call",
+                                         "person_email": o, "note": "", "nature": ""}
+                                        for a, o in owners])
+        mark(conn, [a for a, _ in owners])
+    return len(owners)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("kept", type=Path, help="a SQLite store bench/sweep_bench.py --keep left")
+    p.add_argument("--json", type=Path, help="write the figures to this file")
+    args = p.parse_args(argv)
+    if not args.kept.is_file():
+        print(f"{args.kept}: no such file (make one with bench/sweep_bench.py --keep)",
+              file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="kamflow-daily-") as tmp:
+        copy = Path(tmp) / "daily.db"
+        shutil.copyfile(args.kept, copy)
+        db = db_for(f"sqlite:///{copy}")
+        migrate(db)
+        days = [sweep(db, 4)]
+        changed = contacts(db, 5)
+        days += [{**sweep(db, 5), "changed": changed}, sweep(db, 6)]
+        db.dispose()
+    for d in days:
+        print(f"day {d['day']}: {d['accounts_read']:>9,} accounts read, {d['cpu_seconds']:.2f} s CPU, "
+              f"{d['seconds']:.2f} s wall, figures kept: {d['figures_kept']}, "
+              f"{d['tasks_created']:,} tasks created")
+    if args.json:
+        args.json.write_text(json.dumps(days, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
