@@ -157,8 +157,10 @@ def _plan_part(conn: Connection, user: Principal, row: Any, now: datetime,
             "plan_yaml": (plans.as_yaml(plan["document"]) if plan else plans.template())
             if editable else None,
             "edits": list(reversed(edits)), "roles": plan_form.ROLES,
-            "statuses": plan_form.STATUSES, "people": views.people_emails(conn)
-            if editable else []}
+            "statuses": plan_form.STATUSES,
+            "people": views.plan_contacts(conn, row.owner_email, row.sponsor_email, (
+                str(r.get("owner") or "") for r in document.get("relationships") or []
+                if isinstance(r, dict))) if editable else []}
 
 
 def _timeline(conn: Connection, transitions: list[dict[str, Any]]) -> list[dict[str, Any]]:

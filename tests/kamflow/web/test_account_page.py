@@ -15,12 +15,19 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 
-from kamflow import people
+from kamflow import people, plans, views
 from kamflow.playbooks.loader import bundled_dir, load_dir
 from kamflow.playbooks.metrics import LABELS, METRICS, STEP_METRICS, Unit
-from kamflow.store.tables import ACCOUNT, ACCOUNT_PLAN, AUDIT_EVENT, PLAN_ENTRY, TRANSITION
+from kamflow.store.tables import (
+    ACCOUNT,
+    ACCOUNT_PLAN,
+    AUDIT_EVENT,
+    PERSON,
+    PLAN_ENTRY,
+    TRANSITION,
+)
 from kamflow.web.pages_account import metric_text
-from support.web import AT, World, restore, snapshot
+from support.web import AT, PEOPLE, World, restore, snapshot
 
 PASSWORD = "account-page-pw"
 HTMX = {"HX-Request": "true"}
@@ -211,6 +218,34 @@ def _fingerprint(world: World) -> tuple[object, ...]:
 
 
 @pytest.mark.parametrize("db_kind", ["sqlite"], indirect=True)  # the API's matrix runs on both
+def _offered(page: str) -> set[str]:
+    """The emails the plan form's "our contact" suggests."""
+    return set(re.findall(r'<option value="([^"]+)"></option>',
+                          between(page, '<datalist id="plan-people">', "</datalist>")))
+
+
+def test_the_plan_form_offers_everyone_in_a_small_company_and_the_accounts_team_in_a_large_one(
+        world: World) -> None:
+    """A list of every person would be most of the account page in a large company (900 KiB
+    of 963 with 20,000 people): beyond SUGGESTED people it offers the owner, the sponsor,
+    those the plan names already and each department's lead."""
+    ann, _ = logged_in(world, AM)
+    with world.db.engine.connect() as conn:
+        owner, sponsor = conn.execute(select(ACCOUNT.c.owner_email, ACCOUNT.c.sponsor_email)
+                                      .where(ACCOUNT.c.id == "DRIFT")).one()
+    assert _offered(ann.get("/accounts/DRIFT").text) == set(PEOPLE)  # all active, all eight
+    with world.db.engine.begin() as conn:
+        conn.execute(PERSON.insert(), [
+            {"email": f"rep{i:03d}@x.test", "name": f"Rep {i}", "department": "sales",
+             "role": "account_manager", "active": True} for i in range(views.SUGGESTED)])
+    plans.save(world.db.engine, "DRIFT", "fiscal_year: 2026\nrelationships:\n  - {name: Jo "
+               "Buyer, role: buyer, influence: 4, closeness: 2, owner: rep007@x.test}\n",
+               "plan.yaml", AM, world.app.state.kamflow.clock)
+    page = ann.get("/accounts/DRIFT").text
+    leads = {e for e, (_, _, role) in PEOPLE.items() if role == "department_lead"}
+    assert _offered(page) == {owner, *([sponsor] if sponsor else []), "rep007@x.test", *leads}
+
+
 def test_who_may_use_the_account_page_routes(world: World) -> None:
     """Own (STEADY, ann's, with a plan) and other (GONE, bob's, none), as the API's policy:
     404 for an account the person does not see, 403 for one they see but may not change."""
