@@ -110,10 +110,14 @@ def task_page(conn: Connection, f: TaskFilter, sort: str = "due",
     A large party is read from the task table in order, but only within a window of the
     first WINDOW tasks of the status asked: a page of a department named on most tasks
     fills from it at once. When it does not (the party's tasks come later in that order),
-    the party's own rows are read instead."""
+    the party's own rows are read instead. Tasks done since a moment are read in order
+    without a window: that range holds the whole company's recent work, which the count
+    reads anyway, where the party's rows hold all its history (a board's "done lately" at
+    a million accounts: 290 ms by the party's rows)."""
     check_filter(conn, f, sort)
     how = drive(conn, f)
-    window = WINDOW if how == "task" and limit else None
+    recent = f.status == "done" and f.done_since is not None
+    window = WINDOW if how == "task" and limit and not recent else None
     q = task_list.rows(f, sort, after, limit + 1 if limit else None, how, window)
     found = list(conn.execute(q))
     if window and limit and len(found) <= limit and max(conn.execute(
