@@ -36,10 +36,12 @@ def accounts_of(conn: Connection, ids: Iterable[str]) -> dict[str, dict[str, Any
     return out
 
 
-def members(conn: Connection, department: str) -> list[dict[str, str]]:
-    """The active people of a department: email, name, role."""
+def members(conn: Connection, department: str, limit: int | None = None
+            ) -> list[dict[str, str]]:
+    """The active people of a department (the first `limit` by name): email, name, role."""
     q = (select(PERSON.c.email, PERSON.c.name, PERSON.c.role)
-         .where(PERSON.c.department == department, PERSON.c.active.is_(True)).order_by(PERSON.c.name))
+         .where(PERSON.c.department == department, PERSON.c.active.is_(True))
+         .order_by(PERSON.c.name).limit(limit))
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
