@@ -45,7 +45,9 @@ def members(conn: Connection, department: str, limit: int | None = None
     return [dict(r._mapping) for r in conn.execute(q)]
 
 
-SUGGESTED = 200  # a plan form offers every active person as "our contact" up to this many
+# People offered as a list (a plan's contacts, a board's members) in full up to this many;
+# beyond, the page offers the account's own people or asks for an email
+SUGGESTED = 200
 
 
 def plan_contacts(conn: Connection, owner: str, sponsor: str | None, named: Iterable[str]
