@@ -92,16 +92,21 @@ def fmt(v: Any) -> str:
     return "-" if v is None else str(v)
 
 
+def _bar() -> Any:
+    """The bar every long command shows on stderr, gone when it ends (rich loads here)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(),
+                    MofNCompleteColumn(), TimeRemainingColumn(), console=err, transient=True)
+
+
 @contextmanager
 def progress(total: int, label: str) -> Iterator[Callable[[int], None]]:
     """A rich progress bar on a terminal; silent when output is piped or --json."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     if not err.is_terminal or total == 0:
         yield lambda n: None
         return
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with _bar() as bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
 
@@ -111,13 +116,10 @@ def progress_sized_later(label: str, quiet: bool = False
                          ) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
     """A progress bar whose total is known only once the work is planned: yields (advance,
     set_total); silent when output is piped or quiet."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     if quiet or not err.is_terminal:
         yield (lambda n: None), (lambda n: None)
         return
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with _bar() as bar:
         task = bar.add_task(label, total=None)
         yield (lambda n: bar.advance(task, n)), (lambda n: bar.update(task, total=n))
 
@@ -127,13 +129,10 @@ def stages(quiet: bool = False) -> Iterator[Callable[[str, int | None], Callable
     """Progress for a job in parts, one line each: `stage(label, rows)` finishes the part
     before and returns the new part's advance (`rows` None: a part with no count, shown
     running). Silent when output is piped or quiet."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
     if quiet or not err.is_terminal:
         yield lambda _label, _rows: (lambda n: None)
         return
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, transient=True) as bar:
+    with _bar() as bar:
         parts: list[tuple[Any, int | None]] = []
 
         def stage(label: str, rows: int | None) -> Callable[[int], None]:
