@@ -74,10 +74,7 @@ def pairs_kept(conn: Connection, at: datetime) -> bool:
     """Does every marked account still hold the (revenue sum, potential) pair the last sweep
     to read it counted in the portfolio figures? Then the figures cannot have moved: an
     unmarked account's data is as that sweep read it. Reads the marked accounts only."""
-    summed = (select(func.sum(REVENUE.c.amount))
-              .where(REVENUE.c.account_id == ACCOUNT.c.id, trailing_12_months(at))
-              .scalar_subquery())
-    q = select(summed, ACCOUNT.c.potential, ACCOUNT.c.revenue_t12, ACCOUNT.c.t12_window,
+    q = select(_t12_sum(at), ACCOUNT.c.potential, ACCOUNT.c.revenue_t12, ACCOUNT.c.t12_window,
                ACCOUNT.c.potential_read).where(ACCOUNT.c.changed == true())
     end = windows(at).end
     return all(_as_date(window) == end and money(t12) == kept and potential == read
@@ -93,11 +90,15 @@ def money(total: float | None) -> float:
 
 def t12_statement(at: datetime) -> Select[Any]:
     """(trailing-12-month revenue, potential) of every account, as `stats` reads them."""
-    summed = (select(func.sum(REVENUE.c.amount))
-              .where(REVENUE.c.account_id == ACCOUNT.c.id, trailing_12_months(at))
-              .scalar_subquery())
     kept = and_(ACCOUNT.c.changed.is_(False), ACCOUNT.c.t12_window == windows(at).end)
-    return select(case((kept, ACCOUNT.c.revenue_t12), else_=summed), ACCOUNT.c.potential)
+    return select(case((kept, ACCOUNT.c.revenue_t12), else_=_t12_sum(at)), ACCOUNT.c.potential)
+
+
+def _t12_sum(at: datetime) -> Any:
+    """An account's trailing-12-month revenue, read from its revenue rows."""
+    return (select(func.sum(REVENUE.c.amount))
+            .where(REVENUE.c.account_id == ACCOUNT.c.id, trailing_12_months(at))
+            .scalar_subquery())
 
 
 def chunk_bounds(conn: Connection, size: int) -> Iterator[tuple[str, str]]:

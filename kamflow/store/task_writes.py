@@ -167,10 +167,15 @@ def plan(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[Ho
 
 def _routed(r: Routing) -> tuple[Routing, dict[str, Any]]:
     """A routing and the task columns it fills (the lists packed once, not once a task)."""
-    return r, {"assignee": r.assignee, "queue": r.queue, "responsible_dept": r.responsible_dept,
-               "accountable": r.accountable, "accountable_dept": r.accountable_dept,
-               "co_responsible": packed(r.co_responsible), "consulted": packed(r.consulted),
-               "informed": packed(r.informed)}
+    return r, routing_columns(r)
+
+
+def routing_columns(r: Routing) -> dict[str, Any]:
+    """The task columns a routing fills."""
+    return {"assignee": r.assignee, "queue": r.queue, "responsible_dept": r.responsible_dept,
+            "accountable": r.accountable, "accountable_dept": r.accountable_dept,
+            "co_responsible": packed(r.co_responsible), "consulted": packed(r.consulted),
+            "informed": packed(r.informed)}
 
 
 def insert_tasks(conn: Connection, book: PlaybookSet, version: str, rows: Sequence[dict[str, Any]],

@@ -33,9 +33,9 @@ from kamflow.store import touchpoints as plans
 from kamflow.store.directory import Directory
 from kamflow.store.scope import Scope, Unindexed
 from kamflow.store.tables import ACCOUNT, TASK
-from kamflow.store.task_writes import LIVE, TaskCounts, finish, insert_tasks
+from kamflow.store.task_writes import LIVE, TaskCounts, finish, insert_tasks, routing_columns
 from kamflow.tasks.policy import Holder
-from kamflow.tasks.raci import Team, packed, route
+from kamflow.tasks.raci import Team, route
 from kamflow.tasks.status import Status
 
 Met = list[tuple[str, str, str | None, date]]  # (customer role, person, department, last day)
@@ -82,11 +82,8 @@ def sweep(conn: Connection, book: PlaybookSet, version: str, holders: Sequence[H
                 "account_id": p.account_id, "step": sid, "period": key, "state": h.state,
                 "playbook_version": version, "title": title(t), "start": start,
                 "due": start + timedelta(days=DEADLINE_DAYS),
-                "status": Status.OPEN.value, "assignee": r.assignee, "queue": r.queue,
-                "responsible_dept": r.responsible_dept, "accountable": r.accountable,
-                "accountable_dept": r.accountable_dept, "co_responsible": packed(r.co_responsible),
-                "consulted": packed(r.consulted), "informed": packed(r.informed),
-                "escalation_level": 0, "fields": {}, "created_at": at, "updated_at": at,
+                "status": Status.OPEN.value, **routing_columns(r), "escalation_level": 0,
+                "fields": {}, "created_at": at, "updated_at": at,
                 "why": {"rule": STEP_KEY, "playbook_version": version, "cadence": STEP_KEY,
                         "plan": {"account": p.account_id, "fiscal_year": p.fiscal_year,
                                  "revision": p.revision},
