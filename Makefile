@@ -58,8 +58,11 @@ lint: $(TEST_STAMP)
 	missing = sorted(found - listed); \
 	sys.exit("pyproject.toml [tool.setuptools] packages lacks: " + ", ".join(missing) if missing else 0)'
 
+# two workers (pytest-xdist), each test file on one of them (its module fixtures built once);
+# PYTEST_WORKERS=0 runs the suite in this process
+PYTEST_WORKERS ?= 2
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 # the property tests with many more examples (slow)
 test-deep: $(TEST_STAMP)

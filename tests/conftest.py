@@ -12,10 +12,19 @@ or `deep`. A heavy property asks for `support.examples(n)`: n examples under `de
 tenth of them under `dev`, a fifth under `ci`.
 """
 
+# ruff: noqa: E402  (the environment is set before kamflow.cli is imported, below)
 from __future__ import annotations
 
-import functools
 import os
+
+# pytest-xdist's workers (make test runs two) start with COLUMNS=80 and LINES=24 set. Rich
+# fixes a console's width from COLUMNS when the console is made, and kamflow.cli makes its
+# consoles on import: the CLI tests' own COLUMNS (support.DB.cli) would then never apply.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 

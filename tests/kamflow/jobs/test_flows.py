@@ -41,7 +41,10 @@ def prefect_api(request: pytest.FixtureRequest,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One Prefect API for the session; its URL. Heartbeats off: each flow saves ~1 s."""
     cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
-    home = Path(cache.mkdir("prefect-home")) if cache else tmp_path_factory.mktemp("prefect")
+    # one home per pytest-xdist worker: two API servers must not share one Prefect database
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    home = (Path(cache.mkdir(f"prefect-home{worker}")) if cache
+            else tmp_path_factory.mktemp("prefect"))
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("PREFECT_API_URL", raising=False)  # never a real server from the caller's env
         mp.delenv("PREFECT_API_KEY", raising=False)
