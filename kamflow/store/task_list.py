@@ -54,6 +54,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from kamflow.store import parties
 from kamflow.store.scope import Unindexed
@@ -118,9 +119,14 @@ class TaskFilter:
 class AmongIds(ColumnElement[bool]):
     """`column IN (ids)`, read from the ids: on PostgreSQL `column = ANY(ARRAY(ids))`, which
     its planner cannot turn into a walk of another index (a semi-join it may choose when
-    it misjudges how the party's tasks spread over the due dates)."""
+    it misjudges how the party's tasks spread over the due dates).
 
-    inherit_cache = False
+    Cacheable, by the column and the ids' statement: a statement that holds an uncacheable
+    element is compiled again on every request (a third of a queue page's CPU)."""
+
+    inherit_cache = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement),
+                           ("ids", InternalTraversal.dp_clauseelement)]
 
     def __init__(self, column: Any, ids: Select[Any]) -> None:
         self.column, self.ids = column, ids

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, create_engine, event, func, select
+from sqlalchemy.engine.interfaces import CacheStats
 
 from kamflow import access, queue
 from kamflow.people import Principal
@@ -548,3 +549,38 @@ def _index_conds(node: dict[str, Any], index: str) -> Iterator[str]:
         yield str(node.get("Index Cond", ""))
     for child in node.get("Plans", ()):
         yield from _index_conds(child, index)
+
+
+def test_the_pages_statements_are_compiled_once_and_then_cached(seeded: DB) -> None:
+    """SQLAlchemy compiles a statement once per shape and then takes it from its cache,
+    unless an element of it has no cache key: then it is compiled on every request (a
+    party's queue spent a third of its CPU there). The queue, a rare department's board and
+    GET /api/tasks, run twice: the second time every statement is a hit."""
+    def pages(conn: Connection, person: str, lead: Principal) -> None:
+        f = queue.TaskFilter(TODAY, person=person, scope=access.list_scope(AM, person, None))
+        queue.task_page(conn, f, "due", None, 50)
+        queue.breakdown(conn, f, TODAY + timedelta(days=7))
+        board = task_lists.to_filter(task_lists.Asked(), lead, TODAY, department=RARE,
+                                     scope=access.list_scope(lead, None, RARE))
+        queue.task_page(conn, board, total=False)
+        queue.task_page(conn, queue.TaskFilter(TODAY, department=RARE, status="done",
+                                               done_since=AT - timedelta(days=14)),
+                        "-done", limit=10)
+
+    seen: list[tuple[CacheStats, str]] = []
+
+    def hit(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any,
+            many: bool) -> None:
+        seen.append((context.cache_hit, statement))
+
+    with seeded.engine.connect() as conn:
+        pages(conn, AM.email, LEAD)
+        event.listen(conn, "after_cursor_execute", hit)
+        try:
+            pages(conn, AM.email, LEAD)
+        finally:
+            event.remove(conn, "after_cursor_execute", hit)
+    assert seen
+    missed = [f"{stats.name}: {' '.join(s.split())[:160]}" for stats, s in seen
+              if stats is not CacheStats.CACHE_HIT]
+    assert not missed, "\n".join(missed)
