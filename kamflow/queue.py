@@ -107,22 +107,30 @@ def task_page(conn: Connection, f: TaskFilter, sort: str = "due",
     """The tasks of `f` after the sort key `after`, at most `limit` (None: all of them),
     and how many there are in all (counted in SQL, when `total`).
 
-    A large party is read from the task table in order, but only within a window of the
-    first WINDOW tasks of the status asked: a page of a department named on most tasks
-    fills from it at once. When it does not (the party's tasks come later in that order),
-    the party's own rows are read instead. Tasks done since a moment are read in order
-    without a window: that range holds the whole company's recent work, which the count
-    reads anyway, where the party's rows hold all its history (a board's "done lately" at
-    a million accounts: 290 ms by the party's rows)."""
+    A page is read within a window first, each a walk of an index in order that stops at
+    the page's end: for a large party, the first WINDOW tasks of the status asked (a
+    department named on most tasks fills its page from them at once); for live tasks by due
+    date, the first WINDOW the party holds (ix_task_party_due: a department whose tasks come
+    later in the first order, or a person's queue). When no window holds the page (the rest
+    of the filter keeps too few), the party's rows are read whole and sorted. Tasks done
+    since a moment are read in order without a window: that range holds the whole company's
+    recent work, which the count reads anyway, where the party's rows hold all its history
+    (a board's "done lately" at a million accounts: 290 ms by the party's rows)."""
     check_filter(conn, f, sort)
     how = drive(conn, f)
     recent = f.status == "done" and f.done_since is not None
-    window = WINDOW if how == "task" and limit and not recent else None
-    q = task_list.rows(f, sort, after, limit + 1 if limit else None, how, window)
-    found = list(conn.execute(q))
-    if window and limit and len(found) <= limit and max(conn.execute(
-            task_list.window_used(f, sort, after, window)).one()) >= window:
-        found = list(conn.execute(task_list.rows(f, sort, after, limit + 1)))
+    page = (limit or 0) + 1
+    ways: list[task_list.Drive] = [] if not limit or recent else [
+        way for way in ("task", "party")
+        if way == how == "task" or way == "party" and task_list.walks_party(f, sort)]
+    for way in ways:
+        found = list(conn.execute(task_list.rows(f, sort, after, page, way, WINDOW)))
+        if len(found) == page or max(conn.execute(
+                task_list.window_used(f, sort, after, WINDOW, way)).one()) < WINDOW:
+            break  # a whole page, or every task the window could have held
+    else:
+        found = list(conn.execute(task_list.rows(f, sort, after, page if limit else None,
+                                                 "party" if ways else how)))
     rows = [_with_roles(r, f.person or f.department) for r in found]
     more = limit is not None and len(rows) > limit
     rows = rows[:limit] if limit else rows

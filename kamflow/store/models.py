@@ -292,16 +292,21 @@ class TaskParty(SQLModel, table=True):
     over every task. kind: person (assignee, accountable), dept (responsible_dept,
     accountable_dept), queue, named (a name in co_responsible, consulted or informed).
     `live` repeats "the task is open or snoozed", so a queue reads its live work, not the
-    party's whole history."""
+    party's whole history; `due` repeats the task's due date (which never changes), so a
+    page of a party's live tasks by due date is a walk of ix_task_party_due in order that
+    stops at the page's end, not a sort of all of them."""
 
     __tablename__ = "task_party"
     __table_args__ = (ForeignKeyConstraint(["task_id"], ["task.id"], name="fk_task_party_task"),
-                      Index("ix_task_party_party", "party", "live", "letter", "kind", "task_id"))
+                      Index("ix_task_party_party", "party", "live", "letter", "kind", "task_id"),
+                      Index("ix_task_party_due", "party", "live", "due", "task_id", "letter",
+                            "kind"))
     task_id: int = Field(primary_key=True)
     letter: str = Field(primary_key=True, max_length=1)  # R | A | C | I
     kind: str = Field(primary_key=True, max_length=8)
     party: str = Field(primary_key=True, max_length=254)  # an email or a department key
     live: bool
+    due: date | None = None  # the task's; None only where the migration found no task
 
 
 class TaskTally(SQLModel, table=True):

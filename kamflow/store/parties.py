@@ -10,14 +10,17 @@ with LIKE '%,x,%'. A row's kind says which column named the party:
     R/C/I named: a name in co_responsible / consulted / informed (person or department)
 
 Each row also says whether its task is live (open or snoozed), so a queue reads the live
-work of a party, not its whole history. Every write that changes a task's parties calls
-`add` (new tasks) or `sync` (re-derive the rows from the task's columns: one DELETE and one
-bulk INSERT per chunk); one that closes tasks calls `relive` (one UPDATE per chunk).
+work of a party, not its whole history; and it repeats the task's due date, which never
+changes, so a page of that work by due date walks ix_task_party_due (party, live, due,
+task_id, ...) in order. Every write that changes a task's parties calls `add` (new tasks)
+or `sync` (re-derive the rows from the task's columns: one DELETE and one bulk INSERT per
+chunk); one that closes tasks calls `relive` (one UPDATE per chunk).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from operator import itemgetter
 from typing import Any
 
@@ -55,8 +58,9 @@ LIVE = (Status.OPEN.value, Status.SNOOZED.value)
 
 
 def rows_of(task: Mapping[Any, Any]) -> list[dict[str, Any]]:
-    """The task_party rows of one task: a mapping with `id`, `status` and the party columns."""
-    return _rows(task["id"], held(task), task["status"] in LIVE)
+    """The task_party rows of one task: a mapping with `id`, `status`, `due` and the party
+    columns."""
+    return _rows(task["id"], held(task), task["status"] in LIVE, task["due"])
 
 
 def held(task: Mapping[Any, Any]) -> list[tuple[str, str, str]]:
@@ -70,9 +74,10 @@ def held(task: Mapping[Any, Any]) -> list[tuple[str, str, str]]:
     return sorted(seen)
 
 
-def _rows(task_id: int, parties: list[tuple[str, str, str]], live: bool) -> list[dict[str, Any]]:
-    return [{"task_id": task_id, "letter": letter, "kind": kind, "party": party, "live": live}
-            for letter, kind, party in parties]
+def _rows(task_id: int, parties: list[tuple[str, str, str]], live: bool, due: date
+          ) -> list[dict[str, Any]]:
+    return [{"task_id": task_id, "letter": letter, "kind": kind, "party": party, "live": live,
+             "due": due} for letter, kind, party in parties]
 
 
 def add(conn: Connection, went_in: Iterable[tuple[int, Mapping[str, Any]]]) -> None:
@@ -85,7 +90,7 @@ def add(conn: Connection, went_in: Iterable[tuple[int, Mapping[str, Any]]]) -> N
         found = known.get(columns)
         if found is None:
             found = known[columns] = held(row)
-        out.extend(_rows(task_id, found, row["status"] in LIVE))
+        out.extend(_rows(task_id, found, row["status"] in LIVE, row["due"]))
     insert_all(conn, TASK_PARTY, out)
 
 
@@ -95,7 +100,8 @@ def sync(conn: Connection, task_ids: Iterable[int]) -> None:
     for start in range(0, len(ids), CHUNK):
         chunk = literal_in(ids[start:start + CHUNK])
         conn.execute(delete(TASK_PARTY).where(TASK_PARTY.c.task_id.in_(chunk)))
-        tasks = conn.execute(select(TASK.c.id, TASK.c.status, *(TASK.c[c] for c in COLUMNS))
+        tasks = conn.execute(select(TASK.c.id, TASK.c.status, TASK.c.due,
+                                    *(TASK.c[c] for c in COLUMNS))
                              .where(TASK.c.id.in_(chunk)))
         insert_all(conn, TASK_PARTY, [p for t in tasks for p in rows_of(t._mapping)])
 

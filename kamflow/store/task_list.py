@@ -13,12 +13,15 @@ Two ways to read the same rows (`drive`); kamflow.queue chooses by the size of t
   sorted. Its cost follows the party's live tasks: right for a person or a rare department.
   On PostgreSQL as `id = ANY(ARRAY(...))` (AmongIds), on SQLite with the status column
   kept off its index (Unindexed): neither planner may walk the status index instead, which
-  a party whose tasks fall late in due-date order makes slow.
+  a party whose tasks fall late in due-date order makes slow. A page of live tasks by due
+  date takes a `window` first: the party's first so many live tasks in that order, from
+  ix_task_party_due (party, live, due, task_id) alone (`walks_party`), each then looked up.
 - "task": the tasks in sort order from ix_task_status_due (status, due, id), each kept when
   a task_party row names the party (a key lookup). `window` bounds the walk to the first
   so many tasks of that status, read from the index alone: a department named on most tasks
-  fills its page from them at once, and one that does not is read again "party"-wise. Open
-  tasks (open or snoozed) are two ranges of the index, read as two runs and merged.
+  fills its page from them at once, and one that does not is read again by the party's
+  window, then "party"-wise. Open tasks (open or snoozed) are two ranges of the index, read
+  as two runs and merged.
 
 Counting a party's open tasks reads them all whichever way. A small party's are counted
 from its ids ("party"); a large party's as a plain `IN` ("planner"): SQLite reads the ids
@@ -179,7 +182,9 @@ def status_condition(status: str, today: date, column: Any = TASK.c.status
     }.get(status, named(status))
 
 
-def conditions(f: TaskFilter, drive: Drive = "party") -> list[ColumnElement[bool]]:
+def conditions(f: TaskFilter, drive: Drive = "party", walked: bool = False
+               ) -> list[ColumnElement[bool]]:
+    """`walked`: the first party's tasks are those a window of its rows yields (`rows`)."""
     check(f)
     party = drive == "party" and bool(f.parties)
     out = [status_condition(f.status, f.today, Unindexed(TASK.c.status) if party
@@ -208,7 +213,7 @@ def conditions(f: TaskFilter, drive: Drive = "party") -> list[ColumnElement[bool
     if f.scope is not None:
         out.append(f.scope)
     live = f.status in LIVE_STATUSES
-    for who, holds in f.parties:
+    for who, holds in f.parties[1:] if walked else f.parties:
         ids = parties.task_ids(who, holds, f.raci, live)
         out.append(AmongIds(TASK.c.id, ids) if drive == "party"
                    else ids.where(TASK_PARTY.c.task_id == TASK.c.id).exists() if drive == "task"
@@ -229,9 +234,10 @@ def rows(f: TaskFilter, sort: str = "due", after: Sequence[Any] | None = None,
          limit: int | None = None, drive: Drive = "party", window: int | None = None
          ) -> Select[Any]:
     """The tasks of `f` in `sort` order, those after the sort key `after` (keyset), at most
-    `limit`. `window` (drive "task"): look only at the first `window` tasks in that order
-    that have the status asked, whatever the rest of the filter says; when fewer than
-    `limit` of them pass, the caller asks again another way."""
+    `limit`. `window`: look only at the first `window` tasks in that order that have the
+    status asked (drive "task"), or that its first party holds live (drive "party", when
+    `walks_party`), whatever the rest of the filter says; when fewer than `limit` of them
+    pass, the caller asks again another way."""
     check(f, sort)
     if drive == "task" and f.status == "open" and limit:
         runs = [_rows(f.but(status=s), sort, after, limit, drive, window).subquery()
@@ -250,8 +256,15 @@ def _rows(f: TaskFilter, sort: str, after: Sequence[Any] | None, limit: int | No
     columns = [TASK.c[n] for n in names]
     order: list[Any] = [c.desc() if desc else c for c in columns]
     cut = [keyset(columns, after, desc)] if after is not None else []
-    q = select(*COLUMNS).where(*conditions(f, drive), *cut)
-    if drive == "task" and window:
+    walked = drive == "party" and bool(window)
+    q = select(*COLUMNS).where(*conditions(f, drive, walked), *cut)
+    if walked:
+        # The party's first `window` live tasks in order, from ix_task_party_due alone, each
+        # looked up by its key (AmongIds: PostgreSQL would rather hash every live task) and
+        # tested; the few that pass are sorted.
+        first = _party_window(f, sort, after, window or 0).subquery("first")
+        q = q.where(AmongIds(TASK.c.id, select(first.c.id)))
+    elif drive == "task" and window:
         # The first `window` tasks in order, from the index alone (ix_task_status_due holds
         # status, due and id), each joined to its row and tested in that order: the page
         # stops at its last task, or at the window's end.
@@ -274,10 +287,39 @@ def _window(f: TaskFilter, sort: str, after: Sequence[Any] | None, window: int
             .order_by(*(c.desc() if desc else c for c in columns)).limit(window))
 
 
-def window_used(f: TaskFilter, sort: str, after: Sequence[Any] | None, window: int
-                ) -> Select[Any]:
+def walks_party(f: TaskFilter, sort: str) -> bool:
+    """Can a window of `f`'s first party's rows (`_party_window`) hold its page: live tasks
+    by due date."""
+    return bool(f.parties) and f.status in LIVE_STATUSES and sort in SORTS
+
+
+def _party_window(f: TaskFilter, sort: str, after: Sequence[Any] | None, window: int
+                  ) -> Select[Any]:
+    """The first `window` live tasks of the first party in due order, each once (a party
+    may hold a task by several rows), from ix_task_party_due alone."""
+    who, holds = f.parties[0]
+    desc = ORDERS[sort][1]
+    columns = [TASK_PARTY.c.due, TASK_PARTY.c.task_id]
+    cut = [keyset(columns, after, desc)] if after is not None else []
+    today, due = f.today, TASK_PARTY.c.due
+    ranges = {"overdue": [due < today], "due-today": [due == today],
+              "upcoming": [due > today]}.get(f.status, [])
+    ranges += [due >= f.due_from] if f.due_from is not None else []
+    ranges += [due <= f.due_to] if f.due_to is not None else []
+    return (parties.task_ids(who, holds, f.raci, live=True)
+            .with_only_columns(due.label("due"), TASK_PARTY.c.task_id.label("id"))
+            .where(*ranges, *cut).distinct()
+            .order_by(*(c.desc() if desc else c for c in columns)).limit(window))
+
+
+def window_used(f: TaskFilter, sort: str, after: Sequence[Any] | None, window: int,
+                drive: Drive = "task") -> Select[Any]:
     """How many tasks the window of `rows` held (all of them, when fewer than `window`:
-    then what it found is the whole answer); open tasks: one count per run."""
+    then what it found is the whole answer); open tasks read "task"-wise: one count per
+    run."""
+    if drive == "party":
+        return select(select(func.count()).select_from(
+            _party_window(f, sort, after, window).subquery()).scalar_subquery())
     statuses = [AWAKE, Status.SNOOZED.value] if f.status == "open" else [f.status]
     return select(*(select(func.count()).select_from(
         _window(f.but(status=s), sort, after, window).subquery()).scalar_subquery()

@@ -20,6 +20,7 @@ from support import DB, write_portfolio
 
 VERSIONS = Path(__file__).resolve().parents[3] / "kamflow/migrations/versions"
 MIGRATION = VERSIONS / "0011_task_parties.py"
+DUE_MIGRATION = VERSIONS / "0020_task_party_due.py"
 TALLY_MIGRATION = VERSIONS / "0018_task_tally.py"
 T0 = datetime(2026, 1, 1)
 
@@ -33,14 +34,15 @@ def _module(path: Path) -> Any:
 
 
 def stored(conn: Connection) -> set[tuple[Any, ...]]:
-    return {(r.task_id, r.letter, r.kind, r.party, bool(r.live))
+    return {(r.task_id, r.letter, r.kind, r.party, bool(r.live), r.due)
             for r in conn.execute(select(TASK_PARTY))}
 
 
 def derived(conn: Connection) -> set[tuple[Any, ...]]:
     """The rows the task columns call for (kamflow.store.parties.rows_of)."""
-    tasks = conn.execute(select(TASK.c.id, TASK.c.status, *(TASK.c[c] for c in parties.COLUMNS)))
-    return {(p["task_id"], p["letter"], p["kind"], p["party"], p["live"])
+    tasks = conn.execute(select(TASK.c.id, TASK.c.status, TASK.c.due,
+                                *(TASK.c[c] for c in parties.COLUMNS)))
+    return {(p["task_id"], p["letter"], p["kind"], p["party"], p["live"], p["due"])
             for t in tasks for p in parties.rows_of(t._mapping)}
 
 
@@ -108,6 +110,7 @@ def test_the_migration_backfills_the_tasks_made_before_it(db: DB) -> None:
         conn.exec_driver_sql(migration.SINGLE.format(live=migration.LIVE))
         conn.exec_driver_sql(migration.LISTED.format(
             pos="instr" if dialect == "sqlite" else "strpos", live=migration.LIVE))
+        conn.exec_driver_sql(_module(DUE_MIGRATION).FILL[dialect])  # a later one: due dates
         assert stored(conn) == derived(conn)
         assert len(stored(conn)) == 4 + 10 + 7
         # and migration 0018 counts them for the boards as kamflow.store.tally recounts
