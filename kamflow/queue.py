@@ -86,10 +86,15 @@ def drive(conn: Connection, f: TaskFilter) -> task_list.Drive:
     person or department it names holds few; from the task table in sort order when it
     holds many, or when nothing but the status narrows the list. A list of one assignee,
     queue or account is left to its own index ("party" with no party is the plain query)."""
+    return _drive(conn, f)[0]
+
+
+def _drive(conn: Connection, f: TaskFilter) -> tuple[task_list.Drive, int]:
+    """`drive`, and how many rows name the first party (counted up to FEW; 0: none named)."""
     if not f.parties:
-        return "party" if f.assignee or f.queue or f.account else "task"
+        return ("party" if f.assignee or f.queue or f.account else "task"), 0
     sizes = [int(conn.execute(q).scalar_one()) for q in task_list.party_sizes(f, FEW)]
-    return "party" if min(sizes) < FEW else "task"
+    return ("party" if min(sizes) < FEW else "task"), sizes[0]
 
 
 def counting(f: TaskFilter, how: task_list.Drive) -> task_list.Drive:
@@ -111,18 +116,19 @@ def task_page(conn: Connection, f: TaskFilter, sort: str = "due",
     the page's end: for a large party, the first WINDOW tasks of the status asked (a
     department named on most tasks fills its page from them at once); for live tasks by due
     date, the first WINDOW the party holds (ix_task_party_due: a department whose tasks come
-    later in the first order, or a person's queue). When no window holds the page (the rest
-    of the filter keeps too few), the party's rows are read whole and sorted. Tasks done
-    since a moment are read in order without a window: that range holds the whole company's
-    recent work, which the count reads anyway, where the party's rows hold all its history
-    (a board's "done lately" at a million accounts: 290 ms by the party's rows)."""
+    later in the first order; a party named on fewer is read whole at once). When no window
+    holds the page (the rest of the filter keeps too few), the party's rows are read whole
+    and sorted. Tasks done since a moment are read in order without a window: that range
+    holds the whole company's recent work, which the count reads anyway, where the party's
+    rows hold all its history (a board's "done lately" at a million accounts: 290 ms by the
+    party's rows)."""
     check_filter(conn, f, sort)
-    how = drive(conn, f)
+    how, size = _drive(conn, f)
     recent = f.status == "done" and f.done_since is not None
     page = (limit or 0) + 1
     ways: list[task_list.Drive] = [] if not limit or recent else [
-        way for way in ("task", "party")
-        if way == how == "task" or way == "party" and task_list.walks_party(f, sort)]
+        way for way in ("task", "party") if way == how == "task" or way == "party"
+        and size >= WINDOW and task_list.walks_party(f, sort)]  # fewer: all at once
     for way in ways:
         found = list(conn.execute(task_list.rows(f, sort, after, page, way, WINDOW)))
         if len(found) == page or max(conn.execute(

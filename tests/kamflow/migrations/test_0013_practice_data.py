@@ -3,48 +3,12 @@ the key gains the product line, and going back folds product lines into month to
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from sqlalchemy import Engine, text
 
-import pytest
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
-
-from kamflow.store.db import MIGRATIONS, make_db
-from support.stores import postgres_url, schema_url
+from support.migrations import to as _to
 
 ROWS = "INSERT INTO revenue (account_id, month, amount) VALUES ('A', '2026-01-01', 100), " \
        "('A', '2026-02-01', 50)"
-
-
-def _to(db: Engine, revision: str, down: bool = False) -> None:
-    with db.begin() as conn:
-        cfg = Config()
-        cfg.set_main_option("script_location", str(MIGRATIONS))
-        cfg.attributes["connection"] = conn
-        (command.downgrade if down else command.upgrade)(cfg, revision)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        db = make_db(f"sqlite:///{tmp_path / 'm.db'}")
-        yield db
-        db.dispose()
-        return
-    base = postgres_url()
-    admin = create_engine(base)
-    schema = f"m_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    db = create_engine(schema_url(base, schema))
-    yield db
-    db.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
 
 
 def test_revenue_keeps_its_rows_and_gains_product_lines(empty: Engine) -> None:
