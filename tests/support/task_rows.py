@@ -4,10 +4,10 @@ their own period, due date, status and holder, with their task_party rows."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, insert, select
 
 from kamflow.store import parties, tally
 from kamflow.store.tables import ACCOUNT, TASK
@@ -36,3 +36,11 @@ def add_tasks(db: DB, count: int, *, like: tuple[str, str], account: str | None 
 def klass_of(db: DB, account: str) -> str | None:
     with db.engine.connect() as conn:
         return conn.execute(select(ACCOUNT.c.klass).where(ACCOUNT.c.id == account)).scalar()
+
+
+def bare_account(conn: Connection, owner: str, at: datetime, account: str = "ACC") -> None:
+    """One account and nothing else, for a test that writes its task rows itself."""
+    conn.execute(insert(ACCOUNT), [{
+        "id": account, "name": account.title(), "industry": "", "owner_email": owner,
+        "sponsor_email": None, "potential": 1.0, "criteria": {}, "state": "loyal",
+        "state_since": at, "created_at": at}])

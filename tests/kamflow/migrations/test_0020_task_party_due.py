@@ -9,8 +9,9 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import Connection, Engine, insert, text
 
-from kamflow.store.tables import ACCOUNT, PERSON, TASK
+from kamflow.store.tables import PERSON, TASK
 from support.migrations import to
+from support.task_rows import bare_account
 
 T0 = datetime(2026, 1, 1)
 
@@ -19,10 +20,7 @@ def _tasks(conn: Connection) -> None:
     conn.execute(text("INSERT INTO department (key, name) VALUES ('sales', 'Sales')"))
     conn.execute(insert(PERSON), [{"email": "a@x.test", "name": "A", "department": "sales",
                                    "role": "account_manager", "active": True}])
-    conn.execute(insert(ACCOUNT), [{
-        "id": "ACC", "name": "Acc", "industry": "", "owner_email": "a@x.test",
-        "sponsor_email": None, "potential": 1.0, "criteria": {}, "state": "loyal",
-        "state_since": T0, "created_at": T0}])
+    bare_account(conn, "a@x.test", T0)
     conn.execute(insert(TASK), [{
         "account_id": "ACC", "step": "loyal.x", "period": f"p{n}", "state": "loyal",
         "playbook_version": "v", "title": "t", "start": date(2026, 1, 1),

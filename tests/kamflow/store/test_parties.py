@@ -15,8 +15,9 @@ from sqlalchemy import Connection, delete, insert, select, text
 from kamflow import queue
 from kamflow.engine.clock import FixedClock
 from kamflow.store import parties, tally
-from kamflow.store.tables import ACCOUNT, DEPARTMENT, PERSON, TASK, TASK_PARTY, TASK_TALLY
+from kamflow.store.tables import DEPARTMENT, PERSON, TASK, TASK_PARTY, TASK_TALLY
 from support import DB, write_portfolio
+from support.task_rows import bare_account
 
 VERSIONS = Path(__file__).resolve().parents[3] / "kamflow/migrations/versions"
 MIGRATION = VERSIONS / "0011_task_parties.py"
@@ -89,10 +90,7 @@ def test_the_migration_backfills_the_tasks_made_before_it(db: DB) -> None:
         conn.execute(insert(PERSON), [{"email": e, "name": e, "department": "sales",
                                        "role": "account_manager", "active": True}
                                       for e in ("a@x.test", "b@x.test")])
-        conn.execute(insert(ACCOUNT), [{
-            "id": "ACC", "name": "Acc", "industry": "", "owner_email": "a@x.test",
-            "sponsor_email": None, "potential": 1.0, "criteria": {}, "state": "loyal",
-            "state_since": T0, "created_at": T0}])
+        bare_account(conn, "a@x.test", T0)
         conn.execute(insert(TASK), [{
             "account_id": "ACC", "step": "loyal.x", "period": f"p{n}", "state": "loyal",
             "playbook_version": "v", "title": "t", "start": date(2026, 1, 1),
