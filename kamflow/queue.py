@@ -126,9 +126,12 @@ def task_page(conn: Connection, f: TaskFilter, sort: str = "due",
     how, size = _drive(conn, f)
     recent = f.status == "done" and f.done_since is not None
     page = (limit or 0) + 1
-    ways: list[task_list.Drive] = [] if not limit or recent else [
-        way for way in ("task", "party") if way == how == "task" or way == "party"
-        and size >= WINDOW and task_list.walks_party(f, sort)]  # fewer: all at once
+    ways: list[task_list.Drive] = []  # the windows to try, in turn
+    if limit and not recent:
+        if how == "task":
+            ways.append("task")
+        if size >= WINDOW and task_list.walks_party(f, sort):  # fewer: all at once
+            ways.append("party")
     for way in ways:
         found = list(conn.execute(task_list.rows(f, sort, after, page, way, WINDOW)))
         if len(found) == page or max(conn.execute(

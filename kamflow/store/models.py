@@ -306,7 +306,7 @@ class TaskParty(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=8)
     party: str = Field(primary_key=True, max_length=254)  # an email or a department key
     live: bool
-    due: date | None = None  # the task's; None only where the migration found no task
+    due: date | None = None  # the task's; nullable only as a column added to a filled table
 
 
 class TaskTally(SQLModel, table=True):

@@ -194,10 +194,7 @@ def conditions(f: TaskFilter, drive: Drive = "party", walked: bool = False
                           (TASK.c.queue, f.queue)):
         if value is not None:
             out.append(column == value)
-    if f.due_from is not None:
-        out.append(TASK.c.due >= f.due_from)
-    if f.due_to is not None:
-        out.append(TASK.c.due <= f.due_to)
+    out += _due_range(f, TASK.c.due)
     if f.done_since is not None:
         out.append(TASK.c.done_at >= f.done_since)
     acc = ACCOUNT.alias("acc")  # its own name: the breakdown joins the account too
@@ -280,8 +277,7 @@ def _window(f: TaskFilter, sort: str, after: Sequence[Any] | None, window: int
     names, desc = ORDERS[sort]
     columns = [TASK.c[n] for n in names]
     cut = [keyset(columns, after, desc)] if after is not None else []
-    ranges = [TASK.c.due >= f.due_from] if f.due_from is not None else []
-    ranges += [TASK.c.due <= f.due_to] if f.due_to is not None else []
+    ranges = _due_range(f, TASK.c.due)
     ranges += [TASK.c.done_at >= f.done_since] if f.done_since is not None else []
     return (select(*columns).where(status_condition(f.status, f.today), *ranges, *cut)
             .order_by(*(c.desc() if desc else c for c in columns)).limit(window))
@@ -302,14 +298,20 @@ def _party_window(f: TaskFilter, sort: str, after: Sequence[Any] | None, window:
     columns = [TASK_PARTY.c.due, TASK_PARTY.c.task_id]
     cut = [keyset(columns, after, desc)] if after is not None else []
     today, due = f.today, TASK_PARTY.c.due
-    ranges = {"overdue": [due < today], "due-today": [due == today],
-              "upcoming": [due > today]}.get(f.status, [])
-    ranges += [due >= f.due_from] if f.due_from is not None else []
-    ranges += [due <= f.due_to] if f.due_to is not None else []
+    ranges = _due_range(f, due)
+    if f.status in ("overdue", "due-today", "upcoming"):  # as status_condition has them
+        ranges.append({"overdue": due < today, "due-today": due == today,
+                       "upcoming": due > today}[f.status])
     return (parties.task_ids(who, holds, f.raci, live=True)
             .with_only_columns(due.label("due"), TASK_PARTY.c.task_id.label("id"))
             .where(*ranges, *cut).distinct()
             .order_by(*(c.desc() if desc else c for c in columns)).limit(window))
+
+
+def _due_range(f: TaskFilter, due: Any) -> list[ColumnElement[bool]]:
+    """The filter's due-date range, on `due` (the task's column or its party rows')."""
+    return ([due >= f.due_from] if f.due_from is not None else []) \
+        + ([due <= f.due_to] if f.due_to is not None else [])
 
 
 def window_used(f: TaskFilter, sort: str, after: Sequence[Any] | None, window: int,
