@@ -470,8 +470,10 @@ def test_a_partys_live_tasks_by_due_date_walk_its_due_index_a_window_at_a_time(
                   queue.TaskFilter(TODAY, person="p13@plan.test", raci="C")):
             assert task_list.walks_party(f, "due") and queue.drive(conn, f) == "party"
             steps = plan(conn, task_list.rows(f, "due", None, 51, "party", 1000))
-            assert_lookups(steps, TASK_TABLES, {"task_party": {"ix_task_party_due"},
-                                                "task": BY_KEY})
+            # PostgreSQL may read a party this small by either of its indexes (a bitmap of
+            # its few rows, then a sort), as the rows its ANALYZE happened to sample suggest
+            walk = {"ix_task_party_due"} if conn.dialect.name == "sqlite" else PARTY["task_party"]
+            assert_lookups(steps, TASK_TABLES, {"task_party": walk, "task": BY_KEY})
             for status in ("open", "overdue", "due-today", "upcoming", "snoozed"):
                 for sort in ("due", "-due"):
                     g = f.but(status=status)
