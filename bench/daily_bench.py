@@ -10,12 +10,15 @@ Three sweeps, a day apart, from four days after the bench's moment (its own dail
 end on the third): a settled day with nothing new; a day after a contact for 1 % of the
 accounts (every hundredth, from the sixth); the settled day after that. Each reports the
 accounts read, CPU and wall seconds, and whether it kept the last sweep's portfolio figures.
-Compare two commits by running each on the same kept store, alternately.
+Compare two commits by running each on the same kept store, alternately. `--profile DIR`
+also writes each day's cProfile stats to DIR/day-N.prof (its times then include the
+profiler's overhead: take the figures from a run without it).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import shutil
 import sys
@@ -36,9 +39,15 @@ from kamflow.sweep import run_sweep
 AT = datetime(2026, 11, 23, 3)  # bench/sweep_bench.py's DEFAULT_AT
 
 
-def sweep(db: Engine, day: int) -> dict[str, Any]:
+def sweep(db: Engine, day: int, profile: Path | None = None) -> dict[str, Any]:
+    prof = cProfile.Profile() if profile else None
     cpu, wall = process_time(), perf_counter()
+    if prof is not None:
+        prof.enable()
     s = run_sweep(db, FixedClock(AT + timedelta(days=day))).as_dict()
+    if prof is not None and profile is not None:
+        prof.disable()
+        prof.dump_stats(profile / f"day-{day}.prof")
     return {"day": day, "accounts_read": s["accounts"], "cpu_seconds": round(process_time() - cpu, 2),
             "seconds": round(perf_counter() - wall, 2), "figures_kept": s.get("figures_kept"),
             "tasks_created": s["tasks_created"]}
@@ -61,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("kept", type=Path, help="a SQLite store bench/sweep_bench.py --keep left")
     p.add_argument("--json", type=Path, help="write the figures to this file")
+    p.add_argument("--profile", type=Path, metavar="DIR",
+                   help="write each day's cProfile stats to DIR/day-N.prof")
     args = p.parse_args(argv)
     if not args.kept.is_file():
         print(f"{args.kept}: no such file (make one with bench/sweep_bench.py --keep)",
@@ -71,9 +82,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copyfile(args.kept, copy)
         db = db_for(f"sqlite:///{copy}")
         migrate(db)
-        days = [sweep(db, 4)]
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        days = [sweep(db, 4, args.profile)]
         changed = contacts(db, 5)
-        days += [{**sweep(db, 5), "changed": changed}, sweep(db, 6)]
+        days += [{**sweep(db, 5, args.profile), "changed": changed}, sweep(db, 6, args.profile)]
         db.dispose()
     for d in days:
         print(f"day {d['day']}: {d['accounts_read']:>9,} accounts read, {d['cpu_seconds']:.2f} s CPU, "
